@@ -1,0 +1,17 @@
+"""One exception type for every problem a user can fix (bad file, bad option, missing extra).
+
+The CLI turns an :class:`OftsrError` into one line on stderr and a non-zero exit instead of a traceback; library
+callers catch it like any other exception.
+"""
+
+from __future__ import annotations
+
+
+class OftsrError(Exception):
+    """A user-facing error: the message is one line that names the problem and, where possible, the fix."""
+
+    exit_code = 2
+
+
+class MissingExtraError(OftsrError):
+    """A command needs an optional dependency group (``pip install 'oftsr-edge[extra]'``) that is not installed."""

@@ -1,0 +1,197 @@
+"""The conditional UNet used for both the OFTSR teacher v_θ and the one-step student v_φ.
+
+The network works at LR resolution: its HR-size inputs (x, x_lr) are pixel-unshuffled by the scale s, so every
+convolution runs on h×w pixels with 6·s² input channels and the output velocity is pixel-shuffled back. Cost
+therefore grows with LR pixels, which is what makes an edge model possible (DESIGN §1).
+
+`t` enters every residual block as a FiLM scale/shift computed from a sinusoidal embedding of 1000·t (the reference
+code feeds 999·t) followed by an MLP. Blocks have no normalisation layers: fewer reductions on the hot path, and
+nothing for FP16 to overflow in (the usual cause of black FP16 outputs); the last conv of every block and the
+output conv start at zero so the untrained network is a stable identity-plus-zero velocity.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Architecture of one named model family member; stored in every checkpoint's JSON."""
+
+    name: str
+    channels: tuple[int, ...]  # feature width at each level; level i works at LR/2**i
+    blocks: int  # residual blocks per level, in the encoder and again in the decoder
+    emb_dim: int  # width of the t embedding
+
+    @property
+    def multiple_of(self) -> int:
+        """LR height/width must be a multiple of this (one 2× downsample between levels)."""
+        return 2 ** (len(self.channels) - 1)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> UNetConfig:
+        return cls(name=data["name"], channels=tuple(data["channels"]), blocks=int(data["blocks"]),
+                   emb_dim=int(data["emb_dim"]))
+
+
+CONFIGS: dict[str, UNetConfig] = {
+    # unit tests: trains for a few steps in seconds on CPU
+    "tiny": UNetConfig("tiny", channels=(8, 16), blocks=1, emb_dim=16),
+    # the default edge model: see `describe()` for params and FLOPs
+    "small": UNetConfig("small", channels=(48, 96, 128), blocks=1, emb_dim=64),
+    # GPU-sized
+    "base": UNetConfig("base", channels=(96, 192, 288, 384), blocks=2, emb_dim=256),
+}
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal embedding of 1000·t, shape (N, dim); kept in float32 by design (FP16 loses its high frequencies)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = (1000.0 * t.float())[:, None] * freqs[None, :]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+
+
+class ResBlock(nn.Module):
+    """conv → FiLM(t) → SiLU → conv, plus the input: the only place t touches the features."""
+
+    def __init__(self, in_ch: int, out_ch: int, emb_dim: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
+        self.film = nn.Linear(emb_dim, 2 * out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Identity() if in_ch == out_ch else nn.Conv2d(in_ch, out_ch, 1)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.film(emb)[:, :, None, None].chunk(2, dim=1)
+        h = F.silu(self.conv1(x) * (1 + scale) + shift)
+        return self.skip(x) + self.conv2(h)
+
+
+class OFTSRUNet(nn.Module):
+    """v(x, x_lr, t): the velocity field of the flow from x0 to the HR image, computed at LR resolution."""
+
+    def __init__(self, config: UNetConfig, scale: int) -> None:
+        super().__init__()
+        if scale not in (2, 4, 8):
+            raise ValueError(f"scale must be 2, 4 or 8, got {scale}")
+        self.config = config
+        self.scale = scale
+        ch = config.channels
+        in_ch = 6 * scale * scale  # unshuffled x (3·s²) and x_lr (3·s²)
+        out_ch = 3 * scale * scale
+        self.t_mlp = nn.Sequential(
+            nn.Linear(config.emb_dim, config.emb_dim), nn.SiLU(), nn.Linear(config.emb_dim, config.emb_dim), nn.SiLU()
+        )
+        self.conv_in = nn.Conv2d(in_ch, ch[0], 3, padding=1)
+        self.down_blocks = nn.ModuleList()
+        self.downsamples = nn.ModuleList()
+        for i, c in enumerate(ch):
+            self.down_blocks.append(nn.ModuleList(ResBlock(c, c, config.emb_dim) for _ in range(config.blocks)))
+            if i + 1 < len(ch):
+                self.downsamples.append(nn.Conv2d(c, ch[i + 1], 3, stride=2, padding=1))
+        self.upsamples = nn.ModuleList()
+        self.up_blocks = nn.ModuleList()
+        for i in reversed(range(len(ch) - 1)):
+            self.upsamples.append(nn.ConvTranspose2d(ch[i + 1], ch[i], 2, stride=2))
+            self.up_blocks.append(nn.ModuleList(ResBlock(ch[i], ch[i], config.emb_dim) for _ in range(config.blocks)))
+        self.conv_out = nn.Conv2d(ch[0], out_ch, 3, padding=1)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+
+    def velocity_unshuffled(self, x_u: torch.Tensor, x_lr_u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The network proper: unshuffled (N, 3s², h, w) x and x_lr, t of shape (N,) → unshuffled velocity."""
+        emb = self.t_mlp(timestep_embedding(t, self.config.emb_dim))
+        h = self.conv_in(torch.cat([x_u, x_lr_u], dim=1))
+        skips = []
+        for i, blocks in enumerate(self.down_blocks):
+            for block in blocks:
+                h = block(h, emb)
+            if i < len(self.downsamples):
+                skips.append(h)
+                h = self.downsamples[i](h)
+        for upsample, blocks in zip(self.upsamples, self.up_blocks):
+            h = upsample(h) + skips.pop()
+            for block in blocks:
+                h = block(h, emb)
+        return self.conv_out(F.silu(h))
+
+    def forward(self, x: torch.Tensor, x_lr: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+        """HR-layout velocity v(concat(x, x_lr), t); ``t`` is a float or a tensor of shape (N,)."""
+        t = as_batch_t(t, x)
+        s = self.scale
+        v_u = self.velocity_unshuffled(F.pixel_unshuffle(x, s), F.pixel_unshuffle(x_lr, s), t)
+        return F.pixel_shuffle(v_u, s)
+
+
+def as_batch_t(t: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
+    """Broadcast a float or 0-d/(N,) tensor to a float32 (N,) tensor on ``like``'s device."""
+    t = torch.as_tensor(t, dtype=torch.float32, device=like.device)
+    return t.expand(like.shape[0]) if t.dim() == 0 else t.reshape(-1).float()
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs_per_lr_pixel(model: OFTSRUNet) -> float:
+    """Multiply-accumulates of the conv layers per LR pixel (the per-pixel cost; the t MLP is per image)."""
+    macs = 0.0
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            k = module.kernel_size[0] * module.kernel_size[1]
+            if isinstance(module, nn.ConvTranspose2d):
+                # each input pixel writes k outputs; MACs per *input* pixel = k·Cin·Cout
+                per_pixel = k * module.in_channels * module.out_channels
+                density = _level_density(model, module, transpose=True)
+            else:
+                per_pixel = k * module.in_channels * module.out_channels / module.groups
+                density = _level_density(model, module, transpose=False)
+            macs += per_pixel * density
+    return macs
+
+
+def _level_density(model: OFTSRUNet, conv: nn.Module, transpose: bool) -> float:
+    """Fraction of LR pixels at which ``conv`` produces outputs (1 at level 0, 1/4 at level 1, ...)."""
+    widths = model.config.channels
+    if conv is model.conv_in or conv is model.conv_out:
+        return 1.0
+    for i, blocks in enumerate(model.down_blocks):
+        if any(conv in set(b.modules()) for b in blocks):
+            return 4.0 ** -i
+    for i, down in enumerate(model.downsamples):
+        if conv is down:
+            return 4.0 ** -(i + 1)
+    for j, (up, blocks) in enumerate(zip(model.upsamples, model.up_blocks)):
+        level = len(widths) - 2 - j
+        if conv is up:
+            return 4.0 ** -(level + 1)  # runs on the coarser input
+        if any(conv in set(b.modules()) for b in blocks):
+            return 4.0 ** -level
+    raise ValueError("conv not found in model")
+
+
+def describe(config: UNetConfig, scale: int = 4) -> dict:
+    """Parameter count and cost (MACs and FLOPs = 2·MACs) per output megapixel, for the README and the CLI."""
+    model = OFTSRUNet(config, scale)
+    macs_lr = count_macs_per_lr_pixel(model)
+    macs_per_out_mp = macs_lr * 1e6 / (scale * scale)
+    return {
+        "config": config.name,
+        "scale": scale,
+        "params": count_parameters(model),
+        "gmacs_per_output_mp": macs_per_out_mp / 1e9,
+        "gflops_per_output_mp": 2 * macs_per_out_mp / 1e9,
+        "multiple_of": config.multiple_of,
+    }
