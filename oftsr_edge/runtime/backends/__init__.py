@@ -1,0 +1,1 @@
+"""Inference backends behind one small interface (:class:`~oftsr_edge.runtime.backends.base.Backend`)."""

@@ -1,0 +1,33 @@
+"""The one interface every backend implements, so the tiler never knows which runtime executes a tile."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from oftsr_edge.runtime.model_spec import ModelSpec
+
+
+class Backend(ABC):
+    """Runs the exported graph: ``hr = run(lr, noise, t)`` on float32 NCHW arrays (contract in DESIGN §2).
+
+    ``lr`` is (N, 3, h, w) in [0, 1], ``noise`` (N, 3, h·s, w·s), ``t`` (N,); the result is (N, 3, h·s, w·s) in
+    [0, 1]. Implementations own their session/engine and device buffers; ``close`` releases them.
+    """
+
+    #: short label shown to users, e.g. "ort-cpu", "ort-cuda", "ort-trt", "trt"
+    name: str
+    spec: ModelSpec
+
+    @abstractmethod
+    def run(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release sessions, engines and buffers (default: nothing to do)."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
