@@ -1,0 +1,101 @@
+"""The OFTSR training objectives, one function per equation (numbers as in the paper and DESIGN §1).
+
+Networks are passed as callables ``net(x, x_lr, t)`` so the tests can use tiny closed-form "networks" and check
+every term by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+Net = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def noisy_start(x_lr: torch.Tensor, noise: torch.Tensor, sigma_p: float) -> torch.Tensor:
+    """x0 = sqrt(1 − σp²)·x_lr + σp·ε: the noise-augmented start of the flow."""
+    return math.sqrt(1.0 - sigma_p**2) * x_lr + sigma_p * noise
+
+
+def _bcast(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return t.reshape(-1, *([1] * (like.dim() - 1)))
+
+
+def flow_matching_loss(v_theta: Net, x1: torch.Tensor, x0: torch.Tensor, x_lr: torch.Tensor,
+                       t: torch.Tensor) -> torch.Tensor:
+    """Eq. 5 with ℓ1: E‖v_θ(concat(x_t, x_lr), t) − (x1 − x0)‖₁ with x_t = (1 − t)·x0 + t·x1."""
+    tb = _bcast(t, x1)
+    x_t = (1 - tb) * x0 + tb * x1
+    return (v_theta(x_t, x_lr, t) - (x1 - x0)).abs().mean()
+
+
+TEACHER_STEPS = ("euler", "midpoint", "heun", "ralston")
+
+
+def teacher_step_velocity(v_theta: Net, x_t: torch.Tensor, x_lr: torch.Tensor, t: torch.Tensor, dt: float,
+                          method: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The teacher's effective velocity over [t, t + dt] by a one-step RK method, and v_θ(x_t, t) itself.
+
+    Returns ``(v_step, v_at_t)``: x_t + dt·v_step is the teacher's ODE step; v_at_t (the first stage of every
+    method) is reused by Eq. 10, so no extra teacher evaluation is spent on it.
+    """
+    k1 = v_theta(x_t, x_lr, t)
+    if method == "euler":
+        return k1, k1
+    if method == "midpoint":
+        return v_theta(x_t + 0.5 * dt * k1, x_lr, t + 0.5 * dt), k1
+    if method == "heun":
+        k2 = v_theta(x_t + dt * k1, x_lr, t + dt)
+        return 0.5 * (k1 + k2), k1
+    if method == "ralston":
+        k2 = v_theta(x_t + (2.0 / 3.0) * dt * k1, x_lr, t + (2.0 / 3.0) * dt)
+        return 0.25 * k1 + 0.75 * k2, k1
+    raise ValueError(f"unknown teacher step {method!r}; choose from {', '.join(TEACHER_STEPS)}")
+
+
+@dataclass
+class DistillLosses:
+    total: torch.Tensor
+    distill: torch.Tensor
+    align: torch.Tensor
+    bc: torch.Tensor
+
+
+def distillation_losses(
+    v_phi: Net,
+    v_theta: Net,
+    x0: torch.Tensor,
+    x_lr: torch.Tensor,
+    t: torch.Tensor,
+    dt: float = 0.05,
+    teacher_step: str = "midpoint",
+    lambda_align: float = 0.01,
+    lambda_bc: float = 0.1,
+) -> DistillLosses:
+    """Algorithm 1's loss at student times ``t`` (N,), with s = t + dt:
+
+    - x_t = x0 + t·v_φ(x0, t)                                  (the student's state at t)
+    - Eq. 9  ‖v_φ(x0, s) − SG[v_φ(x0, t) + (dt/s)·(v_θ^step(x_t, t) − v_φ(x0, t))]‖²
+      (the student's state at s must be the teacher's ODE step from x_t: x0 + s·v = x_t + dt·v_θ^step)
+    - Eq. 10 ‖(1 − t)·(v_φ(x0, t) − v_θ(x_t, t))‖²             (align the student with the teacher's velocity)
+    - Eq. 11 ‖v_φ(x0, 0) − v_θ(x0, 0)‖²                         (boundary condition at t = 0)
+
+    The teacher is frozen and evaluated without gradient (its outputs are targets); gradients reach the student
+    through v_φ(x0, s) in Eq. 9, v_φ(x0, t) in Eq. 10 and v_φ(x0, 0) in Eq. 11. Squared norms are means.
+    """
+    s = t + dt
+    tb, sb = _bcast(t, x0), _bcast(s, x0)
+    v_t = v_phi(x0, x_lr, t)
+    with torch.no_grad():
+        x_t = x0 + tb * v_t
+        v_step, v_teacher_t = teacher_step_velocity(v_theta, x_t, x_lr, t, dt, teacher_step)
+        target = v_t + (dt / sb) * (v_step - v_t)
+        v_teacher_0 = v_theta(x0, x_lr, torch.zeros_like(t))
+    l_distill = ((v_phi(x0, x_lr, s) - target) ** 2).mean()
+    l_align = (((1 - tb) * (v_t - v_teacher_t)) ** 2).mean()
+    l_bc = ((v_phi(x0, x_lr, torch.zeros_like(t)) - v_teacher_0) ** 2).mean()
+    total = l_distill + lambda_align * l_align + lambda_bc * l_bc
+    return DistillLosses(total, l_distill, l_align, l_bc)
