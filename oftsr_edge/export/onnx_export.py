@@ -1,0 +1,255 @@
+"""Trace a student checkpoint to the ONNX contract of DESIGN §2 and write it with its :class:`ModelSpec`.
+
+The traced module is :class:`oftsr_edge.train.onestep.OneStepSR`: range mapping, bicubic upsample, x0, the network,
+x0 + v and the clamp are all inside the graph, so every backend computes the same thing. ``t`` is a graph input of
+shape [N]; it feeds the sinusoidal embedding, so no exporter can fold it to a constant (``verify.check_contract``
+proves it for every written file).
+
+Two exporters, chosen by opset, because each one fails where the other works (measured with torch 2.13):
+the dynamo exporter is the default (opset 18–21) but emits an invalid ``Split`` at opset 17; the TorchScript
+exporter handles opset 17, which TensorRT 8.5/8.6 (JetPack 5.1/6.0) need.
+
+torch is imported inside the functions that trace, so :func:`write_model` (used by the FP16/INT8 steps) does not
+pull torch in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from oftsr_edge import __version__
+from oftsr_edge.errors import OftsrError
+from oftsr_edge.runtime.model_spec import INPUT_NAMES, METADATA_KEY, OUTPUT_NAME, ModelSpec
+
+if TYPE_CHECKING:
+    import onnx
+
+    from oftsr_edge.train.checkpoint import Checkpoint
+    from oftsr_edge.train.onestep import OneStepSR
+
+DEFAULT_OPSET = 18
+TORCHSCRIPT_OPSET = 17  # the dynamo exporter's opset-17 graphs fail onnx.checker (Split num_outputs)
+SUPPORTED_OPSETS = range(17, 22)
+DEFAULT_TILE = 128
+DEFAULT_T = 0.5
+
+
+def load_student(checkpoint: str | os.PathLike) -> tuple[OneStepSR, Checkpoint]:
+    """The one-step module built from a *student* checkpoint's EMA weights (a teacher is a one-line error)."""
+    from oftsr_edge.train.checkpoint import load_checkpoint
+    from oftsr_edge.train.onestep import OneStepSR
+
+    ckpt = load_checkpoint(checkpoint, kind="student")
+    return OneStepSR(ckpt.build_model("ema"), ckpt.sigma_p).eval(), ckpt
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def spec_from_checkpoint(
+    ckpt: Checkpoint, *, opset: int = DEFAULT_OPSET, tile: int = DEFAULT_TILE, default_t: float = DEFAULT_T
+) -> ModelSpec:
+    """The fp32 model's metadata, filled from the checkpoint's config; bad knobs are one-line errors."""
+    from oftsr_edge.train.checkpoint import WEIGHTS
+
+    config = ckpt.config
+    model_cfg = ckpt.model_config
+    multiple = model_cfg.multiple_of
+    if tile <= 0 or tile % multiple:
+        raise OftsrError(
+            f"--tile {tile} must be a positive multiple of {multiple} (the model's LR size multiple)"
+        )
+    if not 0.0 <= default_t <= 1.0:
+        raise OftsrError(f"default t must be in [0, 1], got {default_t}")
+    return ModelSpec(
+        name=str(config.get("name") or f"oftsr-{model_cfg.name}-x{ckpt.scale}"),
+        scale=ckpt.scale,
+        sigma_p=ckpt.sigma_p,
+        multiple_of=multiple,
+        default_t=float(default_t),
+        precision="fp32",
+        opset=int(opset),
+        tile=int(tile),
+        degradation=str(config.get("degradation", "unknown")),
+        checkpoint_sha256=sha256_file(ckpt.path / WEIGHTS),
+    )
+
+
+def check_opset(opset: int) -> None:
+    if opset not in SUPPORTED_OPSETS:
+        raise OftsrError(
+            f"--opset {opset} is not supported: use {TORCHSCRIPT_OPSET} (TensorRT 8.5/8.6) "
+            f"or {SUPPORTED_OPSETS.start + 1}-{SUPPORTED_OPSETS.stop - 1}"
+        )
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """The exporters print progress, deprecation and torchvision notices that mean nothing to a user here."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def trace(model: OneStepSR, multiple_of: int, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+    """Export ``model`` with dynamic N/h/w; the I/O dimensions are then named ``N, h, w`` and ``s*h, s*w``."""
+    import onnx
+    import torch
+
+    check_opset(opset)
+    s = model.scale
+    m = multiple_of
+    # distinct tensors for distinct inputs, batch 2 and h != w: torch.export specialises dims equal to 0/1 and
+    # merges equal ones, and the same tensor passed twice silently exports a wrong graph
+    gen = torch.Generator().manual_seed(0)
+    h, w = 4 * m, 5 * m
+    example = (
+        torch.rand(2, 3, h, w, generator=gen),
+        torch.randn(2, 3, h * s, w * s, generator=gen),
+        torch.tensor([0.3, 0.7]),
+    )
+    with _quiet_exporter(), torch.no_grad():
+        if opset == TORCHSCRIPT_OPSET:
+            buffer = io.BytesIO()
+            hr_axes = {0: "N", 2: f"{s}*h", 3: f"{s}*w"}
+            dyn = {"lr": {0: "N", 2: "h", 3: "w"}, "noise": hr_axes, "t": {0: "N"}, OUTPUT_NAME: hr_axes}
+            torch.onnx.export(
+                model,
+                example,
+                buffer,
+                input_names=list(INPUT_NAMES),
+                output_names=[OUTPUT_NAME],
+                dynamic_axes=dyn,
+                opset_version=opset,
+                dynamo=False,
+            )
+            proto = onnx.load_from_string(buffer.getvalue())
+        else:
+            from torch.export import Dim
+
+            batch = Dim("N")
+            h_dim = Dim("h") if m == 1 else m * Dim("h_m")
+            w_dim = Dim("w") if m == 1 else m * Dim("w_m")
+            shapes = {
+                "lr": {0: batch, 2: h_dim, 3: w_dim},
+                "noise": {0: batch, 2: Dim.AUTO, 3: Dim.AUTO},
+                "t": {0: batch},
+            }
+            program = torch.onnx.export(
+                model,
+                example,
+                input_names=list(INPUT_NAMES),
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes=shapes,
+                opset_version=opset,
+                dynamo=True,
+                verbose=False,
+            )
+            proto = program.model_proto
+    name_io_dims(proto, s)
+    return proto
+
+
+def name_io_dims(model: onnx.ModelProto, scale: int) -> None:
+    """Give the I/O dims the contract's names and drop intermediate shape annotations.
+
+    Exporters and simplifiers invent symbols (``s60``, ``2*h2``); the contract names them. The stale intermediate
+    ``value_info`` is dropped because it still uses the old symbols (ModelOpt AutoCast trips over it).
+    """
+    names = {"lr": ["N", 3, "h", "w"], "noise": ["N", 3, f"{scale}*h", f"{scale}*w"], "t": ["N"]}
+    names[OUTPUT_NAME] = names["noise"]
+    for value in list(model.graph.input) + list(model.graph.output):
+        if value.name not in names:
+            continue
+        dims = value.type.tensor_type.shape.dim
+        wanted = names[value.name]
+        if len(dims) != len(wanted):
+            raise OftsrError(f"exported graph: {value.name} has rank {len(dims)}, expected {len(wanted)}")
+        for dim, name in zip(dims, wanted):
+            dim.Clear()
+            if isinstance(name, int):
+                dim.dim_value = name
+            else:
+                dim.dim_param = name
+    del model.graph.value_info[:]
+
+
+def write_model(model: onnx.ModelProto, path: Path, spec: ModelSpec) -> Path:
+    """Embed ``spec``, check the contract and onnx.checker, then write atomically (temp name + rename).
+
+    Every file the exporter writes goes through here, so none can miss its metadata or break the I/O contract.
+    """
+    import onnx
+
+    from oftsr_edge.export.verify import check_contract
+
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
+    entry.key = METADATA_KEY
+    entry.value = spec.to_json()
+    model.producer_name = "oftsr-edge"
+    model.producer_version = __version__
+    model.doc_string = (
+        f"{spec.name} ({spec.precision}): OFTSR one-step x{spec.scale} super-resolution, inputs lr/noise/t"
+    )
+    check_contract(model, expect_precision=spec.precision)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OftsrError(f"the {spec.precision} graph of {spec.name} fails onnx.checker: {first}") from None
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        onnx.save_model(model, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def export_onnx(
+    checkpoint: str | os.PathLike,
+    output: Path,
+    *,
+    opset: int = DEFAULT_OPSET,
+    tile: int = DEFAULT_TILE,
+    default_t: float = DEFAULT_T,
+    simplifier: str = "onnxslim",
+) -> Path:
+    """Export a student checkpoint to the fp32 ONNX file ``output`` (simplified, checked, metadata embedded).
+
+    Numerical verification against PyTorch is separate (:func:`oftsr_edge.export.verify.verify_against_torch`),
+    so fixtures can export quickly; the CLI runs both.
+    """
+    from oftsr_edge.export.simplify import simplify
+
+    check_opset(opset)
+    model, ckpt = load_student(checkpoint)
+    spec = spec_from_checkpoint(ckpt, opset=opset, tile=tile, default_t=default_t)
+    proto = simplify(trace(model, spec.multiple_of, opset), simplifier)
+    name_io_dims(proto, spec.scale)
+    return write_model(proto, Path(output), spec)
