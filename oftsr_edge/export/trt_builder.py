@@ -1,0 +1,360 @@
+"""Build a TensorRT engine from an exported ONNX: one profile, cached by key, timing cache per TensorRT + GPU.
+
+Torch-free: a Jetson builds its engines on-device with TensorRT's Python API and nothing else of the export side.
+The version rules live in :mod:`oftsr_edge.runtime.trt_versions`, the key and sidecar in
+:mod:`oftsr_edge.runtime.engine_cache`, the shapes in :mod:`oftsr_edge.runtime.trt_profiles`; this module only
+strings TensorRT calls together. API used, present from 8.5 to 11.x unless noted (NVIDIA/TensorRT
+python/src/infer/pyCore.cpp @release/8.5 and 10.x; TensorRT Python API docs "IBuilderConfig", "ITimingCache"):
+``Builder(logger)``, ``create_network(flags)``, ``OnnxParser(network, logger).parse_from_file``,
+``create_builder_config``, ``set_memory_pool_limit(MemoryPoolType.WORKSPACE, n)``, ``create_optimization_profile``
++ ``set_shape``, ``create_timing_cache``/``set_timing_cache``/``get_timing_cache().serialize()``,
+``progress_monitor`` (10.0+, samples/python/simple_progress_monitor), ``build_serialized_network``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oftsr_edge.errors import OftsrError
+from oftsr_edge.extras import require
+from oftsr_edge.runtime.cuda_probe import GpuInfo, cuda_check, require_cudart, require_gpu
+from oftsr_edge.runtime.engine_cache import (
+    EngineEnvironment,
+    EngineSidecar,
+    atomic_write_bytes,
+    cache_entry_path,
+    default_cache_dir,
+    engine_cache_key,
+    sha256_file,
+    sidecar_path,
+    timing_cache_path,
+    usable_engine,
+    write_engine,
+)
+from oftsr_edge.runtime.model_spec import INPUT_NAMES, METADATA_KEY, OUTPUT_NAME, ModelSpec
+from oftsr_edge.runtime.trt_profiles import ProfileShapes, make_profile
+from oftsr_edge.runtime.trt_versions import BuildPlan, builder_flags, network_flags_mask, plan_build
+
+Log = Callable[[str], None]
+GIB = 1 << 30
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class TensorRTConfig:
+    """Options of a TensorRT engine build (vs-mlrt style: one dataclass of commented defaults)."""
+
+    tile: int = 128  # LR tile edge: the profile's opt (and max) h = w, the runtime's fixed tile
+    batch: int = 1  # tiles per call: profile N from 1 to batch
+    min_shape: str | Sequence[int] | None = None  # override of the lr shape "Nx3xhxw" at min
+    opt_shape: str | Sequence[int] | None = None  # ... at opt
+    max_shape: str | Sequence[int] | None = None  # ... at max
+    workspace_gib: float = 1.0  # builder scratch (WORKSPACE pool); small keeps Jetson builds from OOM
+    cache_dir: Path | None = None  # engine + timing caches; default: default_cache_dir()
+    precision: str | None = None  # None: the ONNX's own precision (fp16 from fp32 ONNX only on TensorRT 8.x)
+    device: int = 0  # CUDA device index
+    verbose: bool = False  # forward TensorRT INFO messages too
+    extra: dict[str, object] = field(default_factory=dict)  # recorded in the sidecar's "builder" entry
+
+    def profile(self, spec: ModelSpec) -> ProfileShapes:
+        return make_profile(
+            spec.scale, spec.multiple_of, tile=self.tile, batch=self.batch,
+            min_shape=self.min_shape, opt_shape=self.opt_shape, max_shape=self.max_shape,
+        )  # fmt: skip
+
+    @property
+    def workspace_bytes(self) -> int:
+        if self.workspace_gib <= 0:
+            raise OftsrError(f"workspace must be positive, got {self.workspace_gib} GiB")
+        return int(self.workspace_gib * GIB)
+
+
+def read_onnx_spec(onnx_path: str | Path) -> ModelSpec:
+    """The :class:`ModelSpec` in an ONNX's metadata, read with onnxruntime (base dependency, torch-free) or, if
+    onnxruntime cannot open the file, with the onnx package."""
+    path = Path(onnx_path)
+    if not path.is_file():
+        raise OftsrError(f"{path}: no such ONNX file")
+    text = None
+    try:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        options.log_severity_level = 3
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    except Exception as ort_exc:  # noqa: BLE001 - fall back to onnx, then report
+        try:
+            import onnx
+        except ImportError:
+            raise OftsrError(f"{path}: cannot read the model's metadata ({ort_exc})") from None
+        try:
+            model = onnx.load(str(path), load_external_data=False)
+        except Exception as exc:  # noqa: BLE001
+            raise OftsrError(f"{path}: not a readable ONNX model ({exc})") from None
+        text = {p.key: p.value for p in model.metadata_props}.get(METADATA_KEY)
+    if text is None:
+        raise OftsrError(f"{path}: no '{METADATA_KEY}' metadata; export the model with 'oftsr-edge export'")
+    return ModelSpec.from_json(text, source=str(path))
+
+
+def check_network_io(inputs: Sequence[str], outputs: Sequence[str]) -> None:
+    """The parsed network must have exactly the contract's tensors (DESIGN §2)."""
+    if sorted(inputs) != sorted(INPUT_NAMES) or list(outputs) != [OUTPUT_NAME]:
+        raise OftsrError(
+            f"the ONNX has inputs {list(inputs)} and outputs {list(outputs)}; "
+            f"expected inputs {list(INPUT_NAMES)} and output {OUTPUT_NAME!r}"
+        )
+
+
+class BuildProgress:
+    """Build-progress lines from TensorRT's phase callbacks (``IProgressMonitor``), one line per phase start/end.
+
+    Pure Python, so it is tested without TensorRT; :func:`_progress_monitor` wraps it in the TensorRT interface.
+    Phases nest (``parent_phase``); steps are reported only for top-level phases to keep the log short.
+    """
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.depth: dict[str, int] = {}
+        self.steps: dict[str, int] = {}
+        self.cancelled = False
+
+    def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
+        depth = self.depth.get(parent_phase, -1) + 1 if parent_phase else 0
+        self.depth[phase_name] = depth
+        self.steps[phase_name] = int(num_steps)
+        self.log(f"{'  ' * depth}[build] {phase_name} ({num_steps} steps)")
+
+    def step_complete(self, phase_name: str, step: int) -> bool:
+        if self.depth.get(phase_name) == 0 and self.steps.get(phase_name, 0) > 1:
+            self.log(f"[build] {phase_name}: {step + 1}/{self.steps[phase_name]}")
+        return not self.cancelled
+
+    def phase_finish(self, phase_name: str) -> None:
+        depth = self.depth.pop(phase_name, 0)
+        self.steps.pop(phase_name, None)
+        if depth == 0:
+            self.log(f"[build] {phase_name} done")
+
+
+def _progress_monitor(trt: Any, log: Log) -> Any:
+    """A ``trt.IProgressMonitor`` forwarding to :class:`BuildProgress` (TensorRT >= 10.0 only).
+
+    Its ``__init__`` must call the base initializer (TensorRT sample simple_progress_monitor.py); a Ctrl-C inside a
+    callback cancels the build through ``step_complete`` returning False.
+    """
+    progress = BuildProgress(log)
+
+    class Monitor(trt.IProgressMonitor):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            trt.IProgressMonitor.__init__(self)
+
+        def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
+            try:
+                progress.phase_start(phase_name, parent_phase, num_steps)
+            except KeyboardInterrupt:
+                progress.cancelled = True
+
+        def step_complete(self, phase_name: str, step: int) -> bool:
+            try:
+                return progress.step_complete(phase_name, step)
+            except KeyboardInterrupt:
+                return False
+
+        def phase_finish(self, phase_name: str) -> None:
+            try:
+                progress.phase_finish(phase_name)
+            except KeyboardInterrupt:
+                progress.cancelled = True
+
+    return Monitor()
+
+
+def _logger(trt: Any, log: Log, verbose: bool) -> Any:
+    """A ``trt.ILogger`` that forwards warnings and errors (and INFO when verbose) to ``log``."""
+    shown = {"INTERNAL_ERROR", "ERROR", "WARNING"} | ({"INFO"} if verbose else set())
+
+    class Logger(trt.ILogger):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            trt.ILogger.__init__(self)
+
+        def log(self, severity: Any, msg: str) -> None:
+            name = str(getattr(severity, "name", severity)).rsplit(".", 1)[-1]
+            if name in shown:
+                log(f"[TensorRT {name.lower()}] {msg}")
+
+    return Logger()
+
+
+def _load_timing_cache(config: Any, path: Path, log: Log) -> Any:
+    """Attach the persisted timing cache (or a fresh one when it is missing or unreadable)."""
+    data = b""
+    if path.is_file():
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            log(f"[build] ignoring unreadable timing cache {path} ({exc})")
+    try:
+        cache = config.create_timing_cache(data)
+    except Exception as exc:  # noqa: BLE001 - a corrupt cache must not stop the build
+        log(f"[build] ignoring corrupt timing cache {path} ({exc})")
+        cache = None
+    if cache is None:
+        cache = config.create_timing_cache(b"")
+    if not config.set_timing_cache(cache, False):
+        log(f"[build] timing cache {path} does not match this TensorRT/GPU; starting a fresh one")
+        config.set_timing_cache(config.create_timing_cache(b""), False)
+    return cache
+
+
+def _build_serialized(
+    trt: Any,
+    onnx_path: Path,
+    plan: BuildPlan,
+    profile: ProfileShapes,
+    config: TensorRTConfig,
+    timing: Path,
+    log: Log,
+) -> bytes:
+    """The TensorRT calls: parse, configure (flags, workspace, profile, timing cache, progress), build."""
+    logger = _logger(trt, log, config.verbose)
+    builder = trt.Builder(logger)
+    network = builder.create_network(network_flags_mask(trt, plan.network_flags))
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
+        raise OftsrError(f"TensorRT cannot parse {onnx_path}: {errors[0] if errors else 'unknown error'}")
+    check_network_io(
+        [network.get_input(i).name for i in range(network.num_inputs)],
+        [network.get_output(i).name for i in range(network.num_outputs)],
+    )
+    build_config = builder.create_builder_config()
+    build_config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, config.workspace_bytes)
+    for flag in builder_flags(trt, plan.builder_flags):
+        build_config.set_flag(flag)
+    optimization = builder.create_optimization_profile()
+    for name, (lo, mid, hi) in profile.per_input().items():
+        optimization.set_shape(name, lo, mid, hi)
+    build_config.add_optimization_profile(optimization)
+    _load_timing_cache(build_config, timing, log)
+    monitor = None
+    if plan.version.has_progress_monitor and hasattr(trt, "IProgressMonitor"):
+        monitor = _progress_monitor(trt, log)
+        build_config.progress_monitor = monitor
+    else:
+        log(f"[build] TensorRT {plan.version} reports no build progress; this can take several minutes")
+    serialized = builder.build_serialized_network(network, build_config)
+    if serialized is None:
+        raise OftsrError(
+            f"TensorRT failed to build an engine from {onnx_path} (see the TensorRT messages above)"
+        )
+    atomic_write_bytes(timing, bytes(memoryview(build_config.get_timing_cache().serialize())))
+    del monitor
+    return bytes(memoryview(serialized))
+
+
+def _copy_engine(source: Path, target: Path) -> Path:
+    """Copy a cached engine and its sidecar to ``target`` atomically (temp + rename for both)."""
+    atomic_write_bytes(target, source.read_bytes())
+    atomic_write_bytes(sidecar_path(target), sidecar_path(source).read_bytes())
+    return target
+
+
+def build_engine(
+    onnx_path: str | Path,
+    engine_path: str | Path | None = None,
+    *,
+    tile: int = 128,
+    batch: int = 1,
+    min_shape: str | Sequence[int] | None = None,
+    opt_shape: str | Sequence[int] | None = None,
+    max_shape: str | Sequence[int] | None = None,
+    workspace_gib: float = 1.0,
+    cache_dir: str | Path | None = None,
+    precision: str | None = None,
+    device: int = 0,
+    verbose: bool = False,
+    log: Log | None = None,
+) -> Path:
+    """Build (or reuse from the cache) the engine for ``onnx_path``; return its path.
+
+    The engine lands in the cache (``cache_dir``, default :func:`default_cache_dir`) under its key, and is copied
+    to ``engine_path`` when given, each with its JSON sidecar. A cached or existing engine is reused only when its
+    sidecar matches the key, this TensorRT and this GPU and the file's sha256; otherwise it is rebuilt.
+    """
+    config = TensorRTConfig(
+        tile=tile, batch=batch, min_shape=min_shape, opt_shape=opt_shape, max_shape=max_shape,
+        workspace_gib=workspace_gib, cache_dir=Path(cache_dir) if cache_dir else None, precision=precision,
+        device=device, verbose=verbose,
+    )  # fmt: skip
+    return build_engine_with_config(onnx_path, engine_path, config, log=log)
+
+
+def build_engine_with_config(
+    onnx_path: str | Path, engine_path: str | Path | None, config: TensorRTConfig, *, log: Log | None = None
+) -> Path:
+    """:func:`build_engine` with a :class:`TensorRTConfig`."""
+    log = log or _stderr
+    onnx_path = Path(onnx_path)
+    spec = read_onnx_spec(onnx_path)
+    profile = config.profile(spec)
+    workspace = config.workspace_bytes
+    require("trt", "tensorrt")
+    import tensorrt as trt
+
+    plan = plan_build(str(trt.__version__), spec.precision, config.precision)
+    cudart = require_cudart()
+    # Probe before any TensorRT object exists: a builder on a machine without a usable GPU can segfault.
+    gpu: GpuInfo = require_gpu(config.device, cudart)
+    env = EngineEnvironment(str(trt.__version__), gpu.name, gpu.compute_capability)
+    onnx_sha = sha256_file(onnx_path)
+    key = engine_cache_key(onnx_sha, env, plan.precision, profile)
+    cache_dir = config.cache_dir or default_cache_dir()
+    entry = cache_entry_path(cache_dir, spec.name, key)
+    target = Path(engine_path) if engine_path is not None else entry
+
+    existing, reason = usable_engine(target, env, key)
+    if existing is not None:
+        log(f"[build] {target} is up to date (key {key[:16]})")
+        return target
+    cached, cache_reason = usable_engine(entry, env, key) if entry != target else (None, reason)
+    if cached is not None:
+        log(f"[build] reusing cached engine {entry}")
+        return _copy_engine(entry, target)
+    if target.exists():
+        log(f"[build] rebuilding {target}: {reason}")
+    elif entry.exists():
+        log(f"[build] rebuilding cached {entry}: {cache_reason}")
+
+    log(
+        f"[build] {onnx_path.name} -> {plan.precision} engine on {gpu.name} (sm {gpu.compute_capability}), "
+        f"TensorRT {plan.version}, {'strongly typed' if plan.strongly_typed else 'weakly typed'}"
+        f"{', flags ' + '+'.join(plan.builder_flags) if plan.builder_flags else ''}; profile {profile.describe()}"
+    )
+    cuda_check(cudart.cudaSetDevice(config.device), "cudaSetDevice")
+    timing = timing_cache_path(cache_dir, env)
+    engine = _build_serialized(trt, onnx_path, plan, profile, config, timing, log)
+    sidecar = EngineSidecar(
+        key=key, onnx_sha256=onnx_sha, env=env, precision=plan.precision, profile=profile,
+        engine_sha256=hashlib.sha256(engine).hexdigest(), engine_bytes=len(engine), spec=spec.with_precision(plan.precision),
+        builder={
+            "network_flags": list(plan.network_flags), "builder_flags": list(plan.builder_flags),
+            "workspace_bytes": workspace, "onnx_precision": plan.onnx_precision, "onnx": onnx_path.name,
+            **config.extra,
+        },
+    )  # fmt: skip
+    write_engine(entry, engine, sidecar)
+    if target != entry:
+        _copy_engine(entry, target)
+    log(f"[build] wrote {target} ({len(engine) / 1e6:.1f} MB)")
+    return target
