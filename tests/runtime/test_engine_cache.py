@@ -1,0 +1,197 @@
+"""Engine cache key, sidecar round trip and validation: corrupt or mismatched means rebuild, never load."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from oftsr_edge.errors import OftsrError
+from oftsr_edge.runtime import engine_cache
+from oftsr_edge.runtime.engine_cache import (
+    EngineEnvironment,
+    EngineSidecar,
+    atomic_write_bytes,
+    cache_entry_path,
+    default_cache_dir,
+    engine_cache_key,
+    read_sidecar,
+    sha256_file,
+    sidecar_path,
+    sidecar_problems,
+    timing_cache_path,
+    usable_engine,
+    write_engine,
+)
+from oftsr_edge.runtime.model_spec import ModelSpec
+from oftsr_edge.runtime.trt_profiles import make_profile
+
+ENV = EngineEnvironment("10.3.0", "NVIDIA Jetson AGX Orin", "8.7")
+SPEC = ModelSpec(
+    name="oftsr-tiny-x4", scale=4, sigma_p=0.2, multiple_of=4, default_t=0.5, precision="fp16", opset=18, tile=32,
+    degradation="bicubic", checkpoint_sha256="ab" * 32,
+)  # fmt: skip
+PROFILE = make_profile(4, 4, tile=32, batch=2)
+ONNX_SHA = "cd" * 32
+
+
+def _key(**changes: object) -> str:
+    args = {"onnx_sha256": ONNX_SHA, "env": ENV, "precision": "fp16", "profile": PROFILE, **changes}
+    return engine_cache_key(**args)  # type: ignore[arg-type]
+
+
+def test_key_is_stable_and_depends_on_every_field() -> None:
+    key = _key()
+    assert key == _key() and len(key) == 64
+    variants = [
+        _key(onnx_sha256="ef" * 32),
+        _key(env=replace(ENV, trt_version="10.3.1")),
+        _key(env=replace(ENV, gpu_name="NVIDIA Orin Nano")),
+        _key(env=replace(ENV, compute_capability="8.6")),
+        _key(precision="fp32"),
+        _key(profile=make_profile(4, 4, tile=64, batch=2)),
+        _key(profile=make_profile(4, 4, tile=32, batch=4)),
+    ]
+    assert len({key, *variants}) == len(variants) + 1
+
+
+def _sidecar(engine: bytes, **changes: object) -> EngineSidecar:
+    import hashlib
+
+    fields = dict(
+        key=_key(), onnx_sha256=ONNX_SHA, env=ENV, precision="fp16", profile=PROFILE,
+        engine_sha256=hashlib.sha256(engine).hexdigest(), engine_bytes=len(engine), spec=SPEC,
+        builder={"network_flags": ["STRONGLY_TYPED"]},
+    )  # fmt: skip
+    fields.update(changes)
+    return EngineSidecar(**fields)  # type: ignore[arg-type]
+
+
+def test_sidecar_round_trip_carries_the_model_spec(tmp_path: Path) -> None:
+    engine = tmp_path / "m.engine"
+    sidecar = _sidecar(b"ENGINE")
+    write_engine(engine, b"ENGINE", sidecar)
+    assert engine.read_bytes() == b"ENGINE"
+    assert sidecar_path(engine) == tmp_path / "m.engine.json"
+    back = read_sidecar(engine)
+    assert back.spec == SPEC and back.profile == PROFILE and back.env == ENV
+    assert back.key == sidecar.key and back.builder == {"network_flags": ["STRONGLY_TYPED"]}
+    assert back.created  # stamped when written
+    assert sidecar_problems(back, ENV, engine, expected_key=_key()) == []
+    assert usable_engine(engine, ENV, _key())[0] == back
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (replace(ENV, trt_version="10.3.1"), "built with TensorRT 10.3.0, this is 10.3.1"),
+        (
+            replace(ENV, gpu_name="NVIDIA GeForce RTX 4090", compute_capability="8.9"),
+            "built for NVIDIA Jetson",
+        ),
+        (replace(ENV, compute_capability="8.6"), "sm 8.7"),
+    ],
+)
+def test_mismatched_environment_is_refused(tmp_path: Path, env: EngineEnvironment, message: str) -> None:
+    engine = write_engine(tmp_path / "m.engine", b"ENGINE", _sidecar(b"ENGINE"))
+    sidecar, reason = usable_engine(engine, env, _key())
+    assert sidecar is None and message in reason
+
+
+def test_other_key_is_refused(tmp_path: Path) -> None:
+    engine = write_engine(tmp_path / "m.engine", b"ENGINE", _sidecar(b"ENGINE"))
+    assert "cache key differs" in usable_engine(engine, ENV, _key(precision="fp32"))[1]
+
+
+def test_corrupt_or_replaced_engine_is_refused(tmp_path: Path) -> None:
+    engine = write_engine(tmp_path / "m.engine", b"ENGINE", _sidecar(b"ENGINE"))
+    engine.write_bytes(b"ENGINX")  # same size, other bytes
+    assert "does not match its sidecar" in usable_engine(engine, ENV, _key())[1]
+    engine.write_bytes(b"ENG")  # truncated
+    assert "does not match its sidecar" in usable_engine(engine, ENV, _key())[1]
+    engine.unlink()
+    assert usable_engine(engine, ENV, _key()) == (None, "not built yet")
+    assert "engine file is missing" in sidecar_problems(read_sidecar(engine), engine_path=engine)[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('["a list"]', "not an oftsr-edge engine sidecar"),
+        ('{"format": "something-else"}', "not an oftsr-edge engine sidecar"),
+        ('{"format": "oftsr-edge-trt-engine", "sidecar_version": 99}', "sidecar version 99"),
+        ('{"format": "oftsr-edge-trt-engine", "sidecar_version": 1}', "lacks key"),
+    ],
+)
+def test_corrupt_sidecars_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
+    engine = write_engine(tmp_path / "m.engine", b"ENGINE", _sidecar(b"ENGINE"))
+    sidecar_path(engine).write_text(text)
+    with pytest.raises(OftsrError, match=message):
+        read_sidecar(engine)
+    sidecar, reason = usable_engine(engine, ENV, _key())
+    assert sidecar is None and message.split()[0] in reason
+
+
+def test_sidecar_with_bad_values_or_bad_spec(tmp_path: Path) -> None:
+    engine = write_engine(tmp_path / "m.engine", b"ENGINE", _sidecar(b"ENGINE"))
+    data = json.loads(sidecar_path(engine).read_text())
+    data["engine_bytes"] = "many"
+    sidecar_path(engine).write_text(json.dumps(data))
+    with pytest.raises(OftsrError, match="bad value"):
+        read_sidecar(engine)
+    data["engine_bytes"] = 6
+    data["model_spec"]["scale"] = 3
+    sidecar_path(engine).write_text(json.dumps(data))
+    with pytest.raises(OftsrError, match="scale must be 2, 4 or 8"):
+        read_sidecar(engine)
+
+
+def test_missing_sidecar_says_how_to_build(tmp_path: Path) -> None:
+    engine = tmp_path / "foreign.engine"
+    engine.write_bytes(b"trtexec output")
+    with pytest.raises(OftsrError, match="oftsr-edge build"):
+        read_sidecar(engine)
+    assert "no sidecar" in usable_engine(engine, ENV, _key())[1]
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "file.bin"
+    atomic_write_bytes(target, b"one")
+    atomic_write_bytes(target, b"two")
+    assert target.read_bytes() == b"two"
+    assert [p.name for p in target.parent.iterdir()] == ["file.bin"]
+    assert sha256_file(target) == __import__("hashlib").sha256(b"two").hexdigest()
+
+
+def test_atomic_write_failure_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "file.bin"
+    target.write_bytes(b"old")
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(engine_cache.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+
+
+def test_cache_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = _key()
+    assert cache_entry_path(tmp_path, "oftsr tiny/x4", key) == tmp_path / f"oftsr-tiny-x4-{key[:16]}.engine"
+    assert timing_cache_path(tmp_path, ENV) == tmp_path / "timing-trt10.3.0-nvidia-jetson-agx-orin-sm87.cache"
+    assert timing_cache_path(tmp_path, ENV) != timing_cache_path(tmp_path, replace(ENV, trt_version="10.3.1"))
+    monkeypatch.setenv("OFTSR_EDGE_CACHE", str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c" / "trt"
+    monkeypatch.delenv("OFTSR_EDGE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "oftsr-edge" / "trt"
+
+
+def test_module_imports_no_heavy_library() -> None:
+    source = Path(engine_cache.__file__).read_text()
+    assert "import torch" not in source and "import onnx" not in source and "import tensorrt" not in source
