@@ -224,11 +224,20 @@ def write_model(model: onnx.ModelProto, path: Path, spec: ModelSpec) -> Path:
     os.close(fd)
     try:
         onnx.save_model(model, tmp)
+        os.chmod(
+            tmp, 0o666 & ~_umask()
+        )  # mkstemp makes 0600; a model file is as readable as any other output
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def export_onnx(

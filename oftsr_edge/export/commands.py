@@ -1,0 +1,299 @@
+"""``oftsr-edge export``: student checkpoint → verified FP32/FP16/INT8 ONNX files (and TensorRT engines with --trt).
+
+All files are written under a hidden staging folder inside the output folder and renamed into place only after every
+requested variant has been written, checked and verified; on any failure the staging folder is removed, so the
+output folder never holds a half-written or unverified model. torch and onnx are imported inside the command, after
+the ``export`` extra has been checked, so ``oftsr-edge --help`` works without them.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from oftsr_edge.errors import MissingExtraError, OftsrError
+from oftsr_edge.export.simplify import DEFAULT_SIMPLIFIER, SIMPLIFIERS
+
+PRECISIONS = ("fp32", "fp16", "int8")
+FP32_MAX_ABS = 1e-3  # a quarter of one 8-bit level: ORT and PyTorch normally agree to ~1e-6
+FP16_MIN_PSNR = 40.0
+INT8_MIN_PSNR = 30.0
+
+
+def parse_precisions(text: str) -> list[str]:
+    """``"fp32,fp16"`` → ``["fp32", "fp16"]`` in canonical order; an unknown name is a one-line error."""
+    names = [p.strip().lower() for p in text.split(",") if p.strip()]
+    unknown = [p for p in names if p not in PRECISIONS]
+    if unknown or not names:
+        raise OftsrError(
+            f"unknown precision {', '.join(unknown) or repr(text)}: choose from {', '.join(PRECISIONS)}"
+        )
+    return [p for p in PRECISIONS if p in names]
+
+
+def file_stem(name: str) -> str:
+    """A model name made safe as a file name (the runtime reads the metadata, never the name)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "oftsr"
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    precisions: tuple[str, ...]
+    opset: int
+    tile: int
+    default_t: float
+    simplifier: str
+    calib: Path | None
+    calib_tiles: int
+    calib_method: str
+    fp16_min_psnr: float
+    int8_min_psnr: float
+
+
+def _verify_variant(fp32: Path, other: Path, precision: str, opts: ExportOptions, minimum: float) -> None:
+    """PSNR of a variant vs FP32 per t, on real tiles from --calib (random inputs without it), gated at ``minimum``."""
+    import numpy as np
+
+    from oftsr_edge.export.calibration import load_tiles, model_feeds
+    from oftsr_edge.export.verify import check_contract, psnr_against_fp32
+
+    spec = check_contract(fp32)
+    t_values = (0.0, spec.default_t, 1.0)
+    if opts.calib is not None:
+        tiles, source = load_tiles(opts.calib, spec.tile, count=4, seed=1), f"real tiles from {opts.calib}"
+    else:
+        tiles = np.random.default_rng(1).random((4, 3, spec.tile, spec.tile), dtype=np.float32)
+        source = "random tiles (pass --calib DIR to verify on real images)"
+    scores = psnr_against_fp32(fp32, other, model_feeds(tiles, spec.scale, t_values, batch=4, seed=1))
+    shown = ", ".join(f"t={t:g}: {db:.2f} dB" for t, db in scores.items())
+    click.echo(f"  {precision} vs fp32, 4 {spec.tile}² {source}: {shown}")
+    worst = min(scores.values())
+    if worst < minimum:
+        raise OftsrError(f"{precision} model is {worst:.2f} dB from fp32 (< {minimum:g} dB): not written")
+
+
+def _report_speed(fp32: Path, int8: Path, tile: int, scale: int) -> None:
+    from oftsr_edge.export.verify import random_feed, time_ort_cpu
+
+    feed = random_feed(1, tile, tile, scale, 0.5)
+    t32, t8 = time_ort_cpu(fp32, feed), time_ort_cpu(int8, feed)
+    click.echo(
+        f"  ORT-CPU 1×3×{tile}×{tile}: fp32 {t32 * 1e3:.1f} ms, int8 {t8 * 1e3:.1f} ms ({t32 / t8:.2f}× speed-up)"
+    )
+
+
+def _verify_fp32(onnx_path: Path, checkpoint: Path) -> None:
+    """ONNX Runtime vs PyTorch on two shapes × three t, printed, gated at :data:`FP32_MAX_ABS`."""
+    from oftsr_edge.export.verify import verify_against_torch
+
+    click.echo("  fp32 ONNX Runtime vs PyTorch, max abs error:")
+    worst = 0.0
+    for dev in verify_against_torch(onnx_path, checkpoint):
+        click.echo(f"    N×h×w {dev.shape[0]}×{dev.shape[1]}×{dev.shape[2]}  t={dev.t:g}: {dev.max_abs:.2e}")
+        worst = max(worst, dev.max_abs)
+    if worst > FP32_MAX_ABS:
+        raise OftsrError(f"fp32 ONNX differs from PyTorch by {worst:.2e} (> {FP32_MAX_ABS:g}): not written")
+
+
+def write_variants(checkpoint: Path, staging: Path, opts: ExportOptions) -> tuple[str, dict[str, Path]]:
+    """Export, convert and verify every variant into ``staging``; return the file stem and {precision: path}."""
+    from oftsr_edge.export.fp16 import convert_fp16
+    from oftsr_edge.export.int8 import convert_int8
+    from oftsr_edge.export.onnx_export import export_onnx, load_student
+    from oftsr_edge.export.verify import check_contract
+
+    staged = {"fp32": staging / "model_fp32.onnx"}
+    if checkpoint.suffix == ".onnx":
+        # an existing FP32 export: derive variants from it; tile, opset and default t come from its metadata
+        spec = check_contract(checkpoint, expect_precision="fp32")
+        click.echo(f"deriving variants from {checkpoint} ({spec.name}, opset {spec.opset}, tile {spec.tile})")
+        shutil.copyfile(checkpoint, staged["fp32"])
+    else:
+        _, ckpt = load_student(checkpoint)  # a teacher or a broken checkpoint fails here, before any tracing
+        click.echo(f"exporting {ckpt.path} (x{ckpt.scale}, opset {opts.opset}, tile {opts.tile})")
+        export_onnx(checkpoint, staged["fp32"], opset=opts.opset, tile=opts.tile, default_t=opts.default_t,
+                    simplifier=opts.simplifier)  # fmt: skip
+        spec = check_contract(staged["fp32"])
+        _verify_fp32(staged["fp32"], checkpoint)
+    if "fp16" in opts.precisions:
+        staged["fp16"] = convert_fp16(staged["fp32"], staging / "model_fp16.onnx")
+        _verify_variant(staged["fp32"], staged["fp16"], "fp16", opts, opts.fp16_min_psnr)
+    if "int8" in opts.precisions:
+        assert opts.calib is not None
+        staged["int8"] = convert_int8(
+            staged["fp32"],
+            staging / "model_int8.onnx",
+            opts.calib,
+            tiles=opts.calib_tiles,
+            method=opts.calib_method,
+        )
+        click.echo(
+            f"  int8: {opts.calib_tiles} calibration tiles from {opts.calib}; all Q/DQ zero-points int8 0"
+        )
+        _verify_variant(staged["fp32"], staged["int8"], "int8", opts, opts.int8_min_psnr)
+        _report_speed(staged["fp32"], staged["int8"], spec.tile, spec.scale)
+    return file_stem(spec.name), {p: staged[p] for p in opts.precisions}
+
+
+def publish(stem: str, staged: dict[str, Path], output_dir: Path) -> list[Path]:
+    """Rename the staged files to ``DIR/<stem>_<precision>.onnx`` (same file system: each rename is atomic)."""
+    written = []
+    for precision, path in staged.items():
+        target = output_dir / f"{stem}_{precision}.onnx"
+        path.replace(target)
+        written.append(target)
+    return written
+
+
+def build_engines(paths: list[Path], batch: int) -> None:
+    """--trt: one engine per ONNX file at its metadata's tile; a missing TensorRT or builder is one line."""
+    from oftsr_edge.export.verify import check_contract
+
+    try:
+        from oftsr_edge.export.trt_builder import build_engine
+    except ImportError as exc:
+        click.echo(f"oftsr-edge: note: --trt skipped: the engine builder is not available ({exc})", err=True)
+        return
+    for path in paths:
+        try:
+            engine = build_engine(
+                path, path.with_suffix(".engine"), tile=check_contract(path).tile, batch=batch
+            )
+        except MissingExtraError as exc:
+            click.echo(f"oftsr-edge: note: --trt skipped: {exc}", err=True)
+            return
+        click.echo(f"wrote {engine}")
+
+
+@click.command("export")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "output_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder for <name>_<precision>.onnx.",
+)
+@click.option(
+    "--precision",
+    default="fp32,fp16",
+    show_default=True,
+    help="Comma list of fp32, fp16, int8 (int8 needs --calib).",
+)
+@click.option(
+    "--opset",
+    type=int,
+    default=18,
+    show_default=True,
+    help="ONNX opset: 18-21 use the dynamo exporter, 17 the TorchScript one (TensorRT 8.5/8.6).",
+)
+@click.option(
+    "--tile",
+    type=int,
+    default=128,
+    show_default=True,
+    help="LR tile size the runtime uses (engine opt shape, INT8 calibration size).",
+)
+@click.option(
+    "--default-t", type=float, default=0.5, show_default=True, help="t stored as the model's default."
+)
+@click.option(
+    "--calib",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder of real images: INT8 calibration tiles and the FP16/INT8 checks.",
+)
+@click.option(
+    "--calib-tiles",
+    type=click.IntRange(1),
+    default=16,
+    show_default=True,
+    help="INT8 calibration tiles (each run at 5+ values of t).",
+)
+@click.option(
+    "--calib-method",
+    type=click.Choice(["minmax", "percentile", "entropy"]),
+    default="minmax",
+    show_default=True,
+    help="INT8 activation range estimator.",
+)
+@click.option("--simplifier", type=click.Choice(SIMPLIFIERS), default=DEFAULT_SIMPLIFIER, show_default=True)
+@click.option(
+    "--fp16-min-psnr",
+    type=float,
+    default=FP16_MIN_PSNR,
+    show_default=True,
+    help="Refuse an FP16 model below this PSNR vs FP32.",
+)
+@click.option(
+    "--int8-min-psnr",
+    type=float,
+    default=INT8_MIN_PSNR,
+    show_default=True,
+    help="Refuse an INT8 model below this PSNR vs FP32.",
+)
+@click.option(
+    "--trt",
+    is_flag=True,
+    help="Also build TensorRT engines (<name>_<precision>.engine) if TensorRT is importable.",
+)
+@click.option(
+    "--batch", type=click.IntRange(1), default=1, show_default=True, help="Engine batch size (with --trt)."
+)
+def export(
+    checkpoint: Path,
+    output_dir: Path,
+    precision: str,
+    opset: int,
+    tile: int,
+    default_t: float,
+    calib: Path | None,
+    calib_tiles: int,
+    calib_method: str,
+    simplifier: str,
+    fp16_min_psnr: float,
+    int8_min_psnr: float,
+    trt: bool,
+    batch: int,
+) -> None:
+    """Export a student CHECKPOINT (run dir, checkpoint dir or weights file) to verified ONNX files.
+
+    CHECKPOINT may also be an FP32 export (.onnx): its FP16/INT8 variants are then derived from it, with the tile,
+    opset and default t of its metadata.
+    """
+    from oftsr_edge.export.calibration import list_images
+    from oftsr_edge.extras import require
+
+    precisions = tuple(parse_precisions(precision))
+    if "int8" in precisions and calib is None:
+        raise OftsrError("--precision int8 needs --calib DIR (a folder of real images for calibration)")
+    if calib is not None:
+        list_images(calib)  # a missing or empty folder fails before any work
+    from_onnx = checkpoint.suffix == ".onnx"
+    require("export", *(() if from_onnx else ("torch", "safetensors")), "onnx", "onnxruntime")
+    from oftsr_edge.export.onnx_export import check_opset
+
+    check_opset(opset)
+    opts = ExportOptions(precisions, opset, tile, default_t, simplifier, calib, calib_tiles, calib_method,
+                         fp16_min_psnr, int8_min_psnr)  # fmt: skip
+    created = not output_dir.exists()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=output_dir, prefix=".oftsr-export-"))
+    try:
+        written = publish(*write_variants(checkpoint, staging, opts), output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created and not any(output_dir.iterdir()):
+            output_dir.rmdir()
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    for path in written:
+        click.echo(f"wrote {path}")
+    if trt:
+        build_engines(written, batch)
