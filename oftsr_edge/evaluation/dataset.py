@@ -1,0 +1,142 @@
+"""Validation pairs for ``eval`` and ``tune-t``: HR images with their LR, read or made by a stated degradation.
+
+- ``--lr DIR``: LR files matched to HR files by name (same file name, else same stem); HR is cropped to
+  ``scale ×`` the LR size (the usual "modcrop"), and a size that does not fit is an error.
+- ``--degrade bicubic`` (default without ``--lr``): HR is cropped to a multiple of ``scale``, then downsampled with
+  Pillow's BICUBIC filter (a = −0.5, antialiased when shrinking: its support grows with the factor, like MATLAB's
+  ``imresize``), and rounded to 8 bits. This is *not* the −0.75 torch bicubic of the model's own upsampler.
+- ``--degrade realesrgan``: the training pipeline's second-order degradation with a fixed seed per image (needs
+  torch: the [train] extra).
+
+Grayscale HR images stay grayscale (H, W, 1): LR is read or made as gray, the model's output for a gray input is
+its BT.601 luma, and the metrics compare gray values directly (no 16–235 Y mapping), as BasicSR does.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from oftsr_edge.errors import OftsrError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+DEGRADATIONS = ("bicubic", "realesrgan")
+
+
+@dataclass
+class Pair:
+    """One validation image: ``hr`` (H, W, C) and ``lr`` (H/s, W/s, C) uint8, C = 3 or 1 (gray)."""
+
+    name: str
+    hr: np.ndarray
+    lr: np.ndarray
+
+    @property
+    def gray(self) -> bool:
+        return self.hr.shape[2] == 1
+
+
+def list_images(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise OftsrError(f"not a folder: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise OftsrError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    return files
+
+
+def _is_gray(image: Image.Image) -> bool:
+    return image.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def read_uint8(path: Path, gray: bool | None = None) -> np.ndarray:
+    """Decode ``path`` as uint8 (H, W, 3), or (H, W, 1) when gray (``gray=None``: as the file is)."""
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            want_gray = _is_gray(im) if gray is None else gray
+            if im.mode.startswith("I") or im.mode == "F":
+                arr = np.asarray(im, dtype=np.float64)
+                arr = arr / 257.0 if arr.max() > 255 else arr
+                plane = np.clip(arr + 0.5, 0, 255).astype(np.uint8)
+                return plane[..., None] if want_gray else np.repeat(plane[..., None], 3, axis=2)
+            if want_gray:
+                return np.asarray(im.convert("L"), dtype=np.uint8)[..., None].copy()
+            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+    except (OSError, ValueError) as exc:
+        raise OftsrError(f"cannot read image {path}: {exc}") from None
+
+
+def _find_lr(lr_dir: Path, hr_path: Path) -> Path:
+    same = lr_dir / hr_path.name
+    if same.is_file():
+        return same
+    for cand in sorted(lr_dir.glob(hr_path.stem + ".*")):
+        if cand.suffix.lower() in IMAGE_SUFFIXES:
+            return cand
+    raise OftsrError(f"no LR image for {hr_path.name} in {lr_dir} (LR files must share the HR file names)")
+
+
+def bicubic_down(hr: np.ndarray, scale: int) -> np.ndarray:
+    """Pillow BICUBIC ÷``scale`` of an (H, W, C) uint8 image whose sides are multiples of ``scale``."""
+    h, w, c = hr.shape
+    pil = Image.fromarray(hr[..., 0] if c == 1 else hr)
+    out = np.asarray(pil.resize((w // scale, h // scale), Image.BICUBIC), dtype=np.uint8)
+    return out[..., None] if c == 1 else out
+
+
+def _realesrgan_down(hr: np.ndarray, scale: int, name: str) -> np.ndarray:
+    from oftsr_edge.extras import require
+
+    require("train", "torch")
+    import torch
+
+    from oftsr_edge.train.degradations import degrade_realesrgan
+
+    rgb = np.repeat(hr, 3, axis=2) if hr.shape[2] == 1 else hr
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
+    rng = np.random.default_rng(zlib.crc32(name.encode()))  # fixed per image: the same LR on every run
+    lr = degrade_realesrgan(x, scale, rng)[0].permute(1, 2, 0).numpy()
+    out = np.clip(lr * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if hr.shape[2] == 1:
+        out = np.clip(out @ np.array([0.299, 0.587, 0.114]) + 0.5, 0, 255).astype(np.uint8)[..., None]
+    return out
+
+
+def load_pairs(
+    hr_dir: str | Path,
+    scale: int,
+    lr_dir: str | Path | None = None,
+    degrade: str = "bicubic",
+    limit: int | None = None,
+) -> list[Pair]:
+    """Read the validation set; see the module docstring for how LR is obtained and HR cropped."""
+    if degrade not in DEGRADATIONS:
+        raise OftsrError(f"unknown degradation {degrade!r}; choose from {', '.join(DEGRADATIONS)}")
+    hr_dir = Path(hr_dir)
+    pairs = []
+    for hr_path in list_images(hr_dir)[:limit] if limit else list_images(hr_dir):
+        hr = read_uint8(hr_path)
+        if lr_dir is not None:
+            lr = read_uint8(_find_lr(Path(lr_dir), hr_path), gray=hr.shape[2] == 1)
+            h, w = lr.shape[0] * scale, lr.shape[1] * scale
+            if h > hr.shape[0] or w > hr.shape[1]:
+                raise OftsrError(
+                    f"{hr_path.name}: LR {lr.shape[1]}×{lr.shape[0]} ×{scale} is larger than HR "
+                    f"{hr.shape[1]}×{hr.shape[0]} (wrong --lr folder or scale?)"
+                )
+            hr = hr[:h, :w]
+        else:
+            h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
+            if h == 0 or w == 0:
+                raise OftsrError(f"{hr_path.name} is smaller than the scale {scale}")
+            hr = hr[:h, :w]
+            lr = (
+                bicubic_down(hr, scale) if degrade == "bicubic" else _realesrgan_down(hr, scale, hr_path.name)
+            )
+        pairs.append(Pair(hr_path.stem, np.ascontiguousarray(hr), np.ascontiguousarray(lr)))
+    return pairs

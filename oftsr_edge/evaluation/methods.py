@@ -1,0 +1,140 @@
+"""The things ``bench``, ``eval`` and ``tune-t`` run: our exported model through the runtime, the bicubic
+baseline, and the PyTorch teacher — each wrapped as a :class:`~oftsr_edge.evaluation.quality.Method`.
+
+Our model always goes through :class:`oftsr_edge.runtime.upscaler.Upscaler`, the object users call, so measured
+time and quality are what users get. The teacher needs torch (the [train] extra) and is imported only when asked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from oftsr_edge.errors import OftsrError
+from oftsr_edge.evaluation.peers import bicubic_upscale
+from oftsr_edge.evaluation.quality import Method
+
+
+class OpenedModel:
+    """Our exported model opened by the runtime, with what ``bench`` needs: one tile batch and whole images."""
+
+    def __init__(self, upscaler: object) -> None:
+        self.upscaler = upscaler
+        self.spec = upscaler.spec
+        self.backend_name = upscaler.backend_name
+        self.overlap = _find_attr(upscaler, ("overlap",), ("tiler", "overlap"))
+        self.tile = _find_attr(upscaler, ("tile",))  # effective LR tile after rounding to multiple_of
+        self._run = _find_attr(upscaler, ("backend", "run"), ("_backend", "run"))
+
+    def run_tiles(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """One backend call on a batch of tiles: the pure model time, without tiling or noise."""
+        if self._run is None:
+            raise OftsrError(
+                "this runtime's Upscaler does not expose its backend; per-tile timing is unavailable"
+            )
+        return self._run(lr, noise, t)
+
+    def upscale(self, image: np.ndarray, t: float | None = None, seed: int = 0) -> np.ndarray:
+        return self.upscaler.upscale(image, t=t, seed=seed)
+
+    def close(self) -> None:
+        close = getattr(self.upscaler, "close", None)
+        if close:
+            close()
+
+
+def _find_attr(obj: object, *paths: tuple[str, ...]) -> object | None:
+    for path in paths:
+        value = obj
+        for name in path:
+            value = getattr(value, name, None)
+            if value is None:
+                break
+        if value is not None:
+            return value
+    return None
+
+
+def open_upscaler(
+    path: str | Path,
+    backend: str = "auto",
+    tile: int | None = None,
+    overlap: int | None = None,
+    batch: int = 1,
+    device: int = 0,
+) -> OpenedModel:
+    """Open ``path`` with the runtime's Upscaler; ``tile`` 0 means whole images."""
+    if not Path(path).exists():
+        raise OftsrError(f"model not found: {path}")
+    try:
+        from oftsr_edge.runtime.upscaler import Upscaler
+    except ImportError as exc:
+        raise OftsrError(f"the runtime (oftsr_edge.runtime.upscaler) is not available: {exc}") from None
+    return OpenedModel(
+        Upscaler(path, backend=backend, device=device, tile=tile, overlap=overlap, batch=batch)
+    )
+
+
+def student_methods(model: OpenedModel, ts: list[float], seed: int = 0) -> list[Method]:
+    """One row per t; ``seed`` fixes the noise so rows differ only by t."""
+    name = model.spec.name
+    return [
+        Method(
+            f"{name} t={t:g}",
+            "student",
+            lambda lr, t=t: model.upscale(lr, t=t, seed=seed),
+            t,
+            f"one step, {model.backend_name}, {model.spec.precision}",
+        )
+        for t in ts
+    ]
+
+
+def bicubic_method(scale: int) -> Method:
+    return Method(
+        "bicubic", "baseline", lambda lr: bicubic_upscale(lr, scale), None, "Pillow BICUBIC (a = −0.5)"
+    )
+
+
+def hr_reference() -> Method:
+    return Method("HR (reference)", "reference", None, None, "NIQE of the ground truth itself")
+
+
+def teacher_method(
+    checkpoint: str | Path, scale: int, steps: int, solver: str = "euler", seed: int = 0
+) -> Method:
+    """The PyTorch flow teacher integrated from t = 0 to 1 with ``steps`` solver steps (whole image, CPU)."""
+    from oftsr_edge.extras import require
+
+    require("train", "torch", "safetensors")
+    import torch
+
+    from oftsr_edge.train.checkpoint import load_checkpoint
+    from oftsr_edge.train.solvers import SOLVER_NAMES
+    from oftsr_edge.train.validate import sample_teacher
+
+    if solver not in SOLVER_NAMES:
+        raise OftsrError(f"--teacher-solver must be one of {', '.join(SOLVER_NAMES)}, got {solver!r}")
+    if steps < 1:
+        raise OftsrError(f"--teacher-steps must be ≥ 1, got {steps}")
+    ckpt = load_checkpoint(checkpoint, kind="teacher", scale=scale)
+    net = ckpt.build_model("ema")
+    sigma_p = ckpt.sigma_p
+    nfe_seen: list[int] = []
+
+    def upscale(lr: np.ndarray) -> np.ndarray:
+        rgb = np.repeat(lr, 3, axis=2) if lr.shape[2] == 1 else lr
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
+        hr, nfe = sample_teacher(net, x, sigma_p, solver=solver, steps=steps, seed=seed)
+        nfe_seen.append(nfe)
+        out = (hr[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+        if lr.shape[2] == 1:
+            luma = out.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+            out = np.clip(luma + 0.5, 0, 255).astype(np.uint8)[..., None]
+        return out
+
+    nfe = steps * {"euler": 1, "midpoint": 2, "heun": 2}.get(solver, 1)
+    label = f"teacher {solver}×{steps}"
+    note = f"PyTorch, {'adaptive NFE' if solver == 'rk45' else f'{nfe} NFE'}, {Path(checkpoint).name}"
+    return Method(label, "teacher", upscale, 1.0, note)
