@@ -1,0 +1,298 @@
+"""Engine builds against a stand-in TensorRT: flags per version, cache reuse and rebuild, timing cache, sidecar.
+
+The stand-in (tests/helpers/fake_tensorrt.py) checks the call sequence and the cache logic; whether TensorRT itself
+accepts these calls is checked by ``test_real_build`` on a machine with TensorRT and a GPU.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oftsr_edge.errors import MissingExtraError, OftsrError
+from oftsr_edge.export import trt_builder
+from oftsr_edge.export.trt_builder import BuildProgress, build_engine, check_network_io, read_onnx_spec
+from oftsr_edge.runtime.engine_cache import read_sidecar, sidecar_path, usable_engine
+from oftsr_edge.runtime.model_spec import METADATA_KEY, ModelSpec
+from tests.helpers.fake_tensorrt import ENGINE_MAGIC, FakeCudart, make_fake_trt
+
+SPEC = ModelSpec(
+    name="oftsr-tiny-x4", scale=4, sigma_p=0.2, multiple_of=4, default_t=0.5, precision="fp32", opset=18, tile=32,
+    degradation="bicubic", checkpoint_sha256="ab" * 32,
+)  # fmt: skip
+
+
+def write_contract_onnx(path: Path, spec: ModelSpec | None = SPEC) -> Path:
+    """A minimal graph with the contract's I/O (hr = noise) and, optionally, the oftsr-edge metadata."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    dims = {"lr": ["N", 3, "h", "w"], "noise": ["N", 3, "H", "W"], "t": ["N"]}
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, d) for n, d in dims.items()]
+    output = helper.make_tensor_value_info("hr", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    graph = helper.make_graph([helper.make_node("Identity", ["noise"], ["hr"])], "contract", inputs, [output])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    if spec is not None:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = METADATA_KEY, spec.to_json()
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    return write_contract_onnx(tmp_path / "tiny_fp32.onnx")
+
+
+class Env:
+    """Install a stand-in TensorRT of one version and a fake cuda-python for the builder."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.monkeypatch = monkeypatch
+        self.cudart = FakeCudart()
+        monkeypatch.setattr(trt_builder, "require_cudart", lambda: self.cudart)
+        self.lines: list[str] = []
+
+    def trt(self, version: str = "10.3.0", **kwargs: Any) -> Any:
+        fake = make_fake_trt(version, **kwargs)
+        self.monkeypatch.setitem(sys.modules, "tensorrt", fake)
+        return fake
+
+    def build(self, onnx: Path, engine: Path | None, cache: Path, **kwargs: Any) -> Path:
+        return build_engine(onnx, engine, cache_dir=cache, log=self.lines.append, **kwargs)
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Env:
+    return Env(monkeypatch)
+
+
+def test_read_onnx_spec_with_onnxruntime(model: Path) -> None:
+    assert read_onnx_spec(model) == SPEC
+
+
+def test_read_onnx_spec_falls_back_to_onnx(model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import onnxruntime
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("no kernel for this op on CPU")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
+    assert read_onnx_spec(model) == SPEC
+
+
+def test_read_onnx_spec_errors(tmp_path: Path) -> None:
+    with pytest.raises(OftsrError, match="no such ONNX file"):
+        read_onnx_spec(tmp_path / "missing.onnx")
+    bare = write_contract_onnx(tmp_path / "bare.onnx", spec=None)
+    with pytest.raises(OftsrError, match="no 'oftsr_edge' metadata"):
+        read_onnx_spec(bare)
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x00not a model")
+    with pytest.raises(OftsrError, match="junk.onnx"):
+        read_onnx_spec(junk)
+
+
+def test_trt10_build_writes_engine_sidecar_and_timing_cache(env: Env, model: Path, tmp_path: Path) -> None:
+    trt = env.trt("10.3.0")
+    out = env.build(
+        model, tmp_path / "out" / "tiny.engine", tmp_path / "cache", tile=32, batch=2, workspace_gib=0.5
+    )
+    assert out == tmp_path / "out" / "tiny.engine" and out.read_bytes().startswith(ENGINE_MAGIC)
+    (record,) = trt.builds
+    assert record["network_flags"] == 1 << 1  # STRONGLY_TYPED by name in 10.x
+    assert record["builder_flags"] == []
+    assert record["pools"] == {"WORKSPACE": 1 << 29}
+    assert record["profiles"] == [
+        {
+            "lr": [[1, 3, 32, 32], [2, 3, 32, 32], [2, 3, 32, 32]],
+            "noise": [[1, 3, 128, 128], [2, 3, 128, 128], [2, 3, 128, 128]],
+            "t": [[1], [2], [2]],
+        }
+    ]
+    sidecar = read_sidecar(out)
+    assert sidecar.spec == SPEC and sidecar.precision == "fp32"
+    assert (sidecar.env.trt_version, sidecar.env.gpu_name, sidecar.env.compute_capability) == (
+        "10.3.0", "NVIDIA Jetson AGX Orin", "8.7",
+    )  # fmt: skip
+    assert sidecar.builder["network_flags"] == ["STRONGLY_TYPED"]
+    cached = list((tmp_path / "cache").glob("*.engine"))
+    assert len(cached) == 1 and cached[0].read_bytes() == out.read_bytes()
+    timing = tmp_path / "cache" / "timing-trt10.3.0-nvidia-jetson-agx-orin-sm87.cache"
+    assert timing.read_bytes() == b"+timing"
+    assert any("[build] Building engine (2 steps)" in line for line in env.lines)
+    assert any("[TensorRT warning] fake warning" in line for line in env.lines)
+    assert "cudaSetDevice(0)" in env.cudart.calls
+
+
+def test_second_build_reuses_and_timing_cache_is_loaded(env: Env, model: Path, tmp_path: Path) -> None:
+    trt = env.trt("10.3.0")
+    first = env.build(model, None, tmp_path / "cache")
+    assert first.parent == tmp_path / "cache"
+    assert env.build(model, None, tmp_path / "cache") == first
+    assert len(trt.builds) == 1 and any("up to date" in line for line in env.lines)
+    # another output path is served from the cache, not rebuilt
+    copy = env.build(model, tmp_path / "elsewhere.engine", tmp_path / "cache")
+    assert len(trt.builds) == 1 and copy.read_bytes() == first.read_bytes()
+    assert sidecar_path(copy).is_file()
+    # a different profile is a different key: a new build that starts from the saved timing cache
+    env.build(model, None, tmp_path / "cache", tile=64)
+    assert len(trt.builds) == 2 and trt.builds[1]["timing"] == "+timing"
+
+
+def test_corrupt_sidecar_or_engine_is_rebuilt(env: Env, model: Path, tmp_path: Path) -> None:
+    trt = env.trt("10.3.0")
+    engine = env.build(model, tmp_path / "m.engine", tmp_path / "cache")
+    sidecar_path(engine).write_text("{ truncated")
+    for cached in (tmp_path / "cache").glob("*.engine.json"):
+        cached.write_text("{ truncated")
+    env.build(model, engine, tmp_path / "cache")
+    assert len(trt.builds) == 2 and any("rebuilding" in line for line in env.lines)
+    engine.write_bytes(b"garbage")
+    for cached in (tmp_path / "cache").glob("*.engine"):
+        cached.write_bytes(b"garbage")
+    env.build(model, engine, tmp_path / "cache")
+    assert len(trt.builds) == 3 and engine.read_bytes().startswith(ENGINE_MAGIC)
+
+
+def test_new_tensorrt_version_gets_a_new_engine(env: Env, model: Path, tmp_path: Path) -> None:
+    env.trt("10.3.0")
+    old = env.build(model, None, tmp_path / "cache")
+    trt = env.trt("10.3.1")
+    new = env.build(model, None, tmp_path / "cache")
+    assert new != old and len(trt.builds) == 1
+    assert read_sidecar(new).env.trt_version == "10.3.1"
+    assert len(list((tmp_path / "cache").glob("timing-*.cache"))) == 2
+
+
+def test_corrupt_timing_cache_does_not_stop_the_build(env: Env, model: Path, tmp_path: Path) -> None:
+    trt = env.trt("10.3.0")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "timing-trt10.3.0-nvidia-jetson-agx-orin-sm87.cache").write_bytes(b"CORRUPT")
+    env.build(model, None, cache)
+    assert len(trt.builds) == 1 and any("ignoring corrupt timing cache" in line for line in env.lines)
+
+
+def test_trt85_fp16_is_fp32_onnx_plus_fp16_flag(env: Env, model: Path, tmp_path: Path) -> None:
+    trt = env.trt("8.5.2.2")
+    engine = env.build(model, None, tmp_path / "cache", precision="fp16")
+    (record,) = trt.builds
+    assert record["network_flags"] == 1 << 0  # EXPLICIT_BATCH
+    assert record["builder_flags"] == ["FP16"]
+    assert any("reports no build progress" in line for line in env.lines)
+    sidecar = read_sidecar(engine)
+    assert sidecar.precision == "fp16" and sidecar.spec.precision == "fp16"
+    assert sidecar.builder["onnx_precision"] == "fp32"
+
+
+def test_trt85_int8_qdq_gets_int8_flag(env: Env, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    qdq = write_contract_onnx(tmp_path / "tiny_int8.onnx", replace(SPEC, precision="int8"))
+    trt = env.trt("8.6.2.3")
+    env.build(qdq, None, tmp_path / "cache")
+    assert trt.builds[0]["builder_flags"] == ["INT8"]
+
+
+def test_trt11_builds_with_no_flags(env: Env, model: Path, tmp_path: Path) -> None:
+    trt = env.trt("11.4.0.106")
+    env.build(model, None, tmp_path / "cache")
+    assert trt.builds[0]["network_flags"] == 0 and trt.builds[0]["builder_flags"] == []
+
+
+def test_impossible_precision_fails_before_any_tensorrt_object(env: Env, model: Path, tmp_path: Path) -> None:
+    trt = env.trt("11.1.0")
+    with pytest.raises(OftsrError, match="strongly typed"):
+        env.build(model, None, tmp_path / "cache", precision="fp16")
+    assert trt.created == []
+
+
+def test_no_gpu_fails_before_any_tensorrt_object(env: Env, model: Path, tmp_path: Path) -> None:
+    trt = env.trt("10.3.0")
+    env.cudart = FakeCudart(count_error=35)
+    with pytest.raises(OftsrError, match="TensorRT needs a CUDA GPU.*cudaErrorInsufficientDriver"):
+        env.build(model, None, tmp_path / "cache")
+    assert trt.created == []
+
+
+def test_missing_tensorrt_is_a_missing_extra(
+    model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    with pytest.raises(MissingExtraError, match=r"oftsr-edge\[trt\]"):
+        build_engine(model, None, cache_dir=tmp_path)
+
+
+def test_parse_and_build_failures_are_one_line_errors(env: Env, model: Path, tmp_path: Path) -> None:
+    env.trt("10.3.0", parse_ok=False)
+    with pytest.raises(OftsrError, match="cannot parse .*Conv"):
+        env.build(model, None, tmp_path / "cache")
+    env.trt("10.3.0", network_inputs=("x", "t"))
+    with pytest.raises(OftsrError, match="expected inputs"):
+        env.build(model, None, tmp_path / "cache")
+    env.trt("10.3.0", build_ok=False)
+    with pytest.raises(OftsrError, match="failed to build"):
+        env.build(model, None, tmp_path / "cache")
+    assert list((tmp_path / "cache").glob("*.engine")) == []
+
+
+def test_bad_workspace_and_profile(env: Env, model: Path, tmp_path: Path) -> None:
+    env.trt("10.3.0")
+    with pytest.raises(OftsrError, match="workspace must be positive"):
+        env.build(model, None, tmp_path / "cache", workspace_gib=0)
+    with pytest.raises(OftsrError, match="multiple of the model's 4"):
+        env.build(model, None, tmp_path / "cache", tile=30)
+
+
+def test_check_network_io() -> None:
+    check_network_io(["t", "lr", "noise"], ["hr"])
+    with pytest.raises(OftsrError):
+        check_network_io(["lr", "noise", "t"], ["hr", "extra"])
+
+
+def test_build_progress_lines() -> None:
+    lines: list[str] = []
+    progress = BuildProgress(lines.append)
+    progress.phase_start("Building engine", None, 3)
+    progress.phase_start("Tactic timing", "Building engine", 10)
+    assert progress.step_complete("Tactic timing", 4)
+    progress.phase_finish("Tactic timing")
+    assert progress.step_complete("Building engine", 0)
+    progress.phase_finish("Building engine")
+    assert lines == [
+        "[build] Building engine (3 steps)",
+        "  [build] Tactic timing (10 steps)",
+        "[build] Building engine: 1/3",
+        "[build] Building engine done",
+    ]
+    progress.cancelled = True
+    assert progress.step_complete("x", 0) is False
+
+
+def test_sidecar_records_the_key_the_cache_checks(env: Env, model: Path, tmp_path: Path) -> None:
+    env.trt("10.3.0")
+    engine = env.build(model, None, tmp_path / "cache")
+    data = json.loads(sidecar_path(engine).read_text())
+    from oftsr_edge.runtime.engine_cache import EngineEnvironment
+
+    assert usable_engine(engine, EngineEnvironment("10.3.0", "NVIDIA Jetson AGX Orin", "8.7"), data["key"])[0]
+
+
+def test_real_build(tmp_path: Path) -> None:
+    """Builds the contract graph with the real TensorRT on a real GPU."""
+    pytest.importorskip("tensorrt", reason="needs TensorRT: not installed")
+    from oftsr_edge.runtime.cuda_probe import probe_gpus
+
+    probe = probe_gpus()
+    if not probe.available:
+        pytest.skip(f"needs a CUDA GPU: {probe.reason}")
+    model = write_contract_onnx(tmp_path / "contract.onnx")
+    engine = build_engine(model, tmp_path / "contract.engine", tile=32, batch=2, cache_dir=tmp_path / "cache")
+    assert read_sidecar(engine).precision == "fp32"
+    assert build_engine(model, engine, tile=32, batch=2, cache_dir=tmp_path / "cache") == engine
