@@ -39,6 +39,7 @@ def build_teacher_trainer(data: str | Path, out: str | Path, model: str = "small
     settings = settings or TrainSettings()
     config = teacher_config(model, scale, sigma_p, degradation, noise_sigma, data)
     folder = HRImageFolder.load(data, settings.crop_size)
+    torch.manual_seed(settings.seed)  # the initial weights are part of what --seed reproduces
     net = OFTSRUNet(CONFIGS[model], scale)
     val = load_val_pairs(val_dir, scale, settings.val_limit) if val_dir else None
     trainer = Trainer(Path(out), config, net, teacher_objective, folder, settings, val, resume, dist_info, quiet)

@@ -30,6 +30,7 @@ from oftsr_edge.train.bicubic import BicubicUpsampler
 from oftsr_edge.train.data import HRImageFolder, step_rng
 from oftsr_edge.train.degradations import get_degradation
 from oftsr_edge.train.losses import noisy_start
+from oftsr_edge.train.model import UNetConfig
 from oftsr_edge.train.validate import ValPair, one_step_psnr
 
 
@@ -139,7 +140,7 @@ class Trainer:
         if not latest.exists():
             raise OftsrError(f"--resume: nothing to resume in {self.run_dir} (no checkpoints/{ckpt.LATEST})")
         loaded = ckpt.load_checkpoint(self.run_dir, kind=self.config["kind"], scale=self.config["scale"])
-        if loaded.config["model"] != self.config["model"]:
+        if UNetConfig.from_dict(loaded.config["model"]) != UNetConfig.from_dict(self.config["model"]):
             raise OftsrError(f"--resume: {self.run_dir} holds a {loaded.config['model']['name']} model, "
                              f"not {self.config['model']['name']}")
         state = ckpt.load_trainer_state(loaded.path)

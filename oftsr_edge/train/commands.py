@@ -1,0 +1,169 @@
+"""CLI for training: ``train teacher``, ``distill`` and ``sample``.
+
+This module imports only click at load time; torch comes in inside each command, after checking the ``[train]``
+extra, so ``oftsr-edge --help`` works on a runtime-only install and the train commands say what to install.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from oftsr_edge.errors import OftsrError
+from oftsr_edge.extras import require
+
+SETTINGS_OPTIONS = [
+    click.option("--steps", type=click.IntRange(min=1), default=10000, show_default=True, help="Total optimizer steps."),
+    click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Crops per step and rank."),
+    click.option("--crop", "crop_size", type=click.IntRange(min=16), default=128, show_default=True, help="HR crop size."),
+    click.option("--lr", type=float, default=None, help="Adam learning rate [teacher 2e-4, distill 5e-5]."),
+    click.option("--warmup", type=click.IntRange(min=0), default=None, help="Linear warm-up steps [teacher 1000, distill 100]."),
+    click.option("--ema", "ema_decay", type=click.FloatRange(0, 1), default=0.999, show_default=True),
+    click.option("--grad-clip", type=float, default=1.0, show_default=True),
+    click.option("--seed", type=int, default=0, show_default=True),
+    click.option("--val", "val_dir", type=click.Path(path_type=Path), default=None,
+                 help="Validation folder (HR/ + LR_bicubic/X{s}/, or HR images)."),
+    click.option("--val-every", type=click.IntRange(min=0), default=500, show_default=True),
+    click.option("--ckpt-every", type=click.IntRange(min=1), default=500, show_default=True),
+    click.option("--resume", is_flag=True, help="Continue the run in --out from its latest checkpoint."),
+    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+    click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch."),
+    click.option("--quiet", is_flag=True, help="No progress bar."),
+]
+
+
+def settings_options(func):  # noqa: ANN001, ANN201 - click decorator plumbing
+    for option in reversed(SETTINGS_OPTIONS):
+        func = option(func)
+    return func
+
+
+def _prepare(device: str, threads: int | None):  # noqa: ANN202 - returns DistInfo (torch-typed)
+    require("train", "torch", "safetensors", "scipy")
+    import torch
+
+    from oftsr_edge.train.trainer import init_distributed
+
+    if threads:
+        torch.set_num_threads(threads)
+    return init_distributed(device)
+
+
+def _settings(defaults_lr: float, defaults_warmup: int, **kw: object):  # noqa: ANN202
+    from oftsr_edge.train.trainer import TrainSettings
+
+    lr = kw.pop("lr") or defaults_lr
+    warmup = kw.pop("warmup")
+    return TrainSettings(lr=lr, warmup=defaults_warmup if warmup is None else warmup, **kw)
+
+
+def _check_val(val_dir: Path | None) -> None:
+    if val_dir is not None and not val_dir.is_dir():
+        raise OftsrError(f"validation folder not found: {val_dir}")
+
+
+@click.group(help="Train models (stage 1: the flow teacher).")
+def train() -> None:
+    pass
+
+
+@train.command("teacher")
+@click.option("--data", required=True, type=click.Path(path_type=Path), help="Folder of HR images (recursive).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run directory.")
+@click.option("--config", "model", default="small", show_default=True, help="Model config: tiny, small, base.")
+@click.option("--scale", type=click.Choice(["2", "4", "8"]), default="4", show_default=True)
+@click.option("--sigma-p", type=float, default=0.2, show_default=True, help="Noise level σp of x0.")
+@click.option("--degradation", default="bicubic", show_default=True, help="bicubic or realesrgan.")
+@click.option("--noise-sigma", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Gaussian LR noise σn (bicubic degradation), in [0,1] units.")
+@settings_options
+def teacher(data: Path, out: Path, model: str, scale: str, sigma_p: float, degradation: str, noise_sigma: float,
+            resume: bool, device: str, threads: int | None, quiet: bool, **kw: object) -> None:
+    """Stage 1: train the conditional rectified-flow teacher (Eq. 5, ℓ1) with EMA."""
+    dist_info = _prepare(device, threads)
+    from oftsr_edge.train.teacher import build_teacher_trainer
+
+    _check_val(kw.get("val_dir"))
+    val_dir = kw.pop("val_dir")
+    settings = _settings(2e-4, 1000, **kw)
+    trainer = build_teacher_trainer(data, out, model, int(scale), sigma_p, degradation, noise_sigma, settings,
+                                    val_dir, resume, dist_info, quiet)
+    _run(trainer, dist_info)
+
+
+@click.command()
+@click.option("--teacher", "teacher_path", required=True, type=click.Path(path_type=Path),
+              help="Teacher run dir or checkpoint.")
+@click.option("--data", required=True, type=click.Path(path_type=Path), help="Folder of HR images (recursive).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Student run directory.")
+@click.option("--dt", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True)
+@click.option("--teacher-step", type=click.Choice(["euler", "midpoint", "heun", "ralston"]), default="midpoint",
+              show_default=True, help="RK step the teacher takes over [t, t+dt].")
+@click.option("--lambda-align", type=float, default=0.01, show_default=True)
+@click.option("--lambda-bc", type=float, default=0.1, show_default=True)
+@settings_options
+def distill(teacher_path: Path, data: Path, out: Path, dt: float, teacher_step: str, lambda_align: float,
+            lambda_bc: float, resume: bool, device: str, threads: int | None, quiet: bool, **kw: object) -> None:
+    """Stage 2: distil the teacher into a one-step student with tunable t (Algorithm 1)."""
+    dist_info = _prepare(device, threads)
+    from oftsr_edge.train.distill import build_distill_trainer
+
+    _check_val(kw.get("val_dir"))
+    val_dir = kw.pop("val_dir")
+    settings = _settings(5e-5, 100, **kw)
+    trainer = build_distill_trainer(teacher_path, data, out, dt, teacher_step, lambda_align, lambda_bc, settings,
+                                    val_dir, resume, dist_info, quiet)
+    _run(trainer, dist_info)
+
+
+def _run(trainer, dist_info) -> None:  # noqa: ANN001
+    if dist_info.is_main:
+        click.echo(f"{trainer.data_summary}; world size {dist_info.world}; device {dist_info.device}; "
+                   f"resuming at step {trainer.step}" if trainer.step else
+                   f"{trainer.data_summary}; world size {dist_info.world}; device {dist_info.device}")
+    last = trainer.fit()
+    if dist_info.is_main:
+        click.echo(f"saved {last}")
+
+
+@click.command()
+@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Teacher run dir or checkpoint.")
+@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="LR image.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output HR image.")
+@click.option("--solver", type=click.Choice(["euler", "midpoint", "heun", "rk45"]), default="midpoint",
+              show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True, help="Fixed-step solvers.")
+@click.option("--rtol", type=float, default=1e-3, show_default=True, help="RK45 tolerance (rtol = atol).")
+@click.option("--jump-at", type=click.FloatRange(0, 1), default=None,
+              help="Integrate to this t, then take the one-step estimate x1ᵗ = x_t + (1−t)·v (Fig. 6).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--weights", type=click.Choice(["ema", "model"]), default="ema", show_default=True)
+def sample(checkpoint: Path, input_path: Path, out: Path, solver: str, steps: int, rtol: float,
+           jump_at: float | None, seed: int, weights: str) -> None:
+    """Sample the teacher's ODE for one LR image and print the NFE used."""
+    require("train", "torch", "safetensors", "scipy")
+    from PIL import Image, UnidentifiedImageError
+
+    from oftsr_edge.train.checkpoint import load_checkpoint
+    from oftsr_edge.train.data import read_rgb
+    from oftsr_edge.train.validate import sample_teacher, to_tensor, to_uint8
+
+    ck = load_checkpoint(checkpoint, kind="teacher")
+    if not input_path.is_file():
+        raise OftsrError(f"input image not found: {input_path}")
+    try:
+        lr = read_rgb(input_path)
+    except (OSError, ValueError, UnidentifiedImageError) as exc:
+        raise OftsrError(f"cannot read image {input_path}: {exc}") from None
+    model = ck.build_model(weights)
+    hr, nfe = sample_teacher(model, to_tensor(lr), ck.sigma_p, solver, steps, rtol, seed, jump_at)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
+    try:
+        Image.fromarray(to_uint8(hr)).save(tmp)
+        tmp.replace(out)
+    except (OSError, ValueError, KeyError) as exc:
+        tmp.unlink(missing_ok=True)
+        raise OftsrError(f"cannot write {out}: {exc}") from None
+    click.echo(f"{out}: {hr.shape[-1]}x{hr.shape[-2]}, solver {solver}, NFE {nfe}")
