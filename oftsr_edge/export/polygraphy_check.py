@@ -10,6 +10,10 @@ Runners come from Polygraphy when it is installed (``OnnxrtRunner`` over a CPU s
 polygraphy/comparator/comparator.py), with the TensorRT engine wrapped as a Polygraphy runner around our own
 :class:`~oftsr_edge.runtime.backends.tensorrt.TensorRTBackend`, so the check exercises the runtime's real code path.
 Without Polygraphy the same feeds go through plain ONNX Runtime sessions and the backend, with the same gate.
+
+Caveat: ONNX Runtime's CPU provider runs most fp16 nodes by casting them to float32, so an ORT-only check of the fp16
+variant measures weight rounding and the graph conversion, not fp16 arithmetic (overflow in norms shows up only on
+a GPU): gate the fp16 and int8 *engines* with ``--engine`` on the device.
 """
 
 from __future__ import annotations

@@ -5,10 +5,11 @@ The version rules live in :mod:`oftsr_edge.runtime.trt_versions`, the key and si
 :mod:`oftsr_edge.runtime.engine_cache`, the shapes in :mod:`oftsr_edge.runtime.trt_profiles`; this module only
 strings TensorRT calls together. API used, present from 8.5 to 11.x unless noted (NVIDIA/TensorRT
 python/src/infer/pyCore.cpp @release/8.5 and 10.x; TensorRT Python API docs "IBuilderConfig", "ITimingCache"):
-``Builder(logger)``, ``create_network(flags)``, ``OnnxParser(network, logger).parse_from_file``,
-``create_builder_config``, ``set_memory_pool_limit(MemoryPoolType.WORKSPACE, n)``, ``create_optimization_profile``
-+ ``set_shape``, ``create_timing_cache``/``set_timing_cache``/``get_timing_cache().serialize()``,
-``progress_monitor`` (10.0+, samples/python/simple_progress_monitor), ``build_serialized_network``.
+``Builder(logger)``, ``create_network(flags)``, ``OnnxParser(network, logger).parse_from_file`` (python/src/parsers/
+pyOnnx.cpp), ``create_builder_config``, ``set_memory_pool_limit(MemoryPoolType.WORKSPACE, n)``,
+``create_optimization_profile`` + ``set_shape``, ``create_timing_cache``/``set_timing_cache``/
+``get_timing_cache().serialize()``, ``progress_monitor`` (10.0+, samples/python/simple_progress_monitor),
+``build_serialized_network``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,6 @@ class TensorRTConfig:
     precision: str | None = None  # None: the ONNX's own precision (fp16 from fp32 ONNX only on TensorRT 8.x)
     device: int = 0  # CUDA device index
     verbose: bool = False  # forward TensorRT INFO messages too
-    extra: dict[str, object] = field(default_factory=dict)  # recorded in the sidecar's "builder" entry
 
     def profile(self, spec: ModelSpec) -> ProfileShapes:
         return make_profile(
@@ -350,7 +350,6 @@ def build_engine_with_config(
         builder={
             "network_flags": list(plan.network_flags), "builder_flags": list(plan.builder_flags),
             "workspace_bytes": workspace, "onnx_precision": plan.onnx_precision, "onnx": onnx_path.name,
-            **config.extra,
         },
     )  # fmt: skip
     write_engine(entry, engine, sidecar)

@@ -284,6 +284,8 @@ def test_sidecar_records_the_key_the_cache_checks(env: Env, model: Path, tmp_pat
     assert usable_engine(engine, EngineEnvironment("10.3.0", "NVIDIA Jetson AGX Orin", "8.7"), data["key"])[0]
 
 
+@pytest.mark.tensorrt
+@pytest.mark.gpu
 def test_real_build(tmp_path: Path) -> None:
     """Builds the contract graph with the real TensorRT on a real GPU."""
     pytest.importorskip("tensorrt", reason="needs TensorRT: not installed")

@@ -195,3 +195,21 @@ def test_cache_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_module_imports_no_heavy_library() -> None:
     source = Path(engine_cache.__file__).read_text()
     assert "import torch" not in source and "import onnx" not in source and "import tensorrt" not in source
+
+
+def test_tensorrt_modules_import_without_torch_onnx_or_tensorrt() -> None:
+    """The runtime side and the build/check commands must import on a Jetson with neither torch nor onnx."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "for name in ('torch', 'onnx', 'tensorrt'):\n"
+        "    sys.modules[name] = None\n"
+        "import oftsr_edge.runtime.engine_cache, oftsr_edge.runtime.trt_profiles, oftsr_edge.runtime.trt_versions\n"
+        "import oftsr_edge.runtime.cuda_probe, oftsr_edge.runtime.ort_trt_options\n"
+        "import oftsr_edge.runtime.backends.tensorrt\n"
+        "import oftsr_edge.export.trt_builder, oftsr_edge.export.polygraphy_check, oftsr_edge.export.trt_commands\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

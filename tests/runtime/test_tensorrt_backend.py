@@ -211,6 +211,8 @@ def test_engine_built_by_the_builder_runs(
         np.testing.assert_array_equal(backend.run(lr, noise, t), fake_compute(lr, noise, t, 4))
 
 
+@pytest.mark.tensorrt
+@pytest.mark.gpu
 def test_real_engine_matches_onnxruntime(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """Builds the tiny student's engine with the real TensorRT and compares it with ONNX Runtime on CPU."""
     pytest.importorskip("tensorrt", reason="needs TensorRT: not installed")
