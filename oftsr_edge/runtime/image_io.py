@@ -1,0 +1,203 @@
+"""Image files in and out with Pillow, keeping what the user expects: bit depth, gray vs colour, alpha, orientation.
+
+Reading returns a plain numpy array whose layout says what the image is: (H, W) gray, (H, W, 2) gray + alpha,
+(H, W, 3) RGB, (H, W, 4) RGBA; uint8, or uint16 for 16-bit sources. EXIF orientation is applied (the array is
+upright); palette, CMYK, YCbCr, 1-bit and premultiplied modes are converted. 16-bit colour PNGs, which Pillow would
+truncate to 8 bits, go through :mod:`oftsr_edge.runtime.png16`.
+
+Writing picks the format from the extension and stores 16-bit data as 16-bit PNG (or gray 16-bit TIFF); formats
+without 16-bit or alpha support get 8 bits / lose alpha (JPEG). Every file is written to a temp name in the target
+folder and renamed into place, so a failed or interrupted write never leaves a partial output. Metadata (EXIF, ICC)
+is not copied: the output is already upright and in sRGB-as-read.
+
+Every problem with a file is one :class:`OftsrError` line naming it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from oftsr_edge.errors import OftsrError
+from oftsr_edge.runtime import png16
+
+#: extension -> Pillow format name; the files a directory run picks up, and the outputs it can write
+FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+_TO_RGB = {
+    "1": "L",
+    "CMYK": "RGB",
+    "YCbCr": "RGB",
+    "LAB": "RGB",
+    "HSV": "RGB",
+    "RGBX": "RGB",
+    "RGBa": "RGBA",
+    "La": "LA",
+    "PA": "RGBA",
+}
+_ORIENTATION_TAG = 0x0112
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in FORMATS
+
+
+def format_for(path: Path) -> str:
+    """Pillow format name for ``path``'s extension, or a one-line error listing the supported ones."""
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise OftsrError(
+            f"{path}: unsupported image format {Path(path).suffix or '(no extension)'!r} "
+            f"(supported: {', '.join(sorted(FORMATS))})"
+        )
+    return fmt
+
+
+def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1–8) to an (H, W[, C]) array, as Pillow's ``exif_transpose`` does."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    op = ops.get(orientation)
+    return np.ascontiguousarray(op(pixels)) if op else pixels
+
+
+def _exif_orientation(payload: bytes | None) -> int:
+    if not payload:
+        return 1
+    try:
+        exif = Image.Exif()
+        exif.load(payload if payload.startswith(b"Exif") else b"Exif\x00\x00" + payload)
+        return int(exif.get(_ORIENTATION_TAG, 1))
+    except Exception:  # a broken EXIF block must not make a good image unreadable
+        return 1
+
+
+def _pixels_from_pillow(image: Image.Image, source: str) -> np.ndarray:
+    mode = image.mode
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode in _TO_RGB:
+        image = image.convert(_TO_RGB[mode])
+    mode = image.mode
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        return np.asarray(image, dtype=np.uint8).copy()
+    if mode.startswith("I;16"):
+        return np.asarray(image).astype(np.uint16)
+    if mode == "I":
+        values = np.asarray(image)
+        if values.min() < 0 or values.max() > 65535:
+            raise OftsrError(f"{source}: 32-bit integer images are not supported")
+        return values.astype(np.uint16)
+    raise OftsrError(f"{source}: unsupported pixel mode {mode!r}")
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file into an upright uint8/uint16 array (layouts in the module docstring)."""
+    path = Path(path)
+    source = str(path)
+    if not path.exists():
+        raise OftsrError(f"{source}: no such file")
+    if path.is_dir():
+        raise OftsrError(f"{source}: is a directory, not an image")
+    format_for(path)
+    try:
+        if png16.needs_png16(path):
+            pixels, exif = png16.read_png16(path)
+            return orient(pixels, _exif_orientation(exif))
+        with Image.open(path) as image:
+            image.load()
+            upright = ImageOps.exif_transpose(image) or image
+            return _pixels_from_pillow(upright, source)
+    except OftsrError:
+        raise
+    except UnidentifiedImageError:
+        raise OftsrError(f"{source}: not a readable image (unknown or corrupt format)") from None
+    except Image.DecompressionBombError as exc:
+        raise OftsrError(f"{source}: {exc}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise OftsrError(f"{source}: corrupt or truncated image ({reason})") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process umask (read once: ``os.umask`` can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _prepare(pixels: np.ndarray, fmt: str, source: str) -> tuple[np.ndarray, bool]:
+    """Fit ``pixels`` to what ``fmt`` stores; returns (array, write-as-16-bit-PNG)."""
+    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] not in (1, 2, 3, 4)):
+        raise OftsrError(f"{source}: cannot write an array of shape {pixels.shape} as an image")
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    if pixels.dtype == np.float32 or pixels.dtype == np.float64:
+        pixels = np.rint(np.clip(pixels, 0.0, 1.0) * 65535.0).astype(np.uint16)
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise OftsrError(f"{source}: cannot write {pixels.dtype} pixels")
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    if fmt == "JPEG" and channels in (2, 4):
+        pixels = pixels[..., : channels - 1]
+        pixels = pixels[..., 0] if channels == 2 else pixels
+    if pixels.dtype == np.uint16:
+        if fmt == "PNG":
+            return pixels, pixels.ndim == 3
+        if fmt == "TIFF" and pixels.ndim == 2:
+            return pixels, False
+        pixels = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    return pixels, False
+
+
+def write_image(path: str | os.PathLike, pixels: np.ndarray, quality: int = 95) -> Path:
+    """Write ``pixels`` to ``path`` atomically (temp file in the same folder + ``os.replace``); returns the path."""
+    path = Path(path)
+    source = str(path)
+    fmt = format_for(path)
+    pixels, as_png16 = _prepare(pixels, fmt, source)
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OftsrError(f"{source}: cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(handle, "wb") as f:
+            if as_png16:
+                png16.write_png16(f, pixels)
+            else:
+                image = Image.fromarray(np.ascontiguousarray(pixels))
+                options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+                image.save(f, format=fmt, **options)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, (OSError, ValueError)):
+            raise OftsrError(f"{source}: cannot write ({exc})") from None
+        raise
+    return path

@@ -1,0 +1,130 @@
+"""The model's noise input ε as a pure function of (seed, HR pixel position), drawn in bounded memory (DESIGN §3).
+
+The HR plane is cut into fixed ``block × block`` squares. The square at block row ``by``, block column ``bx`` is
+
+    raw   = Philox(key=[seed, by·2³² + bx]).random_raw(3·block²/4)      (counter from 0; numpy's Philox-4×64)
+    codes = the 16-bit words of ``raw``, least significant first
+    ε     = Q[codes].reshape(3, block, block),   Q[k] = Φ⁻¹((k + ½) / 65536)  (float32, standard-normal quantiles)
+
+Any tile's noise is assembled from the squares it covers, so overlapping tiles see identical values, the output does
+not depend on the tiling (up to the blend), and a static video frame with a fixed seed gets the same noise every
+frame. Only squares that a later tile still needs are kept, instead of 12 bytes per HR pixel for the whole plane.
+
+Why a quantile table instead of ``Generator.standard_normal``: it is three times cheaper (one table look-up per
+value; the ziggurat sampler costs about 0.045 s per HR megapixel here, a third of a tiny model's inference time),
+and the stream is fixed by Philox's raw output alone, which numpy keeps stable across versions (its samplers may
+change). The price is a 16-bit quantised normal: values lie in ±4.32, variance 0.99998 — no model trained on
+``randn`` noise can tell (|ε| > 4.32 has probability 1.5e-5).
+"""
+
+from __future__ import annotations
+
+import functools
+from statistics import NormalDist
+
+import numpy as np
+
+from oftsr_edge.errors import OftsrError
+
+#: HR pixels per side of one noise block. Part of the reproducibility contract: changing it changes every output.
+NOISE_BLOCK = 64
+CHANNELS = 3
+_MAX_SEED = 2**64
+
+
+@functools.lru_cache(maxsize=1)
+def quantile_table() -> np.ndarray:
+    """Q[k] = Φ⁻¹((k + ½) / 65536) for k in 0…65535, float32 (computed once, ~30 ms, with the stdlib)."""
+    inv_cdf = NormalDist().inv_cdf
+    return np.array([inv_cdf((k + 0.5) / 65536.0) for k in range(65536)], dtype=np.float32)
+
+
+def resolve_seed(seed: int | None) -> int:
+    """Return ``seed`` checked to fit Philox's 64-bit key word, or a fresh random one for ``None``.
+
+    A random seed is still one seed for the whole image, so tiles stay consistent with each other.
+    """
+    if seed is None:
+        return int(np.random.SeedSequence().entropy) % _MAX_SEED
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise OftsrError(f"seed must be an integer, got {seed!r}")
+    if not 0 <= int(seed) < _MAX_SEED:
+        raise OftsrError(f"seed must be in [0, 2**64), got {seed}")
+    return int(seed)
+
+
+class NoiseField:
+    """Standard-normal noise over the whole (unbounded) HR plane for one seed, served region by region."""
+
+    def __init__(self, seed: int | None, block: int = NOISE_BLOCK) -> None:
+        if block < 1:
+            raise ValueError(f"noise block must be positive, got {block}")
+        self.seed = resolve_seed(seed)
+        self.block = block
+        self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self._table = quantile_table()
+
+    def draw_block(self, by: int, bx: int) -> np.ndarray:
+        """The (3, block, block) square at block row ``by``, column ``bx``: the definition of the noise."""
+        if not (0 <= by < 2**32 and 0 <= bx < 2**32):
+            raise ValueError(f"noise block index out of range: ({by}, {bx})")
+        count = CHANNELS * self.block * self.block
+        key = np.array([self.seed, (by << 32) | bx], dtype=np.uint64)
+        raw = np.random.Philox(key=key).random_raw(-(-count // 4))
+        codes = raw.astype("<u8", copy=False).view("<u2")[:count]
+        return self._table[codes].reshape(CHANNELS, self.block, self.block)
+
+    def fill(
+        self,
+        out: np.ndarray,
+        y0: int,
+        x0: int,
+        keep_rows_from: int | None = None,
+        keep_cols_from: int | None = None,
+    ) -> np.ndarray:
+        """Write the noise of HR rows ``y0…`` and columns ``x0…`` into ``out`` (shape (3, h, w)) and return it.
+
+        A block is cached for later calls only if it reaches HR row ``keep_rows_from`` or column ``keep_cols_from``
+        (where the next tile row / next tile starts); the caller knows the tiling, the field does not. ``None`` keeps
+        nothing.
+        """
+        _, h, w = out.shape
+        b = self.block
+        for by in range(y0 // b, (y0 + h - 1) // b + 1):
+            ya, yb = max(y0, by * b), min(y0 + h, (by + 1) * b)
+            keep_row = keep_rows_from is not None and (by + 1) * b > keep_rows_from
+            for bx in range(x0 // b, (x0 + w - 1) // b + 1):
+                xa, xb = max(x0, bx * b), min(x0 + w, (bx + 1) * b)
+                block = self._cache.get((by, bx))
+                if block is None:
+                    block = self.draw_block(by, bx)
+                    if keep_row or (keep_cols_from is not None and (bx + 1) * b > keep_cols_from):
+                        self._cache[(by, bx)] = block
+                out[:, ya - y0 : yb - y0, xa - x0 : xb - x0] = block[
+                    :, ya - by * b : yb - by * b, xa - bx * b : xb - bx * b
+                ]
+        return out
+
+    def region(self, y0: int, x0: int, h: int, w: int) -> np.ndarray:
+        """A fresh (3, h, w) array of the noise at HR rows ``y0…y0+h`` and columns ``x0…x0+w``."""
+        return self.fill(np.empty((CHANNELS, h, w), dtype=np.float32), y0, x0)
+
+    def release_rows_before(self, y: int) -> None:
+        """Forget cached blocks that lie entirely above HR row ``y``: no later tile needs them."""
+        b = self.block
+        for key in [k for k in self._cache if (k[0] + 1) * b <= y]:
+            del self._cache[key]
+
+    def release_cols_before(self, x: int, keep_rows_from: int | None) -> None:
+        """Forget cached blocks entirely left of HR column ``x`` unless they reach row ``keep_rows_from``."""
+        b = self.block
+        limit = keep_rows_from if keep_rows_from is not None else 2**62
+        for key in [k for k in self._cache if (k[1] + 1) * b <= x and (k[0] + 1) * b <= limit]:
+            del self._cache[key]
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+    @property
+    def cached_blocks(self) -> int:
+        return len(self._cache)
