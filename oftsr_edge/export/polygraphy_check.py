@@ -31,7 +31,6 @@ from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime.model_spec import INPUT_NAMES, OUTPUT_NAME, ModelSpec
 
 LR, NOISE, T = INPUT_NAMES
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 Feed = dict[str, np.ndarray]
 
 
@@ -57,44 +56,15 @@ def parse_t_values(text: str) -> tuple[float, ...]:
     return values
 
 
-def _crop(image: np.ndarray, tile: int, y: int, x: int) -> np.ndarray:
-    """A tile×tile crop of an (H, W, 3) image at (y, x), reflect-padded when the image is smaller."""
-    h, w = image.shape[:2]
-    if h < tile or w < tile:
-        pad = ((0, max(0, tile - h)), (0, max(0, tile - w)), (0, 0))
-        image = np.pad(image, pad, mode="reflect" if min(h, w) > 1 else "edge")
-    return image[y : y + tile, x : x + tile]
+def lr_tiles_from(images: str | Path, tile: int, count: int, seed: int = 0) -> list[np.ndarray]:
+    """``count`` (3, tile, tile) tiles cut from the photos in ``images`` (used as LR input as they are), with the
+    export side's calibration-tile cutter (:func:`oftsr_edge.export.calibration.load_tiles`: seeded positions,
+    reflect padding for small images), so check and INT8 calibration see the same kind of data."""
+    from oftsr_edge.export.calibration import load_tiles
 
-
-def load_lr_tiles(images: str | Path, tile: int, count: int, seed: int = 0) -> list[np.ndarray]:
-    """``count`` (3, tile, tile) float32 tiles in [0, 1] from the photos in ``images`` (used as LR input as they
-    are): the centre of each image first, then seeded random crops, cycling over the images."""
-    from PIL import Image
-
-    folder = Path(images)
-    if not folder.is_dir():
-        raise OftsrError(f"{folder}: no such image folder")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise OftsrError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
-    rng = np.random.default_rng(seed)
-    pictures = []
-    for path in files[:count]:
-        try:
-            with Image.open(path) as img:
-                pictures.append(np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0)
-        except OSError as exc:
-            raise OftsrError(f"{path}: cannot read the image ({exc})") from None
-    tiles = []
-    for i in range(count):
-        picture = pictures[i % len(pictures)]
-        h, w = picture.shape[:2]
-        if i < len(pictures):
-            y, x = max(0, (h - tile) // 2), max(0, (w - tile) // 2)
-        else:
-            y, x = int(rng.integers(0, max(1, h - tile + 1))), int(rng.integers(0, max(1, w - tile + 1)))
-        tiles.append(np.ascontiguousarray(_crop(picture, tile, y, x).transpose(2, 0, 1)))
-    return tiles
+    if not Path(images).is_dir():
+        raise OftsrError(f"{images}: no such image folder")
+    return list(load_tiles(images, tile, count=count, seed=seed))
 
 
 def synthetic_tiles(tile: int, count: int, seed: int = 0) -> list[np.ndarray]:
@@ -112,18 +82,11 @@ def synthetic_tiles(tile: int, count: int, seed: int = 0) -> list[np.ndarray]:
 def make_feeds(
     tiles: Sequence[np.ndarray], t_values: Sequence[float], scale: int, seed: int = 0
 ) -> list[Feed]:
-    """One feed per (tile, t) with N = 1 and seeded standard-normal noise, identical for every backend."""
-    feeds = []
-    for i, tile in enumerate(tiles):
-        _, h, w = tile.shape
-        noise = (
-            np.random.default_rng(seed + i).standard_normal((1, 3, h * scale, w * scale)).astype(np.float32)
-        )
-        for t in t_values:
-            feeds.append(
-                {LR: tile[None].astype(np.float32), NOISE: noise, T: np.array([t], dtype=np.float32)}
-            )
-    return feeds
+    """One feed per (t, tile) with N = 1 and seeded noise (the calibration feeds' layout), identical for every
+    backend, so each tile's PSNR is seen on its own."""
+    from oftsr_edge.export.calibration import model_feeds
+
+    return model_feeds(np.stack(tiles).astype(np.float32), scale, tuple(t_values), batch=1, seed=seed)
 
 
 @dataclass(frozen=True)
@@ -379,7 +342,7 @@ def run_check(
         raise OftsrError("the model and the reference have the same file name; rename one of them")
 
     if images is not None:
-        lr_tiles, source = load_lr_tiles(images, tile, tiles, seed), str(images)
+        lr_tiles, source = lr_tiles_from(images, tile, tiles, seed), str(images)
     else:
         lr_tiles, source = (
             synthetic_tiles(tile, tiles, seed),

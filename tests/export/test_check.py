@@ -15,7 +15,7 @@ from oftsr_edge.errors import OftsrError
 from oftsr_edge.export import polygraphy_check
 from oftsr_edge.export.polygraphy_check import (
     compare_outputs,
-    load_lr_tiles,
+    lr_tiles_from,
     make_feeds,
     parse_t_values,
     psnr_unit,
@@ -228,21 +228,23 @@ def test_tiles_from_photos_and_small_images(tmp_path: Path) -> None:
     Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(tmp_path / "a.png")
     Image.fromarray(rng.integers(0, 256, (10, 12), dtype=np.uint8)).save(tmp_path / "small_gray.png")
     (tmp_path / "notes.txt").write_text("not an image")
-    tiles = load_lr_tiles(tmp_path, 16, 5, seed=1)
+    tiles = lr_tiles_from(tmp_path, 16, 5, seed=1)
     assert len(tiles) == 5 and all(t.shape == (3, 16, 16) and t.dtype == np.float32 for t in tiles)
     assert all(0.0 <= t.min() and t.max() <= 1.0 for t in tiles)
-    assert np.array_equal(load_lr_tiles(tmp_path, 16, 5, seed=1)[4], tiles[4])
+    assert np.array_equal(lr_tiles_from(tmp_path, 16, 5, seed=1)[4], tiles[4])
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(OftsrError, match="no images"):
-        load_lr_tiles(empty, 16, 1)
+        lr_tiles_from(empty, 16, 1)
+    with pytest.raises(OftsrError, match="no such image folder"):
+        lr_tiles_from(tmp_path / "missing", 16, 1)
 
 
 def test_synthetic_tiles_and_feeds() -> None:
     tiles = synthetic_tiles(8, 2, seed=3)
     assert np.array_equal(tiles[1], synthetic_tiles(8, 2, seed=3)[1])
     feeds = make_feeds(tiles, (0.0, 1.0), scale=4, seed=0)
-    assert len(feeds) == 4
+    assert [f["t"].tolist() for f in feeds] == [[0.0], [0.0], [1.0], [1.0]]
     assert feeds[0]["lr"].shape == (1, 3, 8, 8) and feeds[0]["noise"].shape == (1, 3, 32, 32)
-    assert feeds[1]["t"].tolist() == [1.0] and np.array_equal(feeds[0]["noise"], feeds[1]["noise"])
-    assert not np.array_equal(feeds[0]["noise"], feeds[2]["noise"])
+    assert np.array_equal(feeds[1]["lr"][0], tiles[1])
+    assert np.array_equal(make_feeds(tiles, (0.0, 1.0), scale=4, seed=0)[3]["noise"], feeds[3]["noise"])
