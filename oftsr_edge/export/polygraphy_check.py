@@ -46,7 +46,7 @@ def psnr_unit(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def parse_t_values(text: str) -> tuple[float, ...]:
-    """ "0,0.5,1" → (0.0, 0.5, 1.0); each in [0, 1] (the paper's range, DESIGN §1)."""
+    """Parse ``"0,0.5,1"`` into (0.0, 0.5, 1.0); each in [0, 1] (the paper's range, DESIGN §1)."""
     try:
         values = tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError:
@@ -258,9 +258,8 @@ def _run_polygraphy(
             runners.append(OnnxrtRunner(lambda p=path: _ort_session(p), name=label))
         else:
             runners.append(_backend_runner_class()(_trt_backend(path, device), name=label))
-    with G_LOGGER.verbosity(
-        G_LOGGER.WARNING
-    ):  # keep Polygraphy's per-runner INFO lines out of the CLI output
+    # Keep Polygraphy's per-runner INFO lines out of the CLI output.
+    with G_LOGGER.verbosity(G_LOGGER.WARNING):
         results = Comparator.run(runners, data_loader=feeds)
     return {name: [np.array(it[OUTPUT_NAME]) for it in iterations] for name, iterations in results.items()}
 
@@ -359,12 +358,5 @@ def run_check(
         compare_outputs(label, ref_label, outputs[label], ref_outputs, t_per_feed, min_psnr)
         for label, _, _ in candidates
     )
-    return CheckResult(
-        comparisons,
-        min_psnr,
-        len(lr_tiles),
-        tile,
-        t_values,
-        source,
-        "polygraphy" if polygraphy else "onnxruntime",
-    )
+    runner = "polygraphy" if polygraphy else "onnxruntime"
+    return CheckResult(comparisons, min_psnr, len(lr_tiles), tile, t_values, source, runner)
