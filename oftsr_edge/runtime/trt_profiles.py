@@ -139,8 +139,10 @@ def validate_profile(profile: ProfileShapes, multiple_of: int = 1) -> None:
 def check_run_shapes(
     profile: ProfileShapes, lr: Sequence[int], noise: Sequence[int], t: Sequence[int]
 ) -> None:
-    """Reject a call whose shapes break the graph contract or fall outside the engine's profile (batch aside:
-    larger batches are split by the caller)."""
+    """Reject a call whose shapes break the graph contract or whose tile falls outside the engine's profile.
+
+    The batch is not checked: the caller splits batches above the profile's max and pads those below its min.
+    """
     if len(lr) != 4 or lr[1] != CHANNELS:
         raise OftsrError(f"lr must be (N, 3, h, w), got {tuple(lr)}")
     n, _, h, w = lr
@@ -149,7 +151,7 @@ def check_run_shapes(
         raise OftsrError(f"noise must be {expected[NOISE]} for lr {tuple(lr)}, got {tuple(noise)}")
     if tuple(t) != expected[T]:
         raise OftsrError(f"t must be {expected[T]} for lr {tuple(lr)}, got {tuple(t)}")
-    if not profile.accepts(min(n, profile.max_batch), h, w):
+    if not profile.accepts(profile.min[0], h, w):
         raise OftsrError(
             f"tile {h}x{w} is outside the engine's profile ({profile.describe()}): rebuild with --tile/--min/--max"
         )

@@ -113,8 +113,10 @@ def test_last_chunk_below_min_batch_is_padded(fakes: tuple, tmp_path: Path) -> N
     lr, noise, t = _inputs(5)
     with TensorRTBackend(engine) as backend:
         hr = backend.run(lr, noise, t)
-    assert trt.engines[0].executions == [4, 4]
+        single = backend.run(lr[:1], noise[:1], t[:1])
+    assert trt.engines[0].executions == [4, 4, 4]
     np.testing.assert_array_equal(hr, fake_compute(lr, noise, t, 4))
+    np.testing.assert_array_equal(single, hr[:1])
 
 
 def test_wrong_shapes_are_rejected_before_the_gpu(fakes: tuple, tmp_path: Path) -> None:
