@@ -113,12 +113,10 @@ def _quiet_exporter() -> Iterator[None]:
 
 def trace(model: OneStepSR, multiple_of: int, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
     """Export ``model`` with dynamic N/h/w; the I/O dimensions are then named ``N, h, w`` and ``s*h, s*w``."""
-    import onnx
     import torch
 
     check_opset(opset)
-    s = model.scale
-    m = multiple_of
+    s, m = model.scale, multiple_of
     # distinct tensors for distinct inputs, batch 2 and h != w: torch.export specialises dims equal to 0/1 and
     # merges equal ones, and the same tensor passed twice silently exports a wrong graph
     gen = torch.Generator().manual_seed(0)
@@ -130,44 +128,43 @@ def trace(model: OneStepSR, multiple_of: int, opset: int = DEFAULT_OPSET) -> onn
     )
     with _quiet_exporter(), torch.no_grad():
         if opset == TORCHSCRIPT_OPSET:
-            buffer = io.BytesIO()
-            hr_axes = {0: "N", 2: f"{s}*h", 3: f"{s}*w"}
-            dyn = {"lr": {0: "N", 2: "h", 3: "w"}, "noise": hr_axes, "t": {0: "N"}, OUTPUT_NAME: hr_axes}
-            torch.onnx.export(
-                model,
-                example,
-                buffer,
-                input_names=list(INPUT_NAMES),
-                output_names=[OUTPUT_NAME],
-                dynamic_axes=dyn,
-                opset_version=opset,
-                dynamo=False,
-            )
-            proto = onnx.load_from_string(buffer.getvalue())
+            proto = _trace_torchscript(model, example, opset)
         else:
-            from torch.export import Dim
-
-            batch = Dim("N")
-            h_dim = Dim("h") if m == 1 else m * Dim("h_m")
-            w_dim = Dim("w") if m == 1 else m * Dim("w_m")
-            shapes = {
-                "lr": {0: batch, 2: h_dim, 3: w_dim},
-                "noise": {0: batch, 2: Dim.AUTO, 3: Dim.AUTO},
-                "t": {0: batch},
-            }
-            program = torch.onnx.export(
-                model,
-                example,
-                input_names=list(INPUT_NAMES),
-                output_names=[OUTPUT_NAME],
-                dynamic_shapes=shapes,
-                opset_version=opset,
-                dynamo=True,
-                verbose=False,
-            )
-            proto = program.model_proto
+            proto = _trace_dynamo(model, example, opset, m)
     name_io_dims(proto, s)
     return proto
+
+
+def _trace_torchscript(model: OneStepSR, example: tuple, opset: int) -> onnx.ModelProto:
+    import onnx
+    import torch
+
+    s = model.scale
+    hr_axes = {0: "N", 2: f"{s}*h", 3: f"{s}*w"}
+    axes = {"lr": {0: "N", 2: "h", 3: "w"}, "noise": hr_axes, "t": {0: "N"}, OUTPUT_NAME: hr_axes}
+    buffer = io.BytesIO()
+    torch.onnx.export(model, example, buffer, input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
+                      dynamic_axes=axes, opset_version=opset, dynamo=False)  # fmt: skip
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def _trace_dynamo(model: OneStepSR, example: tuple, opset: int, multiple_of: int) -> onnx.ModelProto:
+    """h and w are declared as multiples of ``multiple_of``; the noise dims follow from the graph (s·h, s·w)."""
+    import torch
+    from torch.export import Dim
+
+    m = multiple_of
+    batch = Dim("N")
+    h_dim = Dim("h") if m == 1 else m * Dim("h_m")
+    w_dim = Dim("w") if m == 1 else m * Dim("w_m")
+    shapes = {
+        "lr": {0: batch, 2: h_dim, 3: w_dim},
+        "noise": {0: batch, 2: Dim.AUTO, 3: Dim.AUTO},
+        "t": {0: batch},
+    }
+    program = torch.onnx.export(model, example, input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
+                                dynamic_shapes=shapes, opset_version=opset, dynamo=True, verbose=False)  # fmt: skip
+    return program.model_proto
 
 
 def name_io_dims(model: onnx.ModelProto, scale: int) -> None:

@@ -1,8 +1,11 @@
 """Graph simplification after tracing: constant folding, dead-node and shape-chain removal.
 
-onnxslim is the default: it is pure Python (installs on a Jetson without cmake), keeps the named dynamic dims and,
-measured on the ``small`` student at opset 18, leaves a graph as small and as fast on ONNX Runtime as onnxsim's
-(see docs in the export report). onnxsim stays selectable; ``none`` keeps the exporter's graph as is.
+onnxslim is the default, by measurement on the ``small`` student (tile 128, onnxslim 0.1.98 vs onnxsim 0.8.1):
+both keep the named dynamic dims and give identical outputs; onnxslim leaves fewer nodes (opset 18 dynamo graph:
+105 vs onnxsim 106, unsimplified 108; opset 17 TorchScript graph: 101 vs 110, unsimplified 214), ONNX Runtime
+latency was the same within noise, and onnxslim is pure Python (installs on a Jetson without cmake; onnxsim needs a
+source build where no wheel exists). onnxsim is faster to run (0.1 s vs 0.5 s) and stays selectable; ``none`` keeps
+the exporter's graph as is.
 """
 
 from __future__ import annotations
