@@ -29,6 +29,7 @@ from oftsr_edge.export.fp16 import MATRIX_OPS, full_precision_nodes, input_depen
 
 if TYPE_CHECKING:
     import onnx
+    from onnxruntime.quantization import CalibrationDataReader
 
 QUANTIZED_OP_TYPES = ("Conv", "MatMul")
 CONV_OPS = frozenset({"Conv", "ConvTranspose"})
@@ -115,7 +116,8 @@ def check_symmetric_int8(model: onnx.ModelProto, source: str = "int8 model") -> 
     return count
 
 
-def _reader(feeds: list[dict[str, np.ndarray]]):  # noqa: ANN202 - the base class needs onnxruntime imported
+def _reader(feeds: list[dict[str, np.ndarray]]) -> CalibrationDataReader:
+    """A reader over ``feeds``; defined here because its base class needs onnxruntime imported."""
     from onnxruntime.quantization import CalibrationDataReader
 
     class TileReader(CalibrationDataReader):
