@@ -5,7 +5,9 @@ convolution runs on h×w pixels with 6·s² input channels and the output veloci
 therefore grows with LR pixels, which is what makes an edge model possible (DESIGN §1).
 
 `t` enters every residual block as a FiLM scale/shift computed from a sinusoidal embedding of 1000·t (the reference
-code feeds 999·t) followed by an MLP. Blocks have no normalisation layers: fewer reductions on the hot path, and
+code feeds 999·t) followed by an MLP. A per-channel linear skip, α(t)·x + β(t)·x_lr, adds the inputs straight to
+the velocity: the exact optimum at t = 0 removes the start noise pixel by pixel, which a narrow bottleneck cannot
+carry, and with α = −1, β = 1 at initialisation the untrained model's t = 0 output is the bicubic image. Blocks have no normalisation layers: fewer reductions on the hot path, and
 nothing for FP16 to overflow in (the usual cause of black FP16 outputs); the last conv of every block and the
 output conv start at zero so the untrained network is a stable identity-plus-zero velocity.
 """
@@ -109,6 +111,10 @@ class OFTSRUNet(nn.Module):
         self.conv_out = nn.Conv2d(ch[0], out_ch, 3, padding=1)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
+        self.skip_film = nn.Linear(config.emb_dim, 2 * out_ch)  # α(t), β(t) per output channel
+        nn.init.zeros_(self.skip_film.weight)
+        with torch.no_grad():
+            self.skip_film.bias.copy_(torch.cat([-torch.ones(out_ch), torch.ones(out_ch)]))
 
     def velocity_unshuffled(self, x_u: torch.Tensor, x_lr_u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The network proper: unshuffled (N, 3s², h, w) x and x_lr, t of shape (N,) → unshuffled velocity."""
@@ -125,7 +131,8 @@ class OFTSRUNet(nn.Module):
             h = upsample(h) + skips.pop()
             for block in blocks:
                 h = block(h, emb)
-        return self.conv_out(F.silu(h))
+        alpha, beta = self.skip_film(emb)[:, :, None, None].chunk(2, dim=1)
+        return self.conv_out(F.silu(h)) + alpha * x_u + beta * x_lr_u
 
     def forward(self, x: torch.Tensor, x_lr: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
         """HR-layout velocity v(concat(x, x_lr), t); ``t`` is a float or a tensor of shape (N,)."""
