@@ -67,28 +67,34 @@ def measure_overhead(args: argparse.Namespace) -> None:
     upscaler = Upscaler.from_backend(backend, tile=args.tile, overlap=args.overlap, batch=args.batch)
     upscaler._tiler.pipeline = not args.no_pipeline
     upscaler.upscale(image, 0.5)  # warm-up
-    walls, raws = [], []
+    walls, raws, cpu_walls, cpu_raws = [], [], [], []
     for _ in range(args.repeats):  # interleaved, so slow phases of a shared machine hit both alike
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for call in recorder.calls:
             backend.run(*call)
         raws.append(time.perf_counter() - start)
-        start = time.perf_counter()
+        cpu_raws.append(time.process_time() - cpu)
+        start, cpu = time.perf_counter(), time.process_time()
         upscaler.upscale(image, 0.5)
         walls.append(time.perf_counter() - start)
+        cpu_walls.append(time.process_time() - cpu)
     wall, raw = min(walls), min(raws)
     hr_mp = (args.size * backend.spec.scale) ** 2 / 1e6
     print(
         f"model {backend.spec.name} ({backend.spec.precision}) on {backend.name}; LR {args.size}² -> HR "
         f"{args.size * backend.spec.scale}² ({hr_mp:.2f} MP); tile {upscaler.tile}, overlap {upscaler.overlap}, "
         f"batch {args.batch}, {upscaler.tile_count(args.size, args.size)} tiles in {len(recorder.calls)} calls, "
-        f"pipeline {'off' if args.no_pipeline else 'on'}"
+        f"pipeline {'off' if args.no_pipeline else 'on'}, threads {args.threads or 'default'}"
     )
     print(f"upscale wall   {wall:8.3f} s  (min of {args.repeats}; median {np.median(walls):.3f})")
     print(f"raw backend    {raw:8.3f} s  (same tiles replayed; median {np.median(raws):.3f})")
     print(
-        f"ratio {wall / raw:.3f} -> overhead {100 * (wall / raw - 1):+.1f} %  "
-        f"({hr_mp / wall:.2f} HR MP/s end to end)"
+        f"ratio {wall / raw:.3f} -> overhead {100 * (wall / raw - 1):+.1f} %  ({hr_mp / wall:.2f} HR MP/s end to end)"
+    )
+    cpu_wall, cpu_raw = float(np.median(cpu_walls)), float(np.median(cpu_raws))
+    print(
+        f"CPU time (all threads, median): upscale {cpu_wall:.3f} s, raw {cpu_raw:.3f} s -> runtime work "
+        f"{100 * (cpu_wall / cpu_raw - 1):+.1f} % of the model's"
     )
 
 

@@ -217,7 +217,7 @@ def _run(
     with Upscaler(
         model, backend, device, tile=tile, overlap=overlap, batch=batch, threads=threads
     ) as upscaler:
-        bar = tqdm(total=0, unit="tile", disable=True if quiet else None, file=err, dynamic_ncols=True)
+        bar = tqdm(total=0, unit="tile", disable=True if quiet else None, file=err)
         for index, job in enumerate(jobs, 1):
             bar.set_description(f"{index}/{len(jobs)} {job.source.name}")
 

@@ -6,7 +6,7 @@ upright); palette, CMYK, YCbCr, 1-bit and premultiplied modes are converted. 16-
 truncate to 8 bits, go through :mod:`oftsr_edge.runtime.png16`.
 
 Writing picks the format from the extension and stores 16-bit data as 16-bit PNG (or gray 16-bit TIFF); formats
-without 16-bit or alpha support get 8 bits / lose alpha (JPEG). Every file is written to a temp name in the target
+without 16-bit or alpha support get 8 bits / lose alpha (JPEG, BMP). Every file is written to a temp name in the target
 folder and renamed into place, so a failed or interrupted write never leaves a partial output. Metadata (EXIF, ICC)
 is not copied: the output is already upright and in sRGB-as-read.
 
@@ -158,7 +158,7 @@ def _prepare(pixels: np.ndarray, fmt: str, source: str) -> tuple[np.ndarray, boo
     if pixels.dtype not in (np.uint8, np.uint16):
         raise OftsrError(f"{source}: cannot write {pixels.dtype} pixels")
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    if fmt == "JPEG" and channels in (2, 4):
+    if fmt in ("JPEG", "BMP") and channels in (2, 4):  # no alpha in these formats: drop it
         pixels = pixels[..., : channels - 1]
         pixels = pixels[..., 0] if channels == 2 else pixels
     if pixels.dtype == np.uint16:
