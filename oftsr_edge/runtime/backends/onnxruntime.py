@@ -160,12 +160,17 @@ def _trt_provider(path: Path, spec: ModelSpec, options: OrtOptions) -> tuple[str
     from oftsr_edge.runtime.ort_trt_options import ort_trt_provider_options
     from oftsr_edge.runtime.trt_profiles import make_profile
 
-    tile = options.tile or spec.tile
+    tile = -(-(options.tile or spec.tile) // spec.multiple_of) * spec.multiple_of  # as the tiler rounds it
     profile = make_profile(spec.scale, spec.multiple_of, tile=tile, batch=max(1, options.batch))
     cache = options.cache_dir or (
         default_cache_dir().parent / "ort-trt" / f"{spec.name}-{spec.precision}-{spec.checkpoint_sha256[:12]}"
     )
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OftsrError(
+            f"{cache}: cannot create the TensorRT EP cache folder ({exc.strerror or exc})"
+        ) from None
     return PROVIDERS["tensorrt"], ort_trt_provider_options(
         profile, cache, device_id=options.device_id, legacy_fp16=options.trt_legacy_fp16
     )
@@ -238,7 +243,7 @@ class OrtBackend(Backend):
         binding.synchronize_inputs()
         self._session.run_with_iobinding(binding)
         binding.synchronize_outputs()
-        return output.numpy()
+        return binding.copy_outputs_to_cpu()[0]
 
     def close(self) -> None:
         self._buffers.clear()

@@ -56,7 +56,8 @@ def _engine_for_onnx(path: Path, tile: int | None, batch: int, device: int, cach
     from oftsr_edge.runtime.backends.onnxruntime import read_onnx_spec
 
     spec = read_onnx_spec(path)
-    return build_engine(path, tile=tile or spec.tile, batch=max(1, batch), device=device, cache_dir=cache_dir)
+    edge = -(-(tile or spec.tile) // spec.multiple_of) * spec.multiple_of  # as the tiler rounds it
+    return build_engine(path, tile=edge, batch=max(1, batch), device=device, cache_dir=cache_dir)
 
 
 def open_backend(
