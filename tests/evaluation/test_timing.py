@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from oftsr_edge.evaluation.timing import PeakRss, TimingStats, environment, time_calls
+from oftsr_edge.evaluation.timing import PeakRss, TimingStats, environment, time_calls, time_interleaved
 
 
 def test_percentiles_match_numpy() -> None:
@@ -41,3 +41,10 @@ def test_environment_names_versions() -> None:
     env = environment()
     for key in ("cpu", "cpu_count", "python", "numpy", "onnxruntime", "ort_providers"):
         assert key in env
+
+
+def test_interleaved_timing_is_round_robin() -> None:
+    order: list[str] = []
+    stats = time_interleaved([lambda: order.append("a"), None, lambda: order.append("b")], runs=3, warmup=1)
+    assert order == ["a", "b"] * 4
+    assert stats[1] is None and stats[0].runs == stats[2].runs == 3
