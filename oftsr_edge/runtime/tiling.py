@@ -320,6 +320,8 @@ class _Run:
         th, tw = self.plan.tile_shape
         src = self.image[y : y + th, x : x + tw].transpose(2, 0, 1)
         np.multiply(src, self.in_scale, out=batch.lr[k], casting="unsafe")
+        if self.image.dtype == np.float32:  # float images may stray outside the model's [0, 1] input range
+            np.clip(batch.lr[k], 0.0, 1.0, out=batch.lr[k])
         next_row = rows.starts[i + 1] * s if i + 1 < len(rows.starts) else None
         next_col = cols.starts[j + 1] * s if j + 1 < len(cols.starts) else None
         if j == 0:
