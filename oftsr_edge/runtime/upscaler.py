@@ -158,6 +158,11 @@ class Upscaler:
         return self._backend.name
 
     @property
+    def backend(self) -> Backend:
+        """The open backend (its ``run`` is the raw per-batch model call, e.g. for timing without tiling)."""
+        return self._backend
+
+    @property
     def tile(self) -> int:
         """Effective LR tile edge (0 = whole image), after rounding to the model's multiple_of."""
         return self._tiler.tile
