@@ -51,11 +51,13 @@ def plan_jobs(inputs: tuple[Path, ...], output: Path, recursive: bool, suffix: s
     if not inputs:
         raise OftsrError("no input given: oftsr-edge upscale INPUT... -o OUT")
     found: list[tuple[Path, Path]] = []  # (source, path relative to the output folder)
+    out_root = output.resolve()
     for item in inputs:
         if not item.exists():
             raise OftsrError(f"{item}: no such file or directory")
         if item.is_dir():
-            images = _images_in(item, recursive)
+            # never feed earlier outputs back in (e.g. upscale photos -o photos/x4 -r)
+            images = [p for p in _images_in(item, recursive) if out_root not in p.resolve().parents]
             if not images:
                 hint = "" if recursive else "; use --recursive for sub-folders"
                 raise OftsrError(f"{item}: no images found ({', '.join(sorted(image_io.FORMATS))}{hint})")
@@ -66,6 +68,8 @@ def plan_jobs(inputs: tuple[Path, ...], output: Path, recursive: bool, suffix: s
     single_file = len(inputs) == 1 and not inputs[0].is_dir()
     if single_file and image_io.is_image_path(output) and not output.is_dir():
         return [Job(found[0][0], output)]
+    if output.exists() and not output.is_dir():
+        raise OftsrError(f"{output}: exists and is not a folder; give an output folder for these inputs")
     jobs, seen = [], set()
     for source, rel in found:
         ext = source.suffix if fmt == "same" else f".{fmt}"

@@ -169,3 +169,19 @@ def test_one_bad_image_does_not_stop_a_folder(capsys, tmp_path: Path, tiny_onnx_
     lines = err.strip().splitlines()
     assert len(lines) == 2 and "b.png" in lines[0] and "1 of 3 image(s) failed" in lines[1]
     assert "upscaled 2 image(s)" in out and "1 failed" in out
+
+
+def test_outputs_inside_the_input_folder_are_not_read_back(
+    capsys, tmp_path: Path, tiny_onnx_fp32: Path
+) -> None:
+    photo(tmp_path / "in" / "a.png")
+    for _ in range(2):
+        code, out, err = upscale(
+            capsys, tmp_path / "in", "-o", tmp_path / "in" / "x4", "-r", "--model", tiny_onnx_fp32
+        )
+        assert code == 0, err
+    assert files(tmp_path / "in") == ["a.png", "x4/a.png"] and "nothing to do" in out
+    code, _, err = upscale(
+        capsys, tmp_path / "in", "-o", tmp_path / "in" / "a.png", "--model", tiny_onnx_fp32
+    )
+    assert code != 0 and "is not a folder" in err
