@@ -16,11 +16,9 @@ pull torch in.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from oftsr_edge import __version__
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.fileio import atomic_path, sha256_file
 from oftsr_edge.runtime.model_spec import INPUT_NAMES, METADATA_KEY, OUTPUT_NAME, ModelSpec
 
 if TYPE_CHECKING:
@@ -50,14 +49,6 @@ def load_student(checkpoint: str | os.PathLike) -> tuple[OneStepSR, Checkpoint]:
 
     ckpt = load_checkpoint(checkpoint, kind="student")
     return OneStepSR(ckpt.build_model("ema"), ckpt.sigma_p).eval(), ckpt
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def spec_from_checkpoint(
@@ -216,25 +207,9 @@ def write_model(model: onnx.ModelProto, path: Path, spec: ModelSpec) -> Path:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise OftsrError(f"the {spec.precision} graph of {spec.name} fails onnx.checker: {first}") from None
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        onnx.save_model(model, tmp)
-        os.chmod(
-            tmp, 0o666 & ~_umask()
-        )  # mkstemp makes 0600; a model file is as readable as any other output
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        onnx.save_model(model, str(tmp))
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def export_onnx(

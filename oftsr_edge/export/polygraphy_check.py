@@ -302,7 +302,8 @@ def run_check(
 ) -> CheckResult:
     """Compare ``engine`` (TensorRT) and/or ``model`` (ONNX Runtime) against ``reference`` (default: ``model``)."""
     from oftsr_edge.export.trt_builder import read_onnx_spec
-    from oftsr_edge.runtime.engine_cache import read_sidecar, sha256_file
+    from oftsr_edge.fileio import sha256_file
+    from oftsr_edge.runtime.engine_cache import read_sidecar
 
     model = Path(model)
     spec: ModelSpec = read_onnx_spec(model)

@@ -23,15 +23,14 @@ from typing import Any
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.extras import require
+from oftsr_edge.fileio import sha256_file, write_bytes_atomic
 from oftsr_edge.runtime.cuda_probe import GpuInfo, cuda_check, require_cudart, require_gpu
 from oftsr_edge.runtime.engine_cache import (
     EngineEnvironment,
     EngineSidecar,
-    atomic_write_bytes,
     cache_entry_path,
     default_cache_dir,
     engine_cache_key,
-    sha256_file,
     sidecar_path,
     timing_cache_path,
     usable_engine,
@@ -258,15 +257,15 @@ def _build_serialized(
         raise OftsrError(
             f"TensorRT failed to build an engine from {onnx_path} (see the TensorRT messages above)"
         )
-    atomic_write_bytes(timing, bytes(memoryview(build_config.get_timing_cache().serialize())))
+    write_bytes_atomic(timing, bytes(memoryview(build_config.get_timing_cache().serialize())))
     del monitor
     return bytes(memoryview(serialized))
 
 
 def _copy_engine(source: Path, target: Path) -> Path:
     """Copy a cached engine and its sidecar to ``target`` atomically (temp + rename for both)."""
-    atomic_write_bytes(target, source.read_bytes())
-    atomic_write_bytes(sidecar_path(target), sidecar_path(source).read_bytes())
+    write_bytes_atomic(target, source.read_bytes())
+    write_bytes_atomic(sidecar_path(target), sidecar_path(source).read_bytes())
     return target
 
 

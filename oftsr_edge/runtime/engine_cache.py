@@ -14,12 +14,12 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.fileio import sha256_file, write_bytes_atomic
 from oftsr_edge.runtime.model_spec import ModelSpec
 from oftsr_edge.runtime.trt_profiles import ProfileShapes
 
@@ -56,29 +56,6 @@ def engine_cache_key(onnx_sha256: str, env: EngineEnvironment, precision: str, p
         "profile": profile.to_dict(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write to a temp file in the same folder and rename, so readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def default_cache_dir() -> Path:
@@ -186,8 +163,8 @@ def read_sidecar(engine_path: str | Path) -> EngineSidecar:
 def write_engine(engine_path: str | Path, engine: bytes, sidecar: EngineSidecar) -> Path:
     """Write the engine, then its sidecar, each atomically. A crash in between leaves a sidecar whose
     ``engine_sha256`` does not match, which reads as "rebuild"."""
-    atomic_write_bytes(engine_path, engine)
-    atomic_write_bytes(sidecar_path(engine_path), sidecar.to_json().encode("utf-8"))
+    write_bytes_atomic(engine_path, engine)
+    write_bytes_atomic(sidecar_path(engine_path), sidecar.to_json().encode("utf-8"))
     return Path(engine_path)
 
 

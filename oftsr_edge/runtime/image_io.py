@@ -15,16 +15,14 @@ Every problem with a file is one :class:`OftsrError` line naming it.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.fileio import atomic_open
 from oftsr_edge.runtime import png16
 
 #: extension -> Pillow format name; the files a directory run picks up, and the outputs it can write
@@ -139,14 +137,6 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise OftsrError(f"{source}: corrupt or truncated image ({reason})") from None
 
 
-@functools.lru_cache(maxsize=1)
-def _umask() -> int:
-    """The process umask (read once: ``os.umask`` can only be read by setting it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _prepare(pixels: np.ndarray, fmt: str, source: str) -> tuple[np.ndarray, bool]:
     """Fit ``pixels`` to what ``fmt`` stores; returns (array, write-as-16-bit-PNG)."""
     if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] not in (1, 2, 3, 4)):
@@ -176,28 +166,14 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, quality: int = 95) 
     source = str(path)
     fmt = format_for(path)
     pixels, as_png16 = _prepare(pixels, fmt, source)
-    folder = path.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise OftsrError(f"{source}: cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(handle, "wb") as f:
+        with atomic_open(path, "wb") as f:
             if as_png16:
                 png16.write_png16(f, pixels)
             else:
                 image = Image.fromarray(np.ascontiguousarray(pixels))
                 options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
                 image.save(f, format=fmt, **options)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, (OSError, ValueError)):
-            raise OftsrError(f"{source}: cannot write ({exc})") from None
-        raise
+    except (OSError, ValueError) as exc:
+        raise OftsrError(f"{source}: cannot write ({getattr(exc, 'strerror', None) or exc})") from None
     return path

@@ -28,6 +28,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.fileio import write_text_atomic
 from oftsr_edge.train.model import OFTSRUNet, UNetConfig
 
 FORMAT_VERSION = 1
@@ -74,19 +75,8 @@ class Checkpoint:
         return model.eval()
 
 
-def _atomic_write_bytes(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json_atomic(path: Path, data: dict) -> None:
-    _atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n"))
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def save_checkpoint(
@@ -120,7 +110,7 @@ def save_checkpoint(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _atomic_write_bytes(ckpt_root / LATEST, lambda tmp: Path(tmp).write_text(name + "\n"))
+    write_text_atomic(ckpt_root / LATEST, name + "\n")
     old = sorted(p for p in ckpt_root.glob("step_*") if p.is_dir())[:-keep] if keep > 0 else []
     for path in old:
         shutil.rmtree(path, ignore_errors=True)

@@ -5,13 +5,13 @@ The student starts from the teacher's EMA weights (same architecture); t ~ U[0.0
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.fileio import sha256_file
 from oftsr_edge.train.checkpoint import WEIGHTS, load_checkpoint
 from oftsr_edge.train.data import HRImageFolder
 from oftsr_edge.train.losses import TEACHER_STEPS, distillation_losses
@@ -47,14 +47,6 @@ class DistillObjective:
         return losses.total, logs
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path, dt: float = 0.05,
                           teacher_step: str = "midpoint", lambda_align: float = 0.01, lambda_bc: float = 0.1,
                           settings: TrainSettings | None = None, val_dir: str | Path | None = None,
@@ -65,7 +57,7 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
     config = {k: t_ckpt.config[k] for k in ("scale", "sigma_p", "degradation", "noise_sigma", "model")
               if k in t_ckpt.config}
     config.update(kind="student", name=f"oftsr-{model_name}-x{t_ckpt.scale}", data=str(Path(data).resolve()),
-                  teacher={"path": str(t_ckpt.path.resolve()), "sha256": file_sha256(t_ckpt.path / WEIGHTS),
+                  teacher={"path": str(t_ckpt.path.resolve()), "sha256": sha256_file(t_ckpt.path / WEIGHTS),
                            "step": t_ckpt.step},
                   distill={"dt": dt, "teacher_step": teacher_step, "lambda_align": lambda_align,
                            "lambda_bc": lambda_bc, "t_range": [T_MIN, T_MAX]})

@@ -127,7 +127,8 @@ def test_build_and_engine_check_without_tensorrt_are_one_line(tiny_onnx_fp32: Pa
 def _engine_with_sidecar(model: Path, engine: Path, onnx_sha: str | None = None) -> Path:
     """A placeholder engine file whose sidecar says it was built from ``model`` (tile = the model's tile)."""
     from oftsr_edge.export.trt_builder import read_onnx_spec
-    from oftsr_edge.runtime.engine_cache import EngineEnvironment, EngineSidecar, sha256_file, write_engine
+    from oftsr_edge.fileio import sha256_file
+    from oftsr_edge.runtime.engine_cache import EngineEnvironment, EngineSidecar, write_engine
     from oftsr_edge.runtime.trt_profiles import make_profile
 
     spec = read_onnx_spec(model)

@@ -9,16 +9,15 @@ from pathlib import Path
 import pytest
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.fileio import sha256_file, write_bytes_atomic
 from oftsr_edge.runtime import engine_cache
 from oftsr_edge.runtime.engine_cache import (
     EngineEnvironment,
     EngineSidecar,
-    atomic_write_bytes,
     cache_entry_path,
     default_cache_dir,
     engine_cache_key,
     read_sidecar,
-    sha256_file,
     sidecar_path,
     sidecar_problems,
     timing_cache_path,
@@ -159,8 +158,8 @@ def test_missing_sidecar_says_how_to_build(tmp_path: Path) -> None:
 
 def test_atomic_write_leaves_no_temp_files(tmp_path: Path) -> None:
     target = tmp_path / "sub" / "file.bin"
-    atomic_write_bytes(target, b"one")
-    atomic_write_bytes(target, b"two")
+    write_bytes_atomic(target, b"one")
+    write_bytes_atomic(target, b"two")
     assert target.read_bytes() == b"two"
     assert [p.name for p in target.parent.iterdir()] == ["file.bin"]
     assert sha256_file(target) == __import__("hashlib").sha256(b"two").hexdigest()
@@ -175,7 +174,7 @@ def test_atomic_write_failure_keeps_the_old_file(tmp_path: Path, monkeypatch: py
 
     monkeypatch.setattr(engine_cache.os, "replace", broken_replace)
     with pytest.raises(OSError):
-        atomic_write_bytes(target, b"new")
+        write_bytes_atomic(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
 
