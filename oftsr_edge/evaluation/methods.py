@@ -150,7 +150,7 @@ def teacher_method(
 
     def upscale(lr: np.ndarray) -> np.ndarray:
         rgb = np.repeat(lr, 3, axis=2) if lr.shape[2] == 1 else lr
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
+        x = torch.from_numpy(np.array(rgb, copy=True)).permute(2, 0, 1)[None].float() / 255.0
         hr, nfe = sample_teacher(net, x, sigma_p, solver=solver, steps=steps, seed=seed)
         nfe_seen.append(nfe)
         out = (hr[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8)

@@ -17,13 +17,13 @@ small cost; their per-tile times do not.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from oftsr_edge import fileio
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.extras import require
 
@@ -64,16 +64,9 @@ def peer_onnx(name: str, directory: Path | None = None) -> Path:
 
     from oftsr_edge.evaluation import peer_nets
 
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            peer_nets.export(name, tmp, opset=PEER_OPSET)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with fileio.atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        peer_nets.export(name, str(tmp), opset=PEER_OPSET)
     return path
 
 

@@ -10,33 +10,23 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
+from oftsr_edge import fileio
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.evaluation.bench import BenchResult
 from oftsr_edge.evaluation.quality import EvalResult
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temp file + rename in the same folder; OS errors become one line."""
+    """Write ``data`` to ``path`` atomically (:mod:`oftsr_edge.fileio`); OS errors become one line."""
     path = Path(path)
     if path.is_dir():
         raise OftsrError(f"{path} is a folder; give a file name")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        return fileio.write_bytes_atomic(path, data)
     except OSError as exc:
         raise OftsrError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -30,11 +30,11 @@ def test_time_calls_warms_up_then_times() -> None:
 
 def test_peak_rss_sees_an_allocation() -> None:
     probe = PeakRss()
-    block = np.ones(64 * 1024 * 1024 // 8)  # 64 MiB touched
+    block = np.ones(256 * 1024 * 1024 // 8)  # 256 MiB touched: more than the allocator can have kept free
     assert block.sum() > 0
     assert probe.peak_mib() > 0
     if probe.scope == "configuration":
-        assert probe.delta_mib() >= 50
+        assert probe.peak_mib() >= probe.start_mib and probe.delta_mib() >= 100
 
 
 def test_environment_names_versions() -> None:
