@@ -289,7 +289,7 @@ def evaluate(
         ):
             grid_panels.append((method.label, sr))
 
-    result = run_eval(pairs, rows, scale, lpips_model, with_niqe=not no_niqe, on_output=keep, progress=None)
+    result = run_eval(pairs, rows, scale, lpips_model, with_niqe=not no_niqe, on_output=keep, progress=_say)
     result.notes.append(f"{len(pairs)} images from {hr_dir}; {source}; noise seed {seed}.")
     if lpips_model is None:
         result.notes.append(_LPIPS_NOTE)

@@ -127,9 +127,9 @@ def evaluate(
     summaries: list[MethodSummary] = []
     for method in methods:
         rows = []
+        if progress:
+            progress(f"{method.label} ({len(pairs)} images)")
         for pair in pairs:
-            if progress:
-                progress(f"{method.label}: {pair.name}")
             if method.upscale is None:
                 n = _niqe_or_none(pair.hr, scale) if with_niqe else None
                 rows.append(ImageScore(method.label, pair.name, None, None, n, None, None))
