@@ -306,25 +306,10 @@ def evaluate(
 def _write_plots(plot_dir: Path, result: object, pair: object, panels: list, scale: int, name: str) -> None:
     from oftsr_edge.evaluation import plots
 
-    png = plots.plot_t_sweep(result.summaries, plot_dir / "t_sweep.png", title=f"{name}: t sweep")
-    if png is None:
-        _say(
-            f"matplotlib missing: wrote {plots.write_sweep_text(result.summaries, plot_dir / 't_sweep.txt')}; "
-            f"{plots.PLOT_HINT}"
-        )
-        click.echo(plots.t_sweep_text(result.summaries))
-    else:
-        _say(f"wrote {png}")
-    lr_shown = _nearest(pair.lr, scale)
-    ordered = [("LR (nearest)", lr_shown)] + [(label, img) for label, img in panels] + [("HR", pair.hr)]
-    crop = plots.pick_crop(pair.hr, 96)
-    _say(f"wrote {plots.crop_grid(ordered, crop, plot_dir / 'crops.png')}")
-
-
-def _nearest(lr: object, scale: int) -> object:
-    import numpy as np
-
-    return np.repeat(np.repeat(lr, scale, axis=0), scale, axis=1)
+    for line, table in plots.write_eval_pictures(plot_dir, result.summaries, pair, panels, scale, name):
+        _say(line)
+        if table:
+            click.echo(table)
 
 
 @click.command(name="tune-t")

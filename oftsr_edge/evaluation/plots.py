@@ -125,3 +125,22 @@ def crop_grid(
     buffer = io.BytesIO()
     grid.save(buffer, format="PNG")
     return write_bytes_atomic(Path(path), buffer.getvalue())
+
+
+def write_eval_pictures(
+    plot_dir: Path, summaries: list[MethodSummary], pair: object, panels: list, scale: int, name: str
+) -> list[tuple[str, str]]:
+    """The t-sweep plot (or its text form) and the crop grid for ``eval --plot-dir``; returns (message, table)
+    lines for the caller to print (table is the text sweep when matplotlib is missing)."""
+    messages = []
+    png = plot_t_sweep(summaries, plot_dir / "t_sweep.png", title=f"{name}: t sweep")
+    if png is None:
+        text_path = write_sweep_text(summaries, plot_dir / "t_sweep.txt")
+        messages.append((f"matplotlib missing: wrote {text_path}; {PLOT_HINT}", t_sweep_text(summaries)))
+    else:
+        messages.append((f"wrote {png}", ""))
+    lr_shown = np.repeat(np.repeat(pair.lr, scale, axis=0), scale, axis=1)
+    ordered = [("LR (nearest)", lr_shown), *panels, ("HR", pair.hr)]
+    grid = crop_grid(ordered, pick_crop(pair.hr, 96), plot_dir / "crops.png")
+    messages.append((f"wrote {grid}", ""))
+    return messages
