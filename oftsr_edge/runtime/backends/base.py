@@ -14,6 +14,10 @@ class Backend(ABC):
 
     ``lr`` is (N, 3, h, w) in [0, 1], ``noise`` (N, 3, h·s, w·s), ``t`` (N,); the result is (N, 3, h·s, w·s) in
     [0, 1]. Implementations own their session/engine and device buffers; ``close`` releases them.
+
+    The tiler relies on two more things: ``run`` returns a fresh array on every call (it is blended while the next
+    batch runs), and a backend whose engine has one static shape says so with ``fixed_shape = True`` (images
+    smaller than a tile are then padded up to the tile).
     """
 
     #: short label shown to users, e.g. "ort-cpu", "ort-cuda", "ort-trt", "trt"
