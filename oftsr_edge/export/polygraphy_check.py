@@ -300,13 +300,25 @@ def run_check(
     device: int = 0,
     use_polygraphy: bool | None = None,
 ) -> CheckResult:
-    """Compare ``engine`` (TensorRT) and/or ``model`` (ONNX Runtime) against ``reference`` (default: ``model``)."""
+    """Compare ``engine`` (TensorRT) and/or ``model`` (ONNX Runtime) against ``reference``.
+
+    The default reference is the FP32 export of the same checkpoint found beside ``model`` (by metadata): an
+    fp16/int8 model is always compared with FP32. Only an fp32 model checked against its own engine uses itself.
+    """
     from oftsr_edge.export.trt_builder import read_onnx_spec
     from oftsr_edge.fileio import sha256_file
     from oftsr_edge.runtime.engine_cache import read_sidecar
 
     model = Path(model)
     spec: ModelSpec = read_onnx_spec(model)
+    if reference is None and spec.precision != "fp32":
+        from oftsr_edge.runtime.backends.select import find_fp32_sibling
+
+        sibling = find_fp32_sibling(model, spec)
+        if sibling is None:
+            raise OftsrError(f"{model} is {spec.precision}: pass --reference FP32.onnx (no fp32 export of the same "
+                             "checkpoint lies beside it)")
+        reference = sibling
     ref_path = Path(reference) if reference is not None else model
     if ref_path != model:
         ref_spec = read_onnx_spec(ref_path)

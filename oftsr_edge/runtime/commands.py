@@ -40,10 +40,7 @@ def default_model() -> Path:
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
-    pattern = folder.rglob("*") if recursive else folder.glob("*")
-    return sorted(
-        p for p in pattern if p.is_file() and image_io.is_image_path(p) and not p.name.startswith(".")
-    )
+    return image_io.list_images(folder, recursive)
 
 
 def plan_jobs(inputs: tuple[Path, ...], output: Path, recursive: bool, suffix: str, fmt: str) -> list[Job]:

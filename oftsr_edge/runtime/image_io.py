@@ -53,6 +53,24 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in FORMATS
 
 
+def list_images(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` (sorted, hidden files skipped): the one definition of "the images in a folder"."""
+    root = Path(folder)
+    pattern = root.rglob("*") if recursive else root.glob("*")
+    return sorted(p for p in pattern if p.is_file() and is_image_path(p) and not p.name.startswith("."))
+
+
+def to_rgb8(pixels: np.ndarray) -> np.ndarray:
+    """Any layout :func:`read_image` returns → (H, W, 3) uint8 RGB (gray replicated, alpha dropped, 16 bit rounded)."""
+    if pixels.dtype == np.uint16:
+        pixels = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    if pixels.shape[2] in (1, 2):  # gray, gray + alpha
+        return np.repeat(pixels[..., :1], 3, axis=2)
+    return np.ascontiguousarray(pixels[..., :3])
+
+
 def format_for(path: Path) -> str:
     """Pillow format name for ``path``'s extension, or a one-line error listing the supported ones."""
     fmt = FORMATS.get(Path(path).suffix.lower())

@@ -101,15 +101,13 @@ class Upscaler:
         _check_knobs(tile, overlap, batch)
         self.model_path: Path | None = Path(model_path)
         self._open_args = {"backend": backend, "device": device, "threads": threads, "cache_dir": cache_dir}
-        self._setup(
-            open_backend(
-                model_path, backend, device, tile=tile, batch=batch, threads=threads, cache_dir=cache_dir
-            ),
-            tile,
-            overlap,
-            batch,
-            fp32_fallback,
-        )
+        opened = open_backend(model_path, backend, device, tile=tile, batch=batch, threads=threads,
+                              cache_dir=cache_dir)
+        try:
+            self._setup(opened, tile, overlap, batch, fp32_fallback)
+        except BaseException:
+            opened.close()  # a bad knob must not leak a session or device buffers
+            raise
 
     @classmethod
     def from_backend(

@@ -148,7 +148,11 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None, scale: int
         raise OftsrError(f"cannot read checkpoint weights {weights}: {exc}") from None
     if not meta_text:
         raise OftsrError(f"{weights} is a safetensors file but not an oftsr-edge checkpoint (no oftsr_edge metadata)")
-    config = json.loads(meta_text)
+    try:
+        config = json.loads(meta_text)
+        UNetConfig.from_dict(config["model"]), int(config["scale"]), float(config["sigma_p"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise OftsrError(f"{weights}: damaged oftsr-edge metadata ({type(exc).__name__}: {exc})") from None
     if config.get("kind") not in KINDS:
         raise OftsrError(f"{weights}: unknown checkpoint kind {config.get('kind')!r}")
     if kind is not None and config["kind"] != kind:
@@ -164,4 +168,7 @@ def load_trainer_state(ckpt_dir: Path) -> dict[str, Any]:
     path = Path(ckpt_dir) / STATE
     if not path.is_file():
         raise OftsrError(f"{ckpt_dir} has no {STATE}: it cannot be resumed")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)  # no arbitrary pickle from a run folder
+    except Exception as exc:
+        raise OftsrError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None

@@ -143,27 +143,22 @@ def sample(checkpoint: Path, input_path: Path, out: Path, solver: str, steps: in
            jump_at: float | None, seed: int, weights: str) -> None:
     """Sample the teacher's ODE for one LR image and print the NFE used."""
     require("train", "torch", "safetensors", "scipy")
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
+    from oftsr_edge.fileio import atomic_path
+    from oftsr_edge.runtime.image_io import format_for
     from oftsr_edge.train.checkpoint import load_checkpoint
     from oftsr_edge.train.data import read_rgb
     from oftsr_edge.train.validate import sample_teacher, to_tensor, to_uint8
 
     ck = load_checkpoint(checkpoint, kind="teacher")
-    if not input_path.is_file():
-        raise OftsrError(f"input image not found: {input_path}")
-    try:
-        lr = read_rgb(input_path)
-    except (OSError, ValueError, UnidentifiedImageError) as exc:
-        raise OftsrError(f"cannot read image {input_path}: {exc}") from None
+    lr = read_rgb(input_path)
+    fmt = format_for(out)
     model = ck.build_model(weights)
     hr, nfe = sample_teacher(model, to_tensor(lr), ck.sigma_p, solver, steps, rtol, seed, jump_at)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
     try:
-        Image.fromarray(to_uint8(hr)).save(tmp)
-        tmp.replace(out)
-    except (OSError, ValueError, KeyError) as exc:
-        tmp.unlink(missing_ok=True)
+        with atomic_path(out) as tmp:
+            Image.fromarray(to_uint8(hr)).save(tmp, format=fmt)
+    except (OSError, ValueError) as exc:
         raise OftsrError(f"cannot write {out}: {exc}") from None
     click.echo(f"{out}: {hr.shape[-1]}x{hr.shape[-2]}, solver {solver}, NFE {nfe}")

@@ -1,7 +1,7 @@
 """HR image folders for training: recursive discovery, in-memory decode, random crops with dihedral flips.
 
 Batches are a pure function of (seed, step, rank): the generator is re-seeded for every step, so resuming at step
-k replays exactly the batches an uninterrupted run would have seen, and DDP ranks see disjoint random streams.
+k replays exactly the batches an uninterrupted run would have seen, and under DDP each rank draws its own random stream from its own shard of the images (every world-th image).
 """
 
 from __future__ import annotations
@@ -10,11 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from oftsr_edge.errors import OftsrError
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from oftsr_edge.runtime.image_io import FORMATS, list_images, read_image, to_rgb8
 
 
 def find_images(root: str | Path, recursive: bool = True) -> list[Path]:
@@ -24,18 +22,12 @@ def find_images(root: str | Path, recursive: bool = True) -> list[Path]:
         raise OftsrError(f"data folder not found: {root}")
     if not root.is_dir():
         raise OftsrError(f"data path is not a folder: {root}")
-    pattern = "**/*" if recursive else "*"
-    return sorted(p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    return list_images(root, recursive)
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    """Decode an image as (H, W, 3) uint8 RGB, EXIF orientation applied; raises OSError/ValueError when unreadable."""
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
-        if im.mode == "I;16" or im.mode == "I":
-            arr = np.asarray(im, dtype=np.float64) / 257.0
-            return np.repeat(np.clip(arr + 0.5, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
-        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+    """Decode an image as (H, W, 3) uint8 RGB, EXIF orientation applied; an unreadable file is an OftsrError."""
+    return to_rgb8(read_image(path))
 
 
 def step_rng(seed: int, step: int, rank: int = 0) -> np.random.Generator:
@@ -57,12 +49,12 @@ class HRImageFolder:
     def load(cls, root: str | Path, crop_size: int) -> HRImageFolder:
         paths = find_images(root)
         if not paths:
-            raise OftsrError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {root}")
+            raise OftsrError(f"no images ({', '.join(sorted(FORMATS))}) found in {root}")
         folder = cls(Path(root), crop_size)
         for path in paths:
             try:
                 img = read_rgb(path)
-            except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+            except OftsrError:  # unreadable, corrupt, truncated: counted and skipped
                 folder.unreadable.append(path)
                 continue
             if min(img.shape[:2]) < crop_size:
@@ -80,12 +72,13 @@ class HRImageFolder:
         return (f"{len(self.images)} images from {self.root} ({len(self.unreadable)} unreadable skipped, "
                 f"{len(self.too_small)} smaller than {self.crop_size}px skipped)")
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
-        """(B, crop, crop, 3) uint8 random crops with random horizontal/vertical flips and transposes."""
+    def sample(self, batch_size: int, rng: np.random.Generator, rank: int = 0, world: int = 1) -> np.ndarray:
+        """(B, crop, crop, 3) uint8 random crops with random flips and transposes, from rank's shard of the images."""
         size = self.crop_size
+        shard = self.images[rank::world] if len(self.images) >= world else self.images
         out = np.empty((batch_size, size, size, 3), dtype=np.uint8)
         for i in range(batch_size):
-            img = self.images[int(rng.integers(len(self.images)))]
+            img = shard[int(rng.integers(len(shard)))]
             y = int(rng.integers(img.shape[0] - size + 1))
             x = int(rng.integers(img.shape[1] - size + 1))
             crop = img[y : y + size, x : x + size]

@@ -128,7 +128,7 @@ class Trainer:
         self.step = 0
         if resume:
             self._resume()
-        elif self.dist.is_main and (self.run_dir / "checkpoints" / ckpt.LATEST).exists():
+        elif (self.run_dir / "checkpoints" / ckpt.LATEST).exists():  # every rank checks: none may wait in DDP
             raise OftsrError(f"{self.run_dir} already holds a run: pass --resume to continue it, or choose a new --out")
         self.ema = EMA(self.model, settings.ema_decay)
         if resume:
@@ -153,7 +153,8 @@ class Trainer:
     def make_batch(self, step: int) -> Batch:
         """The batch of ``step`` on this rank: crops, degradation, x_lr, noise — all from the step's seed."""
         rng = step_rng(self.settings.seed, step, self.dist.rank)
-        hr = torch.from_numpy(self.data.sample(self.settings.batch_size, rng)).permute(0, 3, 1, 2).float() / 255.0
+        crops = self.data.sample(self.settings.batch_size, rng, self.dist.rank, self.dist.world)
+        hr = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255.0
         lr = self.degrade(hr, self.config["scale"], rng, float(self.config.get("noise_sigma", 0.0)))
         gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
         dev = self.dist.device

@@ -77,9 +77,12 @@ def test_unreadable_images_are_skipped_and_counted(tmp_path: Path, train_images:
         shutil.copy(src, tmp_path / src.name)
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     (tmp_path / "empty.jpg").write_bytes(b"")
+    # a mangled chunk type makes Pillow raise SyntaxError ("broken PNG file"), not OSError
+    good = sorted(train_images.iterdir())[0].read_bytes()
+    (tmp_path / "mangled.png").write_bytes(good.replace(b"IDAT", b"I\x00AT", 2))
     folder = HRImageFolder.load(tmp_path, 32)
-    assert len(folder.images) == 2 and len(folder.unreadable) == 2
-    assert "2 unreadable skipped" in folder.summary()
+    assert len(folder.images) == 2 and len(folder.unreadable) == 3
+    assert "3 unreadable skipped" in folder.summary()
 
 
 def test_folder_of_only_broken_images_is_one_error(tmp_path: Path) -> None:

@@ -216,9 +216,16 @@ class OrtBackend(Backend):
             "noise": np.ascontiguousarray(noise, dtype=np.float32),
             "t": np.ascontiguousarray(np.reshape(t, (-1,)), dtype=np.float32),
         }
-        if self._bind:
-            return self._run_bound(feeds)
-        return self._session.run([OUTPUT_NAME], feeds)[0]
+        try:
+            if self._bind:
+                return self._run_bound(feeds)
+            return self._session.run([OUTPUT_NAME], feeds)[0]
+        except MemoryError:
+            raise OftsrError(f"{self.name}: out of memory for a batch of shape {feeds['lr'].shape}: "
+                             "use a smaller --tile or --batch") from None
+        except Exception as exc:  # ORT raises its own types (Fail, RuntimeException, EP errors): one line
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise OftsrError(f"{self.name}: inference failed ({reason})") from None
 
     def _buffer(self, name: str, shape: tuple[int, ...]) -> Any:
         """A device OrtValue for ``name`` at ``shape``, allocated once and reused (stable addresses)."""
