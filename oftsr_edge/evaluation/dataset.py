@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.runtime import image_io
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = tuple(sorted(image_io.FORMATS))
 DEGRADATIONS = ("bicubic", "realesrgan")
 
 
@@ -43,32 +44,23 @@ class Pair:
 def list_images(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise OftsrError(f"not a folder: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_io.list_images(folder)
     if not files:
         raise OftsrError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
     return files
 
 
-def _is_gray(image: Image.Image) -> bool:
-    return image.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
-
-
 def read_uint8(path: Path, gray: bool | None = None) -> np.ndarray:
     """Decode ``path`` as uint8 (H, W, 3), or (H, W, 1) when gray (``gray=None``: as the file is)."""
-    try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            want_gray = _is_gray(im) if gray is None else gray
-            if im.mode.startswith("I") or im.mode == "F":
-                arr = np.asarray(im, dtype=np.float64)
-                arr = arr / 257.0 if arr.max() > 255 else arr
-                plane = np.clip(arr + 0.5, 0, 255).astype(np.uint8)
-                return plane[..., None] if want_gray else np.repeat(plane[..., None], 3, axis=2)
-            if want_gray:
-                return np.asarray(im.convert("L"), dtype=np.uint8)[..., None].copy()
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except (OSError, ValueError) as exc:
-        raise OftsrError(f"cannot read image {path}: {exc}") from None
+    pixels = image_io.read_image(path)
+    file_gray = pixels.ndim == 2 or pixels.shape[2] in (1, 2)
+    rgb = image_io.to_rgb8(pixels)
+    if not (file_gray if gray is None else gray):
+        return rgb
+    if file_gray:
+        return np.ascontiguousarray(rgb[..., :1])
+    luma = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)  # Pillow's "L" conversion
+    return np.clip(luma + 0.5, 0, 255).astype(np.uint8)[..., None]
 
 
 def _find_lr(lr_dir: Path, hr_path: Path) -> Path:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.runtime import image_io
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_T_VALUES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
@@ -23,24 +23,20 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
         raise OftsrError(f"calibration folder not found: {root}")
-    images = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    images = image_io.list_images(root)
     if not images:
-        raise OftsrError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in calibration folder {root}")
+        raise OftsrError(f"no images ({', '.join(sorted(image_io.FORMATS))}) in calibration folder {root}")
     return images
 
 
 def load_rgb(path: Path) -> np.ndarray:
-    """(H, W, 3) float32 in [0, 1]; 16-bit images keep their precision."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-                data = np.asarray(image, dtype=np.float32) / 65535.0
-                return np.repeat(data[..., None], 3, axis=2)
-            return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    except OSError as exc:
-        raise OftsrError(f"cannot read calibration image {path}: {exc}") from None
+    """(H, W, 3) float32 in [0, 1]; 16-bit images keep their precision, gray is replicated, alpha dropped."""
+    pixels = image_io.read_image(path)
+    scale = 65535.0 if pixels.dtype == np.uint16 else 255.0
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    rgb = np.repeat(pixels[..., :1], 3, axis=2) if pixels.shape[2] in (1, 2) else pixels[..., :3]
+    return rgb.astype(np.float32) / scale
 
 
 def cut_tile(image: np.ndarray, tile: int, rng: np.random.Generator) -> np.ndarray:
