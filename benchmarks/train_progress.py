@@ -22,7 +22,7 @@ from oftsr_edge.metrics.fidelity import psnr_y
 from oftsr_edge.train.checkpoint import load_checkpoint
 from oftsr_edge.train.validate import load_val_pairs, one_step_psnr, sample_teacher, to_tensor, to_uint8
 
-SOLVERS = [("euler", 1), ("euler", 10), ("midpoint", 5), ("rk45", None)]
+SOLVERS = [("euler", 1), ("euler", 10), ("midpoint", 5), ("midpoint", 10), ("rk45", None)]
 
 
 def main() -> None:
