@@ -8,6 +8,7 @@ partial file.
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -83,7 +84,7 @@ def plan_jobs(inputs: tuple[Path, ...], output: Path, recursive: bool, suffix: s
 def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: object, **kwargs: object) -> None:
     from tqdm import tqdm
 
-    tqdm.write(f"oftsr-edge: warning: {message}", file=click.get_text_stream("stderr"))
+    tqdm.write(f"oftsr-edge: warning: {message}", file=sys.stderr)  # never a click helper: it may warn itself
 
 
 @click.command("upscale")
@@ -207,7 +208,7 @@ def _run(
 
     from oftsr_edge.runtime.upscaler import Upscaler
 
-    err = click.get_text_stream("stderr")
+    err = sys.stderr
     if not jobs:
         click.echo(f"oftsr-edge: nothing to do: {skipped} output(s) exist already (use --overwrite)")
         return
