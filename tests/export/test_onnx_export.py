@@ -83,8 +83,9 @@ def test_t_is_a_live_graph_input_not_a_folded_constant(tiny_onnx_fp32: Path) -> 
     session = ort_session(tiny_onnx_fp32)
     feed = random_feed(2, 16, 24, 4, 0.0, seed=3)
     outputs = [session.run(["hr"], {**feed, "t": np.full(2, t, np.float32)})[0] for t in (0.0, 0.5, 1.0)]
-    assert np.abs(outputs[0] - outputs[1]).max() > 1e-4
-    assert np.abs(outputs[1] - outputs[2]).max() > 1e-4
+    # at least half an 8-bit level apart (the trained tiny fixture moves up to ~4 levels between t = 0 and 0.5)
+    assert np.abs(outputs[0] - outputs[1]).max() > 2e-3
+    assert np.abs(outputs[1] - outputs[2]).max() > 2e-3
     # per-sample t: each batch item follows its own t
     mixed = session.run(["hr"], {**feed, "t": np.array([0.0, 1.0], np.float32)})[0]
     np.testing.assert_allclose(mixed[0], outputs[0][0], atol=1e-5)

@@ -63,9 +63,9 @@ def test_seed_and_t_control_the_output(upscaler: Upscaler, photo: np.ndarray) ->
     a = upscaler.upscale(photo, t=0.5, seed=1)
     np.testing.assert_array_equal(a, upscaler.upscale(photo, t=0.5, seed=1))
     assert np.abs(a - upscaler.upscale(photo, t=0.5, seed=2)).max() > 1e-3
-    # the tiny test model's t path is weak (random weights), so any clear difference counts
+    # the trained tiny fixture's t path moves pixels by a few 8-bit levels: ask for at least half a level
     assert (
-        np.abs(upscaler.upscale(photo, t=0.1, seed=1) - upscaler.upscale(photo, t=0.9, seed=1)).max() > 1e-4
+        np.abs(upscaler.upscale(photo, t=0.1, seed=1) - upscaler.upscale(photo, t=0.9, seed=1)).max() > 2e-3
     )
     random = upscaler.upscale(photo, t=0.5, seed=None)
     assert random.shape == a.shape and np.isfinite(random).all()
