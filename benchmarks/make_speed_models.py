@@ -20,7 +20,7 @@ def main(out_dir: str) -> None:
     import torch
 
     from oftsr_edge.export.onnx_export import export_onnx
-    from oftsr_edge.train.checkpoint import save_checkpoint
+    from oftsr_edge.train.checkpoint import checkpoint_config, save_checkpoint
     from oftsr_edge.train.model import CONFIGS, OFTSRUNet
     from tests.helpers.tiny_models import make_tiny_student
 
@@ -31,14 +31,7 @@ def main(out_dir: str) -> None:
     print(export_onnx(tiny, out / "tiny_fp32.onnx", opset=18, tile=32))
     torch.manual_seed(0)
     net = OFTSRUNet(CONFIGS["small"], 4)
-    config = {
-        "kind": "student",
-        "scale": 4,
-        "sigma_p": 0.2,
-        "model": CONFIGS["small"].to_dict(),
-        "degradation": "bicubic",
-        "name": "oftsr-small-x4-random",
-    }
+    config = checkpoint_config("student", CONFIGS["small"], 4, 0.2, "oftsr-small-x4-random")
     save_checkpoint(out / "small_student", config, 1, net, net)
     print(export_onnx(out / "small_student", out / "small_fp32.onnx", opset=18, tile=128))
 

@@ -75,6 +75,15 @@ class Checkpoint:
         return model.eval()
 
 
+def checkpoint_config(kind: str, model: UNetConfig, scale: int, sigma_p: float, name: str,
+                      degradation: str = "bicubic", **extra: Any) -> dict[str, Any]:
+    """The configuration every checkpoint carries (what ``load_checkpoint`` and the exporter read back)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    return {"kind": kind, "name": name, "scale": scale, "sigma_p": sigma_p, "degradation": degradation,
+            "model": model.to_dict(), **extra}
+
+
 def write_json_atomic(path: Path, data: dict) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 

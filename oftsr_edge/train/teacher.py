@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.train.checkpoint import checkpoint_config
 from oftsr_edge.train.data import HRImageFolder
 from oftsr_edge.train.losses import flow_matching_loss
 from oftsr_edge.train.model import CONFIGS, OFTSRUNet
@@ -27,9 +28,8 @@ def teacher_config(model: str, scale: int, sigma_p: float, degradation: str, noi
         raise OftsrError(f"unknown model config {model!r}; choose from {', '.join(CONFIGS)}")
     if not 0.0 < sigma_p < 1.0:
         raise OftsrError(f"--sigma-p must be in (0, 1), got {sigma_p}")
-    return {"kind": "teacher", "name": f"oftsr-{model}-x{scale}-teacher", "scale": scale, "sigma_p": sigma_p,
-            "degradation": degradation, "noise_sigma": noise_sigma, "model": CONFIGS[model].to_dict(),
-            "data": str(Path(data).resolve())}
+    return checkpoint_config("teacher", CONFIGS[model], scale, sigma_p, f"oftsr-{model}-x{scale}-teacher",
+                             degradation, noise_sigma=noise_sigma, data=str(Path(data).resolve()))
 
 
 def build_teacher_trainer(data: str | Path, out: str | Path, model: str = "small", scale: int = 4,

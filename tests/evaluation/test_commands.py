@@ -143,19 +143,12 @@ def test_eval_teacher_row(
     tiny_onnx_fp32: Path, set5: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     torch = pytest.importorskip("torch")
-    from oftsr_edge.train.checkpoint import save_checkpoint
+    from oftsr_edge.train.checkpoint import checkpoint_config, save_checkpoint
     from oftsr_edge.train.model import CONFIGS, OFTSRUNet
 
     torch.manual_seed(0)
     net = OFTSRUNet(CONFIGS["tiny"], 4)
-    config = {
-        "kind": "teacher",
-        "scale": 4,
-        "sigma_p": 0.2,
-        "model": CONFIGS["tiny"].to_dict(),
-        "degradation": "bicubic",
-        "name": "tiny-teacher",
-    }
+    config = checkpoint_config("teacher", CONFIGS["tiny"], 4, 0.2, "tiny-teacher")
     save_checkpoint(tmp_path / "teacher", config, 1, net, net)
     code, out, err = _run(
         [

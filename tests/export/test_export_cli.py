@@ -43,7 +43,7 @@ def strong_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
     FP16/INT8 gates meaningful whatever the shared fixture's training did."""
     import torch
 
-    from oftsr_edge.train.checkpoint import save_checkpoint
+    from oftsr_edge.train.checkpoint import checkpoint_config, save_checkpoint
     from oftsr_edge.train.model import CONFIGS, OFTSRUNet
 
     torch.manual_seed(1)
@@ -51,13 +51,7 @@ def strong_student(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with torch.no_grad():
         for p in net.parameters():
             p.add_(0.05 * torch.randn_like(p))
-    config = {
-        "kind": "student",
-        "scale": 4,
-        "sigma_p": 0.2,
-        "model": CONFIGS["tiny"].to_dict(),
-        "name": "strong/x4",
-    }
+    config = checkpoint_config("student", CONFIGS["tiny"], 4, 0.2, "strong/x4")
     run_dir = tmp_path_factory.mktemp("strong")
     save_checkpoint(run_dir, config, 1, net, net)
     return run_dir
@@ -114,12 +108,12 @@ def test_failed_gate_leaves_the_output_folder_untouched(
 
 
 def _teacher(tmp_path: Path) -> Path:
-    from oftsr_edge.train.checkpoint import save_checkpoint
+    from oftsr_edge.train.checkpoint import checkpoint_config, save_checkpoint
     from oftsr_edge.train.model import CONFIGS, OFTSRUNet
 
     net = OFTSRUNet(CONFIGS["tiny"], 4)
-    save_checkpoint(tmp_path / "teacher", {"kind": "teacher", "scale": 4, "sigma_p": 0.2,
-                                           "model": CONFIGS["tiny"].to_dict()}, 1, net, net)  # fmt: skip
+    config = checkpoint_config("teacher", CONFIGS["tiny"], 4, 0.2, "tiny-teacher")
+    save_checkpoint(tmp_path / "teacher", config, 1, net, net)
     return tmp_path / "teacher"
 
 
