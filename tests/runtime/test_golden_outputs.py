@@ -1,0 +1,69 @@
+"""The bundled model's outputs are pinned bit for bit: a refactor of the runtime must not change a single pixel.
+
+The hashes were made with the runtime as it stood before the architecture rework (issue 10), at two tile sizes and
+two values of t, on a synthetic LR image (no dataset pixels). They are keyed by the bundled model's sha256, so a new
+bundled model fails here until its hashes are recorded on purpose: `python -m tests.runtime.test_golden_outputs`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oftsr_edge.fileio import sha256_file
+
+# model sha256 -> {(tile, t): sha256 of the uint8 HR array}
+GOLDEN: dict[str, dict[str, str]] = {
+    "97fd38ee80ec1f1940db800954d2d5351abf78ffa0a84cb89c891a892d494aa0": {  # oftsr-small-x4, first session
+        "0/0.0": "9f58e47c69ee1e14df537fa41110840fbb1c29ea18fc7e4939d8bd9acc297288",
+        "0/0.7": "ef210349e2a570e1854e01297c323fa42e91121adcbf55a424c672a021553cc5",
+        "32/0.0": "80e4f572cfddea3c57c025d7c994f0480ad64d357b430739a42042b7e40db6ad",
+        "32/0.7": "df2acae0780c94e8ee5942570760367d77c74e49731cbcee69c7e01f1936dcaf",
+    },
+}
+CASES = [(0, 0.0), (0, 0.7), (32, 0.0), (32, 0.7)]
+
+
+def synthetic_lr() -> np.ndarray:
+    """A 72×88 RGB image with edges, gradients and texture, the same on every machine."""
+    rng = np.random.default_rng(1234)
+    y, x = np.mgrid[0:72, 0:88].astype(np.float32)
+    base = 128 + 60 * np.sin(x / 7.0)[..., None] * np.cos(y / 5.0)[..., None] * np.array([1.0, 0.6, -0.4])
+    base[20:50, 30:60] += 50
+    base += rng.normal(0, 6, base.shape)
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+def output_hashes() -> tuple[str, dict[str, str]]:
+    import oftsr_edge
+    from oftsr_edge.runtime import Upscaler
+
+    path = Path(oftsr_edge.__file__).parent / "models" / "default.onnx"
+    lr = synthetic_lr()
+    hashes = {}
+    for tile, t in CASES:
+        with Upscaler(path, tile=tile) as up:
+            hr = up.upscale(lr, t=t, seed=7)
+        hashes[f"{tile}/{t}"] = hashlib.sha256(np.ascontiguousarray(hr).tobytes()).hexdigest()
+    return sha256_file(path), hashes
+
+
+def test_bundled_model_outputs_are_bit_identical() -> None:
+    model_sha, hashes = output_hashes()
+    if model_sha not in GOLDEN:
+        pytest.fail(f"no golden hashes for bundled model {model_sha[:12]}: record them with "
+                    "`python -m tests.runtime.test_golden_outputs` and review the diff")
+    assert hashes == GOLDEN[model_sha]
+
+
+if __name__ == "__main__":
+    sha, found = output_hashes()
+    print(f'    "{sha}": {{')
+    for key, value in found.items():
+        print(f'        "{key}": "{value}",')
+    print("    },")
+    sys.exit(0)
