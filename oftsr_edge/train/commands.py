@@ -1,4 +1,4 @@
-"""CLI for training: ``train teacher``, ``distill`` and ``sample``.
+"""CLI for training: ``train`` (stage 1, the teacher), ``distill`` (stage 2) and ``sample``.
 
 This module imports only click at load time; torch comes in inside each command, after checking the ``[train]``
 extra, so ``oftsr-edge --help`` works on a runtime-only install and the train commands say what to install.
@@ -19,6 +19,8 @@ SETTINGS_OPTIONS = [
     click.option("--crop", "crop_size", type=click.IntRange(min=16), default=128, show_default=True, help="HR crop size."),
     click.option("--lr", type=float, default=None, help="Adam learning rate [teacher 2e-4, distill 5e-5]."),
     click.option("--warmup", type=click.IntRange(min=0), default=None, help="Linear warm-up steps [teacher 1000, distill 100]."),
+    click.option("--schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
+                 help="Learning rate after warm-up: constant, or cosine decay to 1% at --steps."),
     click.option("--ema", "ema_decay", type=click.FloatRange(0, 1), default=0.999, show_default=True),
     click.option("--grad-clip", type=float, default=1.0, show_default=True),
     click.option("--seed", type=int, default=0, show_default=True),
@@ -63,23 +65,26 @@ def _check_val(val_dir: Path | None) -> None:
         raise OftsrError(f"validation folder not found: {val_dir}")
 
 
-@click.group(help="Train models (stage 1: the flow teacher).")
-def train() -> None:
-    pass
-
-
-@train.command("teacher")
+@click.command()
 @click.option("--data", required=True, type=click.Path(path_type=Path), help="Folder of HR images (recursive).")
+@click.option("--exclude", multiple=True, metavar="GLOB",
+              help="Leave out images whose path under --data matches (repeatable), e.g. a held-out set.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run directory.")
-@click.option("--config", "model", default="small", show_default=True, help="Model config: tiny, small, base.")
+@click.option("--config", "model", default="small", show_default=True,
+              help="Model config (oftsr_edge.train.model.CONFIGS).")
 @click.option("--scale", type=click.Choice(["2", "4", "8"]), default="4", show_default=True)
 @click.option("--sigma-p", type=float, default=0.2, show_default=True, help="Noise level σp of x0.")
 @click.option("--degradation", default="bicubic", show_default=True, help="bicubic or realesrgan.")
 @click.option("--noise-sigma", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Gaussian LR noise σn (bicubic degradation), in [0,1] units.")
+@click.option("--t-zero-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Share of samples drawn at t = 0 (the student's fidelity end); the rest t ~ U[0, 1].")
+@click.option("--init-from", type=click.Path(path_type=Path), default=None,
+              help="Start from another run's EMA weights (same config), e.g. a study run or a regressor.")
 @settings_options
-def teacher(data: Path, out: Path, model: str, scale: str, sigma_p: float, degradation: str, noise_sigma: float,
-            resume: bool, device: str, threads: int | None, quiet: bool, **kw: object) -> None:
+def train(data: Path, exclude: tuple[str, ...], out: Path, model: str, scale: str, sigma_p: float, degradation: str,
+          noise_sigma: float, t_zero_fraction: float, init_from: Path | None, resume: bool, device: str,
+          threads: int | None, quiet: bool, **kw: object) -> None:
     """Stage 1: train the conditional rectified-flow teacher (Eq. 5, ℓ1) with EMA."""
     dist_info = _prepare(device, threads)
     from oftsr_edge.train.teacher import build_teacher_trainer
@@ -88,7 +93,7 @@ def teacher(data: Path, out: Path, model: str, scale: str, sigma_p: float, degra
     val_dir = kw.pop("val_dir")
     settings = _settings(2e-4, 1000, **kw)
     trainer = build_teacher_trainer(data, out, model, int(scale), sigma_p, degradation, noise_sigma, settings,
-                                    val_dir, resume, dist_info, quiet)
+                                    val_dir, resume, dist_info, quiet, t_zero_fraction, init_from, exclude)
     _run(trainer, dist_info)
 
 

@@ -45,12 +45,21 @@ class HRImageFolder:
     unreadable: list[Path] = field(default_factory=list)
     too_small: list[Path] = field(default_factory=list)
 
+    excluded: list[Path] = field(default_factory=list)
+
     @classmethod
-    def load(cls, root: str | Path, crop_size: int) -> HRImageFolder:
+    def load(cls, root: str | Path, crop_size: int, exclude: tuple[str, ...] = ()) -> HRImageFolder:
+        """Decode every image under ``root`` except those whose path relative to it matches an ``exclude`` glob
+        (how a held-out validation set is kept out of training, e.g. ``McMaster18/*``)."""
         paths = find_images(root)
         if not paths:
             raise OftsrError(f"no images ({', '.join(sorted(FORMATS))}) found in {root}")
         folder = cls(Path(root), crop_size)
+        excluded = {p for p in paths if any(p.relative_to(root).match(pattern) for pattern in exclude)}
+        folder.excluded = [p for p in paths if p in excluded]
+        if exclude and not folder.excluded:
+            raise OftsrError(f"--exclude {' '.join(exclude)} matches no image under {root}")
+        paths = [p for p in paths if p not in excluded]
         for path in paths:
             try:
                 img = read_rgb(path)
@@ -70,7 +79,7 @@ class HRImageFolder:
 
     def summary(self) -> str:
         return (f"{len(self.images)} images from {self.root} ({len(self.unreadable)} unreadable skipped, "
-                f"{len(self.too_small)} smaller than {self.crop_size}px skipped)")
+                f"{len(self.too_small)} smaller than {self.crop_size}px skipped, {len(self.excluded)} excluded)")
 
     def sample(self, batch_size: int, rng: np.random.Generator, rank: int = 0, world: int = 1) -> np.ndarray:
         """(B, crop, crop, 3) uint8 random crops with random flips and transposes, from rank's shard of the images."""

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from oftsr_edge.train.blocks import BLOCKS
+
 
 @dataclass(frozen=True)
 class UNetConfig:
@@ -28,8 +30,19 @@ class UNetConfig:
 
     name: str
     channels: tuple[int, ...]  # feature width at each level; level i works at LR/2**i
-    blocks: int  # residual blocks per level, in the encoder and again in the decoder
+    blocks: int | tuple[int, ...]  # blocks per level (one int for all), in the encoder and again in the decoder
     emb_dim: int  # width of the t embedding
+    block: str = "res"  # block type, a key of oftsr_edge.train.blocks.BLOCKS
+
+    def __post_init__(self) -> None:
+        if isinstance(self.blocks, (list, tuple)) and len(self.blocks) != len(self.channels):
+            raise ValueError(f"{self.name}: blocks {self.blocks} needs one count per level {self.channels}")
+        if self.block not in BLOCKS:
+            raise ValueError(f"{self.name}: unknown block type {self.block!r}; choose from {', '.join(BLOCKS)}")
+
+    def blocks_at(self, level: int) -> int:
+        """Number of blocks at ``level`` (in the encoder, and again in the decoder for levels above the bottom)."""
+        return self.blocks if isinstance(self.blocks, int) else self.blocks[level]
 
     @property
     def multiple_of(self) -> int:
@@ -41,8 +54,11 @@ class UNetConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> UNetConfig:
-        return cls(name=data["name"], channels=tuple(data["channels"]), blocks=int(data["blocks"]),
-                   emb_dim=int(data["emb_dim"]))
+        """Read a checkpoint's config; checkpoints made before block types existed are plain ResBlock nets."""
+        blocks = data["blocks"]
+        return cls(name=data["name"], channels=tuple(data["channels"]),
+                   blocks=int(blocks) if isinstance(blocks, int) else tuple(int(b) for b in blocks),
+                   emb_dim=int(data["emb_dim"]), block=str(data.get("block", "res")))
 
 
 CONFIGS: dict[str, UNetConfig] = {
@@ -63,24 +79,6 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
     return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
 
 
-class ResBlock(nn.Module):
-    """conv → FiLM(t) → SiLU → conv, plus the input: the only place t touches the features."""
-
-    def __init__(self, in_ch: int, out_ch: int, emb_dim: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
-        self.film = nn.Linear(emb_dim, 2 * out_ch)
-        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
-        nn.init.zeros_(self.conv2.weight)
-        nn.init.zeros_(self.conv2.bias)
-        self.skip = nn.Identity() if in_ch == out_ch else nn.Conv2d(in_ch, out_ch, 1)
-
-    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        scale, shift = self.film(emb)[:, :, None, None].chunk(2, dim=1)
-        h = F.silu(self.conv1(x) * (1 + scale) + shift)
-        return self.skip(x) + self.conv2(h)
-
-
 class OFTSRUNet(nn.Module):
     """v(x, x_lr, t): the velocity field of the flow from x0 to the HR image, computed at LR resolution."""
 
@@ -99,15 +97,16 @@ class OFTSRUNet(nn.Module):
         self.conv_in = nn.Conv2d(in_ch, ch[0], 3, padding=1)
         self.down_blocks = nn.ModuleList()
         self.downsamples = nn.ModuleList()
+        block = BLOCKS[config.block]
         for i, c in enumerate(ch):
-            self.down_blocks.append(nn.ModuleList(ResBlock(c, c, config.emb_dim) for _ in range(config.blocks)))
+            self.down_blocks.append(nn.ModuleList(block(c, config.emb_dim) for _ in range(config.blocks_at(i))))
             if i + 1 < len(ch):
                 self.downsamples.append(nn.Conv2d(c, ch[i + 1], 3, stride=2, padding=1))
         self.upsamples = nn.ModuleList()
         self.up_blocks = nn.ModuleList()
         for i in reversed(range(len(ch) - 1)):
             self.upsamples.append(nn.ConvTranspose2d(ch[i + 1], ch[i], 2, stride=2))
-            self.up_blocks.append(nn.ModuleList(ResBlock(ch[i], ch[i], config.emb_dim) for _ in range(config.blocks)))
+            self.up_blocks.append(nn.ModuleList(block(ch[i], config.emb_dim) for _ in range(config.blocks_at(i))))
         self.conv_out = nn.Conv2d(ch[0], out_ch, 3, padding=1)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -43,6 +44,7 @@ class TrainSettings:
     crop_size: int = 128
     lr: float = 2e-4
     warmup: int = 1000
+    schedule: str = "constant"  # after warm-up: "constant", or "cosine" decay to 1% of lr at `steps`
     ema_decay: float = 0.999
     grad_clip: float = 1.0
     seed: int = 0
@@ -102,6 +104,27 @@ def init_distributed(device: str = "auto") -> DistInfo:
     return DistInfo(rank=rank, world=dist.get_world_size(), device=torch.device(f"cuda:{local}" if use_cuda else "cpu"))
 
 
+SCHEDULES = ("constant", "cosine")
+
+
+def lr_factor(settings: TrainSettings) -> Callable[[int], float]:
+    """The learning-rate multiplier at step k: linear warm-up, then constant or a cosine decay to 1% at the end.
+
+    A pure function of (settings, k), so a resumed run continues exactly the same schedule.
+    """
+    if settings.schedule not in SCHEDULES:
+        raise OftsrError(f"unknown lr schedule {settings.schedule!r}; choose from {', '.join(SCHEDULES)}")
+    warmup = max(1, settings.warmup)
+
+    def factor(k: int) -> float:
+        if k < warmup or settings.schedule == "constant":
+            return min(1.0, (k + 1) / warmup)
+        progress = min(1.0, (k - warmup) / max(1, settings.steps - warmup))
+        return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
 Objective = Callable[[Callable[..., torch.Tensor], Batch], tuple[torch.Tensor, dict[str, float]]]
 
 
@@ -123,8 +146,7 @@ class Trainer:
         self.degrade = get_degradation(config["degradation"])
         self.upsampler = BicubicUpsampler(config["scale"]).to(self.dist.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
-        warmup = max(1, settings.warmup)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda k: min(1.0, (k + 1) / warmup))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(settings))
         self.step = 0
         if resume:
             self._resume()

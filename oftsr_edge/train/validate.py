@@ -45,16 +45,24 @@ def load_val_pairs(folder: str | Path, scale: int, limit: int | None = None) -> 
             hr = read_rgb(hr_path)[: lr.shape[0] * scale, : lr.shape[1] * scale]
             pairs.append(ValPair(hr_path.stem, hr, lr))
     else:
-        for hr_path in find_images(folder):
-            hr = read_rgb(hr_path)
-            h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
-            hr = hr[:h, :w]
-            x = torch.from_numpy(hr).permute(2, 0, 1)[None].float() / 255.0
-            lr = (quantize_8bit(bicubic_down(x, scale))[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
-            pairs.append(ValPair(hr_path.stem, hr, lr))
+        pairs = pairs_from_hr(find_images(folder), scale)
     if not pairs:
         raise OftsrError(f"no validation images in {folder}")
     return pairs[:limit] if limit else pairs
+
+
+def pairs_from_hr(paths: list[Path], scale: int) -> list[ValPair]:
+    """Pairs whose LR is made from HR by the training pipeline's antialiased bicubic downsample, rounded to 8 bits
+    (HR cropped to a multiple of the scale first). Used for held-out photos that have no shipped LR."""
+    pairs = []
+    for hr_path in paths:
+        hr = read_rgb(hr_path)
+        h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
+        hr = hr[:h, :w]
+        x = torch.from_numpy(hr).permute(2, 0, 1)[None].float() / 255.0
+        lr = (quantize_8bit(bicubic_down(x, scale))[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+        pairs.append(ValPair(hr_path.stem, hr, lr))
+    return pairs
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:

@@ -24,7 +24,7 @@ TINY = ["--config", "tiny", "--batch-size", "2", "--crop", "32", "--warmup", "1"
 def test_teacher_sample_distill_round_trip(tmp_path: Path, train_images: Path, set5: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     teacher = tmp_path / "teacher"
-    proc = run_main(capsys, "train", "teacher", "--data", str(train_images), "--out", str(teacher), "--steps", "2",
+    proc = run_main(capsys, "train", "--data", str(train_images), "--out", str(teacher), "--steps", "2",
                    "--ckpt-every", "2", *TINY)
     assert proc.code == 0, proc.err
     out = tmp_path / "hr.png"
@@ -63,7 +63,7 @@ def test_bad_training_input_is_one_line(tmp_path: Path, problem: str, capsys: py
         from PIL import Image
 
         Image.new("RGB", (64, 64), (10, 20, 30)).save(data / "flat.png")
-    proc = run_main(capsys, "train", "teacher", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "1", *TINY,
+    proc = run_main(capsys, "train", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "1", *TINY,
                    *extra)
     needle = {"missing": "data folder not found", "empty": "no images", "resume": "nothing to resume"}[problem]
     assert_one_line_error(proc, needle)
@@ -93,7 +93,7 @@ def test_train_commands_name_the_missing_extra(tmp_path: Path) -> None:
     base = [sys.executable, "-c", code]
     help_proc = subprocess.run([*base, "--help"], capture_output=True, text=True, cwd=REPO)
     assert help_proc.returncode == 0 and "train" in help_proc.stdout
-    proc = subprocess.run([*base, "train", "teacher", "--data", str(tmp_path), "--out", str(tmp_path / "r")],
+    proc = subprocess.run([*base, "train", "--data", str(tmp_path), "--out", str(tmp_path / "r")],
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "pip install 'oftsr-edge[train]'" in proc.stderr
@@ -107,7 +107,7 @@ def test_two_process_gloo_ddp_writes_one_checkpoint(tmp_path: Path, train_images
     out = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", "-m", "oftsr_edge.cli", "train",
-                           "teacher", "--data", str(train_images), "--out", str(out), "--steps", "3",
+                           "--data", str(train_images), "--out", str(out), "--steps", "3",
                            "--ckpt-every", "3", "--device", "cpu", *TINY],
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -39,11 +39,11 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path: Path, train_i
 def test_tiny_teacher_lowers_the_loss_on_real_photos(tmp_path: Path, train_images: Path) -> None:
     trainer = build_teacher_trainer(train_images, tmp_path / "run", "tiny", 4,
                                     settings=settings(100, batch_size=4, lr=3e-3, ckpt_every=100), quiet=True)
-    from oftsr_edge.train.teacher import teacher_objective
+    from oftsr_edge.train.teacher import TeacherObjective
 
     def held_out_loss() -> float:
         with torch.no_grad():  # the same 8 held-out batches (steps far beyond the run) before and after
-            return sum(float(teacher_objective(trainer.model, trainer.make_batch(10**6 + k))[0]) for k in range(8))
+            return sum(float(TeacherObjective()(trainer.model, trainer.make_batch(10**6 + k))[0]) for k in range(8))
 
     before = held_out_loss()
     trainer.fit()
