@@ -136,7 +136,7 @@ def _run(trainer, dist_info) -> None:  # noqa: ANN001
 @click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Teacher run dir or checkpoint.")
 @click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="LR image.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output HR image.")
-@click.option("--solver", type=click.Choice(["euler", "midpoint", "heun", "rk45"]), default="midpoint",
+@click.option("--solver", type=click.Choice(["euler", "midpoint", "heun", "ralston", "rk45"]), default="midpoint",
               show_default=True)
 @click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True, help="Fixed-step solvers.")
 @click.option("--rtol", type=float, default=1e-3, show_default=True, help="RK45 tolerance (rtol = atol).")

@@ -14,7 +14,8 @@ from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import sha256_file
 from oftsr_edge.train.checkpoint import WEIGHTS, load_checkpoint
 from oftsr_edge.train.data import HRImageFolder
-from oftsr_edge.train.losses import TEACHER_STEPS, distillation_losses
+from oftsr_edge.train.losses import distillation_losses
+from oftsr_edge.train.solvers import RK_METHODS
 from oftsr_edge.train.trainer import Batch, DistInfo, Trainer, TrainSettings
 from oftsr_edge.train.validate import load_val_pairs
 
@@ -26,8 +27,8 @@ class DistillObjective:
 
     def __init__(self, teacher: torch.nn.Module, dt: float, teacher_step: str, lambda_align: float,
                  lambda_bc: float) -> None:
-        if teacher_step not in TEACHER_STEPS:
-            raise OftsrError(f"unknown teacher step {teacher_step!r}; choose from {', '.join(TEACHER_STEPS)}")
+        if teacher_step not in RK_METHODS:
+            raise OftsrError(f"unknown teacher step {teacher_step!r}; choose from {', '.join(RK_METHODS)}")
         self.teacher = teacher.eval().requires_grad_(False)
         self.dt, self.teacher_step = dt, teacher_step
         self.lambda_align, self.lambda_bc = lambda_align, lambda_bc

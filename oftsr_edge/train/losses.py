@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from oftsr_edge.train.solvers import rk_step
+
 Net = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -30,30 +32,6 @@ def flow_matching_loss(v_theta: Net, x1: torch.Tensor, x0: torch.Tensor, x_lr: t
     tb = _bcast(t, x1)
     x_t = (1 - tb) * x0 + tb * x1
     return (v_theta(x_t, x_lr, t) - (x1 - x0)).abs().mean()
-
-
-TEACHER_STEPS = ("euler", "midpoint", "heun", "ralston")
-
-
-def teacher_step_velocity(v_theta: Net, x_t: torch.Tensor, x_lr: torch.Tensor, t: torch.Tensor, dt: float,
-                          method: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The teacher's effective velocity over [t, t + dt] by a one-step RK method, and v_θ(x_t, t) itself.
-
-    Returns ``(v_step, v_at_t)``: x_t + dt·v_step is the teacher's ODE step; v_at_t (the first stage of every
-    method) is reused by Eq. 10, so no extra teacher evaluation is spent on it.
-    """
-    k1 = v_theta(x_t, x_lr, t)
-    if method == "euler":
-        return k1, k1
-    if method == "midpoint":
-        return v_theta(x_t + 0.5 * dt * k1, x_lr, t + 0.5 * dt), k1
-    if method == "heun":
-        k2 = v_theta(x_t + dt * k1, x_lr, t + dt)
-        return 0.5 * (k1 + k2), k1
-    if method == "ralston":
-        k2 = v_theta(x_t + (2.0 / 3.0) * dt * k1, x_lr, t + (2.0 / 3.0) * dt)
-        return 0.25 * k1 + 0.75 * k2, k1
-    raise ValueError(f"unknown teacher step {method!r}; choose from {', '.join(TEACHER_STEPS)}")
 
 
 @dataclass
@@ -94,7 +72,7 @@ def distillation_losses(
     v_t, v_s, v_0 = v_all[:n], v_all[n : 2 * n], v_all[2 * n :]
     with torch.no_grad():
         x_t = x0 + tb * v_t
-        v_step, v_teacher_t = teacher_step_velocity(v_theta, x_t, x_lr, t, dt, teacher_step)
+        v_step, v_teacher_t = rk_step(lambda x, tt: v_theta(x, x_lr, tt), x_t, t, dt, teacher_step)
         target = v_t + (dt / sb) * (v_step - v_t)
         v_teacher_0 = v_theta(x0, x_lr, torch.zeros_like(t))
     l_distill = ((v_s - target) ** 2).mean()

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from oftsr_edge.train.losses import distillation_losses, flow_matching_loss, teacher_step_velocity
+from oftsr_edge.train.losses import distillation_losses, flow_matching_loss
+from oftsr_edge.train.solvers import rk_step
 
 
 class Linear(nn.Module):
@@ -70,7 +71,8 @@ def test_distillation_midpoint_teacher_step() -> None:
     ("ralston", 0.25 * 3.0 + 0.75 * 2 * (1.5 + 0.2)),  # ¼k1 + ¾v(x_t + ⅔dt·k1)
 ])
 def test_teacher_rk_steps(method: str, expected: float) -> None:
-    v, k1 = teacher_step_velocity(Linear(2.0, 0.0), one(1.5), one(0.0), torch.tensor([0.5]), 0.1, method)
+    net = Linear(2.0, 0.0)
+    v, k1 = rk_step(lambda x, t: net(x, one(0.0), t), one(1.5), torch.tensor([0.5]), 0.1, method)
     assert v.item() == pytest.approx(expected, rel=1e-6)
     assert k1.item() == pytest.approx(3.0)
 

@@ -24,6 +24,7 @@ def exact(x0: float, t: float) -> float:
     ("euler", 100, 100, 5e-3),
     ("midpoint", 20, 40, 5e-4),
     ("heun", 20, 40, 5e-4),
+    ("ralston", 20, 40, 5e-4),
 ])
 def test_fixed_step_solvers(solver: str, steps: int, nfe: int, tol: float) -> None:
     result = integrate(v, torch.ones(4, dtype=torch.float64), solver, steps=steps)
