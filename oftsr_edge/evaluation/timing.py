@@ -217,7 +217,7 @@ def environment() -> dict[str, object]:
         info["ort_providers"] = onnxruntime.get_available_providers()
     except ImportError:
         info["ort_providers"] = []
-    from oftsr_edge.runtime.cuda_probe import probe_gpus
+    from oftsr_edge.runtime.backends.tensorrt.cuda_probe import probe_gpus
 
     probe = probe_gpus()  # never raises; no cuda-python or no GPU reads as "none"
     info["gpu"] = ", ".join(f"{g.name} (sm {g.compute_capability})" for g in probe.gpus) or None

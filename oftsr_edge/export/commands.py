@@ -155,7 +155,7 @@ def build_engines(paths: list[Path], batch: int) -> None:
     from oftsr_edge.export.verify import check_contract
 
     try:
-        from oftsr_edge.export.trt_builder import build_engine
+        from oftsr_edge.runtime.backends.tensorrt.builder import build_engine
     except ImportError as exc:
         click.echo(f"oftsr-edge: note: --trt skipped: the engine builder is not available ({exc})", err=True)
         return

@@ -8,7 +8,8 @@ failure: DESIGN §4). Torch-free.
 Runners come from Polygraphy when it is installed (``OnnxrtRunner`` over a CPU session and
 ``Comparator.run(runners, data_loader=feeds)``: NVIDIA/TensorRT tools/Polygraphy examples/api/01_comparing_frameworks;
 polygraphy/comparator/comparator.py), with the TensorRT engine wrapped as a Polygraphy runner around our own
-:class:`~oftsr_edge.runtime.backends.tensorrt.TensorRTBackend`, so the check exercises the runtime's real code path.
+:class:`~oftsr_edge.runtime.backends.tensorrt.backend.TensorRTBackend`, so the check exercises the runtime's real
+code path.
 Without Polygraphy the same feeds go through plain ONNX Runtime sessions and the backend, with the same gate.
 
 Caveat: ONNX Runtime's CPU provider runs most fp16 nodes by casting them to float32, so an ORT-only check of the fp16
@@ -238,7 +239,7 @@ def _backend_runner_class() -> type:
 
 def _trt_backend(engine: Path, device: int) -> Callable[[], Any]:
     def factory() -> Any:
-        from oftsr_edge.runtime.backends.tensorrt import TensorRTBackend
+        from oftsr_edge.runtime.backends.tensorrt.backend import TensorRTBackend
 
         return TensorRTBackend(engine, device=device)
 
@@ -305,9 +306,9 @@ def run_check(
     The default reference is the FP32 export of the same checkpoint found beside ``model`` (by metadata): an
     fp16/int8 model is always compared with FP32. Only an fp32 model checked against its own engine uses itself.
     """
-    from oftsr_edge.export.trt_builder import read_onnx_spec
     from oftsr_edge.fileio import sha256_file
-    from oftsr_edge.runtime.engine_cache import read_sidecar
+    from oftsr_edge.runtime.backends.tensorrt.builder import read_onnx_spec
+    from oftsr_edge.runtime.backends.tensorrt.engine_cache import read_sidecar
 
     model = Path(model)
     spec: ModelSpec = read_onnx_spec(model)

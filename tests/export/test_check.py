@@ -126,10 +126,14 @@ def test_build_and_engine_check_without_tensorrt_are_one_line(tiny_onnx_fp32: Pa
 
 def _engine_with_sidecar(model: Path, engine: Path, onnx_sha: str | None = None) -> Path:
     """A placeholder engine file whose sidecar says it was built from ``model`` (tile = the model's tile)."""
-    from oftsr_edge.export.trt_builder import read_onnx_spec
     from oftsr_edge.fileio import sha256_file
-    from oftsr_edge.runtime.engine_cache import EngineEnvironment, EngineSidecar, write_engine
-    from oftsr_edge.runtime.trt_profiles import make_profile
+    from oftsr_edge.runtime.backends.tensorrt.builder import read_onnx_spec
+    from oftsr_edge.runtime.backends.tensorrt.engine_cache import (
+        EngineEnvironment,
+        EngineSidecar,
+        write_engine,
+    )
+    from oftsr_edge.runtime.backends.tensorrt.profiles import make_profile
 
     spec = read_onnx_spec(model)
     profile = make_profile(spec.scale, spec.multiple_of, tile=spec.tile, batch=2)

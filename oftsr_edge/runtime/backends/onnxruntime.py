@@ -4,8 +4,8 @@ CPU sessions get explicit thread settings (``intra_op_num_threads``; spinning of
 encode images get the cores back between ops — edge-notes §5.4). GPU sessions bind inputs and output to device
 buffers that are reused across calls (IOBinding; one buffer set per tile shape), which is what fixed-shape tiling
 and CUDA graphs need. The TensorRT EP always gets explicit min/opt/max profiles for the runtime's tile and batch and
-an engine + timing cache (:mod:`oftsr_edge.runtime.ort_trt_options`); without them it rebuilds engines for every
-new shape.
+an engine + timing cache (:mod:`oftsr_edge.runtime.backends.tensorrt.ort_ep_options`); without them it rebuilds
+engines for every new shape.
 
 This module imports ``onnxruntime`` only inside functions, so importing it never fails on a box without it.
 """
@@ -156,9 +156,9 @@ def read_onnx_spec(path: str | Path) -> ModelSpec:
 
 
 def _trt_provider(path: Path, spec: ModelSpec, options: OrtOptions) -> tuple[str, dict[str, object]]:
-    from oftsr_edge.runtime.engine_cache import default_cache_dir
-    from oftsr_edge.runtime.ort_trt_options import ort_trt_provider_options
-    from oftsr_edge.runtime.trt_profiles import make_profile
+    from oftsr_edge.runtime.backends.tensorrt.engine_cache import default_cache_dir
+    from oftsr_edge.runtime.backends.tensorrt.ort_ep_options import ort_trt_provider_options
+    from oftsr_edge.runtime.backends.tensorrt.profiles import make_profile
 
     tile = -(-(options.tile or spec.tile) // spec.multiple_of) * spec.multiple_of  # as the tiler rounds it
     profile = make_profile(spec.scale, spec.multiple_of, tile=tile, batch=max(1, options.batch))

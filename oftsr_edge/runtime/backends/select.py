@@ -44,7 +44,7 @@ def _require_tensorrt() -> None:
 
 def _open_engine(path: Path, device: int) -> Backend:
     _require_tensorrt()
-    from oftsr_edge.runtime.backends.tensorrt import TensorRTBackend
+    from oftsr_edge.runtime.backends.tensorrt.backend import TensorRTBackend
 
     return TensorRTBackend(path, device=device)
 
@@ -52,8 +52,8 @@ def _open_engine(path: Path, device: int) -> Backend:
 def _engine_for_onnx(path: Path, tile: int | None, batch: int, device: int, cache_dir: Path | None) -> Path:
     """Build (or reuse from the engine cache) a TensorRT engine for the ONNX at ``path``."""
     _require_tensorrt()
-    from oftsr_edge.export.trt_builder import build_engine
     from oftsr_edge.runtime.backends.onnxruntime import read_onnx_spec
+    from oftsr_edge.runtime.backends.tensorrt.builder import build_engine
 
     spec = read_onnx_spec(path)
     edge = -(-(tile or spec.tile) // spec.multiple_of) * spec.multiple_of  # as the tiler rounds it

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from oftsr_edge.runtime.trt_profiles import LEVELS, ProfileShapes
+from oftsr_edge.runtime.backends.tensorrt.profiles import LEVELS, ProfileShapes
 
 
 def profile_shapes_string(shapes: dict[str, tuple[int, ...]]) -> str:

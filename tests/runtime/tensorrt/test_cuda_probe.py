@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from oftsr_edge.errors import MissingExtraError, OftsrError
-from oftsr_edge.runtime import cuda_probe
-from oftsr_edge.runtime.cuda_probe import GpuInfo, cuda_check, probe_gpus, require_gpu
+from oftsr_edge.runtime.backends.tensorrt import cuda_probe
+from oftsr_edge.runtime.backends.tensorrt.cuda_probe import GpuInfo, cuda_check, probe_gpus, require_gpu
 from tests.helpers.fake_tensorrt import FakeCudart, cudaError_t
 
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from oftsr_edge.errors import MissingExtraError, OftsrError
-from oftsr_edge.export import trt_builder
-from oftsr_edge.export.trt_builder import BuildProgress, build_engine, check_network_io, read_onnx_spec
-from oftsr_edge.runtime.engine_cache import read_sidecar, sidecar_path, usable_engine
+from oftsr_edge.runtime.backends.tensorrt import builder
+from oftsr_edge.runtime.backends.tensorrt.builder import build_engine, check_network_io, read_onnx_spec
+from oftsr_edge.runtime.backends.tensorrt.engine_cache import read_sidecar, sidecar_path, usable_engine
 from oftsr_edge.runtime.model_spec import METADATA_KEY, ModelSpec
 from tests.helpers.fake_tensorrt import ENGINE_MAGIC, FakeCudart, make_fake_trt
 
@@ -55,7 +55,7 @@ class Env:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.monkeypatch = monkeypatch
         self.cudart = FakeCudart()
-        monkeypatch.setattr(trt_builder, "require_cudart", lambda: self.cudart)
+        monkeypatch.setattr(builder, "require_cudart", lambda: self.cudart)
         self.lines: list[str] = []
 
     def trt(self, version: str = "10.3.0", **kwargs: Any) -> Any:
@@ -256,30 +256,11 @@ def test_check_network_io() -> None:
         check_network_io(["lr", "noise", "t"], ["hr", "extra"])
 
 
-def test_build_progress_lines() -> None:
-    lines: list[str] = []
-    progress = BuildProgress(lines.append)
-    progress.phase_start("Building engine", None, 3)
-    progress.phase_start("Tactic timing", "Building engine", 10)
-    assert progress.step_complete("Tactic timing", 4)
-    progress.phase_finish("Tactic timing")
-    assert progress.step_complete("Building engine", 0)
-    progress.phase_finish("Building engine")
-    assert lines == [
-        "[build] Building engine (3 steps)",
-        "  [build] Tactic timing (10 steps)",
-        "[build] Building engine: 1/3",
-        "[build] Building engine done",
-    ]
-    progress.cancelled = True
-    assert progress.step_complete("x", 0) is False
-
-
 def test_sidecar_records_the_key_the_cache_checks(env: Env, model: Path, tmp_path: Path) -> None:
     env.trt("10.3.0")
     engine = env.build(model, None, tmp_path / "cache")
     data = json.loads(sidecar_path(engine).read_text())
-    from oftsr_edge.runtime.engine_cache import EngineEnvironment
+    from oftsr_edge.runtime.backends.tensorrt.engine_cache import EngineEnvironment
 
     assert usable_engine(engine, EngineEnvironment("10.3.0", "NVIDIA Jetson AGX Orin", "8.7"), data["key"])[0]
 
@@ -289,7 +270,7 @@ def test_sidecar_records_the_key_the_cache_checks(env: Env, model: Path, tmp_pat
 def test_real_build(tmp_path: Path) -> None:
     """Builds the contract graph with the real TensorRT on a real GPU."""
     pytest.importorskip("tensorrt", reason="needs TensorRT: not installed")
-    from oftsr_edge.runtime.cuda_probe import probe_gpus
+    from oftsr_edge.runtime.backends.tensorrt.cuda_probe import probe_gpus
 
     probe = probe_gpus()
     if not probe.available:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import sha256_file, write_bytes_atomic
+from oftsr_edge.runtime.backends.tensorrt.profiles import ProfileShapes
 from oftsr_edge.runtime.model_spec import ModelSpec
-from oftsr_edge.runtime.trt_profiles import ProfileShapes
 
 SIDECAR_SUFFIX = ".json"
 SIDECAR_FORMAT = "oftsr-edge-trt-engine"

@@ -1,22 +1,21 @@
 """Build a TensorRT engine from an exported ONNX: one profile, cached by key, timing cache per TensorRT + GPU.
 
-Torch-free: a Jetson builds its engines on-device with TensorRT's Python API and nothing else of the export side.
-The version rules live in :mod:`oftsr_edge.runtime.trt_versions`, the key and sidecar in
-:mod:`oftsr_edge.runtime.engine_cache`, the shapes in :mod:`oftsr_edge.runtime.trt_profiles`; this module only
-strings TensorRT calls together. API used, present from 8.5 to 11.x unless noted (NVIDIA/TensorRT
-python/src/infer/pyCore.cpp @release/8.5 and 10.x; TensorRT Python API docs "IBuilderConfig", "ITimingCache"):
-``Builder(logger)``, ``create_network(flags)``, ``OnnxParser(network, logger).parse_from_file`` (python/src/parsers/
-pyOnnx.cpp), ``create_builder_config``, ``set_memory_pool_limit(MemoryPoolType.WORKSPACE, n)``,
-``create_optimization_profile`` + ``set_shape``, ``create_timing_cache``/``set_timing_cache``/
-``get_timing_cache().serialize()``, ``progress_monitor`` (10.0+, samples/python/simple_progress_monitor),
-``build_serialized_network``.
+Torch-free and on the runtime side: a Jetson builds its engines on-device with TensorRT's Python API and nothing of
+the export side. The version rules live in :mod:`.versions`, the key and sidecar in :mod:`.engine_cache`, the shapes
+in :mod:`.profiles`, log and progress lines in :mod:`.build_log`; this module only strings TensorRT calls together.
+API used, present from 8.5 to 11.x unless noted (NVIDIA/TensorRT python/src/infer/pyCore.cpp @release/8.5 and
+10.x; TensorRT Python API docs "IBuilderConfig", "ITimingCache"): ``Builder(logger)``, ``create_network(flags)``,
+``OnnxParser(network, logger).parse_from_file`` (python/src/parsers/pyOnnx.cpp), ``create_builder_config``,
+``set_memory_pool_limit(MemoryPoolType.WORKSPACE, n)``, ``create_optimization_profile`` + ``set_shape``,
+``create_timing_cache``/``set_timing_cache``/``get_timing_cache().serialize()``, ``progress_monitor`` (10.0+,
+samples/python/simple_progress_monitor), ``build_serialized_network``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,9 @@ from typing import Any
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.extras import require
 from oftsr_edge.fileio import sha256_file, write_bytes_atomic
-from oftsr_edge.runtime.cuda_probe import GpuInfo, cuda_check, require_cudart, require_gpu
-from oftsr_edge.runtime.engine_cache import (
+from oftsr_edge.runtime.backends.tensorrt.build_log import Log, progress_monitor, trt_logger
+from oftsr_edge.runtime.backends.tensorrt.cuda_probe import GpuInfo, cuda_check, require_cudart, require_gpu
+from oftsr_edge.runtime.backends.tensorrt.engine_cache import (
     EngineEnvironment,
     EngineSidecar,
     cache_entry_path,
@@ -36,11 +36,15 @@ from oftsr_edge.runtime.engine_cache import (
     usable_engine,
     write_engine,
 )
+from oftsr_edge.runtime.backends.tensorrt.profiles import ProfileShapes, make_profile
+from oftsr_edge.runtime.backends.tensorrt.versions import (
+    BuildPlan,
+    builder_flags,
+    network_flags_mask,
+    plan_build,
+)
 from oftsr_edge.runtime.model_spec import INPUT_NAMES, METADATA_KEY, OUTPUT_NAME, ModelSpec
-from oftsr_edge.runtime.trt_profiles import ProfileShapes, make_profile
-from oftsr_edge.runtime.trt_versions import BuildPlan, builder_flags, network_flags_mask, plan_build
 
-Log = Callable[[str], None]
 GIB = 1 << 30
 
 
@@ -115,86 +119,6 @@ def check_network_io(inputs: Sequence[str], outputs: Sequence[str]) -> None:
         )
 
 
-class BuildProgress:
-    """Build-progress lines from TensorRT's phase callbacks (``IProgressMonitor``), one line per phase start/end.
-
-    Pure Python, so it is tested without TensorRT; :func:`_progress_monitor` wraps it in the TensorRT interface.
-    Phases nest (``parent_phase``); steps are reported only for top-level phases to keep the log short.
-    """
-
-    def __init__(self, log: Log) -> None:
-        self.log = log
-        self.depth: dict[str, int] = {}
-        self.steps: dict[str, int] = {}
-        self.cancelled = False
-
-    def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
-        depth = self.depth.get(parent_phase, -1) + 1 if parent_phase else 0
-        self.depth[phase_name] = depth
-        self.steps[phase_name] = int(num_steps)
-        self.log(f"{'  ' * depth}[build] {phase_name} ({num_steps} steps)")
-
-    def step_complete(self, phase_name: str, step: int) -> bool:
-        if self.depth.get(phase_name) == 0 and self.steps.get(phase_name, 0) > 1:
-            self.log(f"[build] {phase_name}: {step + 1}/{self.steps[phase_name]}")
-        return not self.cancelled
-
-    def phase_finish(self, phase_name: str) -> None:
-        depth = self.depth.pop(phase_name, 0)
-        self.steps.pop(phase_name, None)
-        if depth == 0:
-            self.log(f"[build] {phase_name} done")
-
-
-def _progress_monitor(trt: Any, log: Log) -> Any:
-    """A ``trt.IProgressMonitor`` forwarding to :class:`BuildProgress` (TensorRT >= 10.0 only).
-
-    Its ``__init__`` must call the base initializer (TensorRT sample simple_progress_monitor.py); a Ctrl-C inside a
-    callback cancels the build through ``step_complete`` returning False.
-    """
-    progress = BuildProgress(log)
-
-    class Monitor(trt.IProgressMonitor):  # type: ignore[misc, name-defined]
-        def __init__(self) -> None:
-            trt.IProgressMonitor.__init__(self)
-
-        def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
-            try:
-                progress.phase_start(phase_name, parent_phase, num_steps)
-            except KeyboardInterrupt:
-                progress.cancelled = True
-
-        def step_complete(self, phase_name: str, step: int) -> bool:
-            try:
-                return progress.step_complete(phase_name, step)
-            except KeyboardInterrupt:
-                return False
-
-        def phase_finish(self, phase_name: str) -> None:
-            try:
-                progress.phase_finish(phase_name)
-            except KeyboardInterrupt:
-                progress.cancelled = True
-
-    return Monitor()
-
-
-def _logger(trt: Any, log: Log, verbose: bool) -> Any:
-    """A ``trt.ILogger`` that forwards warnings and errors (and INFO when verbose) to ``log``."""
-    shown = {"INTERNAL_ERROR", "ERROR", "WARNING"} | ({"INFO"} if verbose else set())
-
-    class Logger(trt.ILogger):  # type: ignore[misc, name-defined]
-        def __init__(self) -> None:
-            trt.ILogger.__init__(self)
-
-        def log(self, severity: Any, msg: str) -> None:
-            name = str(getattr(severity, "name", severity)).rsplit(".", 1)[-1]
-            if name in shown:
-                log(f"[TensorRT {name.lower()}] {msg}")
-
-    return Logger()
-
-
 def _load_timing_cache(config: Any, path: Path, log: Log) -> Any:
     """Attach the persisted timing cache (or a fresh one when it is missing or unreadable)."""
     data = b""
@@ -226,7 +150,7 @@ def _build_serialized(
     log: Log,
 ) -> bytes:
     """The TensorRT calls: parse, configure (flags, workspace, profile, timing cache, progress), build."""
-    logger = _logger(trt, log, config.verbose)
+    logger = trt_logger(trt, log, config.verbose)
     builder = trt.Builder(logger)
     network = builder.create_network(network_flags_mask(trt, plan.network_flags))
     parser = trt.OnnxParser(network, logger)
@@ -248,7 +172,7 @@ def _build_serialized(
     _load_timing_cache(build_config, timing, log)
     monitor = None
     if plan.version.has_progress_monitor and hasattr(trt, "IProgressMonitor"):
-        monitor = _progress_monitor(trt, log)
+        monitor = progress_monitor(trt, log)
         build_config.progress_monitor = monitor
     else:
         log(f"[build] TensorRT {plan.version} reports no build progress; this can take several minutes")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime.trt_profiles import (
+from oftsr_edge.runtime.backends.tensorrt.profiles import (
     ProfileShapes,
     check_run_shapes,
     io_shapes,

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from oftsr_edge.runtime.ort_trt_options import ort_trt_provider_options, profile_shapes_string
-from oftsr_edge.runtime.trt_profiles import make_profile
+from oftsr_edge.runtime.backends.tensorrt.ort_ep_options import (
+    ort_trt_provider_options,
+    profile_shapes_string,
+)
+from oftsr_edge.runtime.backends.tensorrt.profiles import make_profile
 
 
 def test_profile_strings_cover_all_dynamic_inputs(tmp_path: Path) -> None:

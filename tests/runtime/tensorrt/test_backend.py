@@ -16,17 +16,17 @@ import numpy as np
 import pytest
 
 from oftsr_edge.errors import MissingExtraError, OftsrError
-from oftsr_edge.runtime.backends import tensorrt as backend_module
-from oftsr_edge.runtime.backends.tensorrt import TensorRTBackend, check_engine_io
-from oftsr_edge.runtime.engine_cache import (
+from oftsr_edge.runtime.backends.tensorrt import backend as backend_module
+from oftsr_edge.runtime.backends.tensorrt.backend import TensorRTBackend, check_engine_io
+from oftsr_edge.runtime.backends.tensorrt.engine_cache import (
     EngineEnvironment,
     EngineSidecar,
     engine_cache_key,
     sidecar_path,
     write_engine,
 )
+from oftsr_edge.runtime.backends.tensorrt.profiles import make_profile
 from oftsr_edge.runtime.model_spec import ModelSpec
-from oftsr_edge.runtime.trt_profiles import make_profile
 from tests.helpers.fake_tensorrt import ENGINE_MAGIC, FakeCudart, fake_compute, make_fake_trt
 
 SPEC = ModelSpec(
@@ -198,13 +198,13 @@ def test_engine_built_by_the_builder_runs(
 ) -> None:
     """build_engine's output (engine + sidecar) is what the backend loads: the two agree on the format."""
     pytest.importorskip("onnx")
-    from oftsr_edge.export import trt_builder
-    from tests.export.test_trt_builder import write_contract_onnx
+    from oftsr_edge.runtime.backends.tensorrt import builder
+    from tests.runtime.tensorrt.test_builder import write_contract_onnx
 
     _, cudart = fakes
-    monkeypatch.setattr(trt_builder, "require_cudart", lambda: cudart)
+    monkeypatch.setattr(builder, "require_cudart", lambda: cudart)
     model = write_contract_onnx(tmp_path / "m.onnx")
-    engine = trt_builder.build_engine(
+    engine = builder.build_engine(
         model, tmp_path / "m.engine", tile=8, batch=3, cache_dir=tmp_path / "c", log=lambda s: None
     )
     lr, noise, t = _inputs(4)
@@ -218,7 +218,7 @@ def test_engine_built_by_the_builder_runs(
 def test_real_engine_matches_onnxruntime(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """Builds the tiny student's engine with the real TensorRT and compares it with ONNX Runtime on CPU."""
     pytest.importorskip("tensorrt", reason="needs TensorRT: not installed")
-    from oftsr_edge.runtime.cuda_probe import probe_gpus
+    from oftsr_edge.runtime.backends.tensorrt.cuda_probe import probe_gpus
 
     probe = probe_gpus()
     if not probe.available:
@@ -226,8 +226,8 @@ def test_real_engine_matches_onnxruntime(tmp_path: Path, request: pytest.Fixture
     tiny_onnx = request.getfixturevalue("tiny_onnx_fp32")  # exported only once the skips above have passed
     import onnxruntime as ort
 
-    from oftsr_edge.export.trt_builder import build_engine
     from oftsr_edge.metrics.fidelity import psnr
+    from oftsr_edge.runtime.backends.tensorrt.builder import build_engine
 
     engine = build_engine(tiny_onnx, tmp_path / "tiny.engine", tile=32, batch=2, cache_dir=tmp_path / "cache")
     lr, noise, t = _inputs(3, tile=32)

@@ -7,8 +7,8 @@ import inspect
 import pytest
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime import trt_versions
-from oftsr_edge.runtime.trt_versions import (
+from oftsr_edge.runtime.backends.tensorrt import versions
+from oftsr_edge.runtime.backends.tensorrt.versions import (
     TrtVersion,
     builder_flags,
     network_flags_mask,
@@ -127,9 +127,9 @@ def test_progress_monitor_availability() -> None:
 
 def test_no_implicit_int8_calibrator_anywhere() -> None:
     """The builder never touches the calibrator API (removed in 11.0, deprecated since 10.1)."""
-    from oftsr_edge.export import trt_builder
+    from oftsr_edge.runtime.backends.tensorrt import builder
 
-    for module in (trt_versions, trt_builder):
+    for module in (versions, builder):
         source = inspect.getsource(module)
         assert ".int8_calibrator" not in source
         assert "IInt8EntropyCalibrator" not in source

@@ -1,7 +1,7 @@
 """Native TensorRT backend: one code path for TensorRT 8.5 → 11.x, buffers and stream through cuda-python.
 
 It loads an engine built by ``oftsr-edge build`` and refuses anything its sidecar says was built for another
-TensorRT version, another GPU, or that no longer matches its sha256 (see :mod:`oftsr_edge.runtime.engine_cache`).
+TensorRT version, another GPU, or that no longer matches its sha256 (see :mod:`.engine_cache`).
 The model's :class:`ModelSpec` comes from the sidecar, so no ONNX and no onnx package are needed at run time.
 
 TensorRT API (present in 8.5, 10.x and 11.x: NVIDIA/TensorRT python/src/infer/pyCore.cpp @release/8.5, v10.x, v11.1):
@@ -26,10 +26,19 @@ import numpy as np
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.extras import require
 from oftsr_edge.runtime.backends.base import Backend
-from oftsr_edge.runtime.cuda_probe import cuda_check, require_cudart, require_gpu
-from oftsr_edge.runtime.engine_cache import EngineEnvironment, read_sidecar, sidecar_problems
+from oftsr_edge.runtime.backends.tensorrt.cuda_probe import cuda_check, require_cudart, require_gpu
+from oftsr_edge.runtime.backends.tensorrt.engine_cache import (
+    EngineEnvironment,
+    read_sidecar,
+    sidecar_problems,
+)
+from oftsr_edge.runtime.backends.tensorrt.profiles import (
+    ProfileShapes,
+    check_run_shapes,
+    io_shapes,
+    split_batches,
+)
 from oftsr_edge.runtime.model_spec import INPUT_NAMES, OUTPUT_NAME
-from oftsr_edge.runtime.trt_profiles import ProfileShapes, check_run_shapes, io_shapes, split_batches
 
 LR, NOISE, T = INPUT_NAMES
 
