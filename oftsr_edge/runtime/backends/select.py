@@ -1,24 +1,34 @@
-"""Choose and open the backend for a model file, and find a reduced-precision model's fp32 sibling.
+"""Open a model file on the backend its options ask for, and find a reduced-precision model's fp32 sibling.
 
-``auto``: a TensorRT engine (``.engine`` / ``.plan``) runs on the native TensorRT backend; an ONNX file runs on ONNX
-Runtime with the best execution provider installed (TensorRT EP > CUDA EP > CPU). ``ort`` forces ONNX Runtime (best
-provider), ``ort-cpu`` / ``ort-cuda`` / ``ort-trt`` one provider, ``trt`` native TensorRT (an ONNX is first built
-into a cached engine). The backend's ``name`` says what was picked. Backend modules are imported only here and only
-when chosen, so a box without TensorRT never imports it, and a missing library is one line naming the install.
+The options are one of the dataclasses of :mod:`oftsr_edge.runtime.backends.options`. :func:`resolve_backend` turns
+``Auto`` and ``OrtAuto`` into a concrete choice for the file: a TensorRT engine (``.engine`` / ``.plan``) runs on the
+native TensorRT backend, an ONNX on ONNX Runtime with the best execution provider installed (TensorRT EP > CUDA EP >
+CPU). ``TensorRT`` with an ONNX first builds a cached engine for the tiling. The backend's ``name`` says what was
+picked. Backend modules are imported only here and only when chosen, so a box without TensorRT never imports it, and
+a missing library is one line naming the install.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from oftsr_edge.contract import ModelSpec, read_spec
 from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.extras import require
 from oftsr_edge.runtime.backends.base import Backend
-from oftsr_edge.runtime.model_spec import ModelSpec
+from oftsr_edge.runtime.backends.options import (
+    Auto,
+    BackendOptions,
+    OrtAuto,
+    OrtCpu,
+    OrtCuda,
+    OrtOptions,
+    OrtTensorRT,
+    TensorRT,
+)
+from oftsr_edge.runtime.tiling.geometry import profile_tile
 
-BACKENDS = ("auto", "ort", "trt", "ort-cpu", "ort-cuda", "ort-trt")
 ENGINE_SUFFIXES = (".engine", ".plan")
-_ORT_PROVIDER = {"auto": "auto", "ort": "auto", "ort-cpu": "cpu", "ort-cuda": "cuda", "ort-trt": "tensorrt"}
 
 
 def is_engine(path: str | Path) -> bool:
@@ -42,59 +52,54 @@ def _require_tensorrt() -> None:
         ) from None
 
 
-def _open_engine(path: Path, device: int) -> Backend:
+def resolve_backend(options: BackendOptions, path: Path) -> OrtOptions | TensorRT:
+    """The concrete backend ``options`` mean for the model at ``path`` (``Auto`` / ``OrtAuto`` choose here)."""
+    if isinstance(options, Auto):
+        options = options.pick(engine=is_engine(path))
+    if is_engine(path) and not isinstance(options, TensorRT):
+        raise OftsrError(
+            f"{path}: a TensorRT engine runs only on backend 'trt' (or 'auto'), not {options.name!r}"
+        )
+    if isinstance(options, OrtAuto):
+        from oftsr_edge.runtime.backends.onnxruntime import available_providers
+
+        offered = available_providers()
+        options = options.pick(offered[0] if offered else "cpu")
+    if not isinstance(options, (OrtCpu, OrtCuda, OrtTensorRT, TensorRT)):
+        raise OftsrError(f"not backend options: {options!r}")
+    return options
+
+
+def _open_tensorrt(path: Path, options: TensorRT, tile: int | None, batch: int) -> Backend:
+    """A native TensorRT backend; an ONNX is first built (or found in the engine cache) for ``tile`` and ``batch``."""
     _require_tensorrt()
     from oftsr_edge.runtime.backends.tensorrt.backend import TensorRTBackend
 
-    return TensorRTBackend(path, device=device)
+    if not is_engine(path):
+        from oftsr_edge.runtime.backends.tensorrt.builder import build_engine
 
-
-def _engine_for_onnx(path: Path, tile: int | None, batch: int, device: int, cache_dir: Path | None) -> Path:
-    """Build (or reuse from the engine cache) a TensorRT engine for the ONNX at ``path``."""
-    _require_tensorrt()
-    from oftsr_edge.runtime.backends.onnxruntime import read_onnx_spec
-    from oftsr_edge.runtime.backends.tensorrt.builder import build_engine
-
-    spec = read_onnx_spec(path)
-    edge = -(-(tile or spec.tile) // spec.multiple_of) * spec.multiple_of  # as the tiler rounds it
-    return build_engine(path, tile=edge, batch=max(1, batch), device=device, cache_dir=cache_dir)
+        spec = read_spec(path, via="onnxruntime")
+        edge = profile_tile(tile, spec.tile, spec.multiple_of)
+        path = build_engine(path, tile=edge, batch=batch, device=options.device, cache_dir=options.cache_dir)
+    return TensorRTBackend(path, device=options.device)
 
 
 def open_backend(
-    model_path: str | Path,
-    backend: str = "auto",
-    device: int = 0,
-    *,
-    tile: int | None = None,
-    batch: int = 1,
-    threads: int = 0,
-    cache_dir: str | Path | None = None,
+    model_path: str | Path, options: BackendOptions | None = None, *, tile: int | None = None, batch: int = 1
 ) -> Backend:
-    """Open ``model_path`` on the requested backend (see the module docstring); errors are one line."""
-    if backend not in BACKENDS:
-        raise OftsrError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    """Open ``model_path`` with ``options`` (None = :class:`Auto`); errors are one line.
+
+    ``tile`` (LR edge, None = the model's) and ``batch`` (≥ 1) are the tiling the Upscaler will run, which the
+    TensorRT profiles are built for; other backends take any shape.
+    """
     path = Path(model_path)
     _check_model_path(path)
-    cache = Path(cache_dir) if cache_dir is not None else None
-    if is_engine(path):
-        if backend not in ("auto", "trt"):
-            raise OftsrError(
-                f"{path}: a TensorRT engine runs only on backend 'trt' (or 'auto'), not {backend!r}"
-            )
-        return _open_engine(path, device)
-    if backend == "trt":
-        return _open_engine(_engine_for_onnx(path, tile, batch, device, cache), device)
-    from oftsr_edge.runtime.backends.onnxruntime import OrtBackend, OrtOptions
+    chosen = resolve_backend(options if options is not None else Auto(), path)
+    if isinstance(chosen, TensorRT):
+        return _open_tensorrt(path, chosen, tile, batch)
+    from oftsr_edge.runtime.backends.onnxruntime import OrtBackend
 
-    options = OrtOptions(
-        provider=_ORT_PROVIDER[backend],
-        device_id=device,
-        intra_op_threads=threads,
-        tile=tile,
-        batch=batch,
-        cache_dir=cache,
-    )
-    return OrtBackend(path, options)
+    return OrtBackend(path, chosen, tile=tile, batch=batch)
 
 
 def find_fp32_sibling(model_path: str | Path, spec: ModelSpec) -> Path | None:
@@ -102,14 +107,12 @@ def find_fp32_sibling(model_path: str | Path, spec: ModelSpec) -> Path | None:
 
     Found by reading each candidate's metadata, never by its name.
     """
-    from oftsr_edge.runtime.backends.onnxruntime import read_onnx_spec
-
     model_path = Path(model_path)
     for candidate in sorted(model_path.parent.glob("*.onnx")):
         if candidate.resolve() == model_path.resolve():
             continue
         try:
-            other = read_onnx_spec(candidate)
+            other = read_spec(candidate, via="onnxruntime")
         except OftsrError:
             continue
         if other.precision == "fp32" and other.checkpoint_sha256 == spec.checkpoint_sha256:
