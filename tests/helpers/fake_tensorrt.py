@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from oftsr_edge.contract import INPUT_LR, INPUT_NAMES, INPUT_NOISE, INPUT_T, OUTPUT_HR, OUTPUT_NAMES
+
 ENGINE_MAGIC = b"FAKE-TRT-ENGINE\n"
 
 
@@ -140,8 +142,8 @@ def _flag_enums(major: int) -> tuple[type, type]:
 def make_fake_trt(
     version: str = "10.3.0",
     *,
-    network_inputs: tuple[str, ...] = ("lr", "noise", "t"),
-    network_outputs: tuple[str, ...] = ("hr",),
+    network_inputs: tuple[str, ...] = INPUT_NAMES,
+    network_outputs: tuple[str, ...] = OUTPUT_NAMES,
     parse_ok: bool = True,
     build_ok: bool = True,
 ) -> types.ModuleType:
@@ -312,8 +314,8 @@ def make_fake_trt(
             return True
 
         def get_tensor_shape(self, name: str) -> tuple[int, ...]:
-            if name == "hr":
-                return self.shapes["noise"]
+            if name == OUTPUT_HR:
+                return self.shapes[INPUT_NOISE]
             return self.shapes[name]
 
         def set_tensor_address(self, name: str, ptr: int) -> bool:
@@ -328,11 +330,13 @@ def make_fake_trt(
 
         def execute_async_v3(self, stream_handle: int) -> bool:
             assert isinstance(stream_handle, int)
-            lr = self._array("lr", self.shapes["lr"])
-            noise = self._array("noise", self.shapes["noise"])
-            t = self._array("t", self.shapes["t"])
-            self._array("hr", self.shapes["noise"])[...] = fake_compute(lr, noise, t, self.engine.scale)
-            self.engine.executions.append(self.shapes["lr"][0])
+            lr = self._array(INPUT_LR, self.shapes[INPUT_LR])
+            noise = self._array(INPUT_NOISE, self.shapes[INPUT_NOISE])
+            t = self._array(INPUT_T, self.shapes[INPUT_T])
+            self._array(OUTPUT_HR, self.shapes[INPUT_NOISE])[...] = fake_compute(
+                lr, noise, t, self.engine.scale
+            )
+            self.engine.executions.append(self.shapes[INPUT_LR][0])
             return True
 
     class Engine:
@@ -340,7 +344,7 @@ def make_fake_trt(
             self.profile = record["profiles"][0]
             self.scale = scale
             self.executions: list[int] = []
-            self.names = ["lr", "noise", "t", "hr"]
+            self.names = [*INPUT_NAMES, *OUTPUT_NAMES]
 
         num_io_tensors = property(lambda self: len(self.names))
 
@@ -348,7 +352,7 @@ def make_fake_trt(
             return self.names[i]
 
         def get_tensor_mode(self, name: str) -> Any:
-            return trt.TensorIOMode.OUTPUT if name == "hr" else trt.TensorIOMode.INPUT
+            return trt.TensorIOMode.OUTPUT if name == OUTPUT_HR else trt.TensorIOMode.INPUT
 
         def get_tensor_dtype(self, name: str) -> Any:
             return trt.DataType.FLOAT
@@ -368,8 +372,8 @@ def make_fake_trt(
             if not data.startswith(ENGINE_MAGIC):
                 return None
             record = json.loads(data[len(ENGINE_MAGIC) :])
-            lr_max = record["profiles"][0]["lr"][2]
-            noise_max = record["profiles"][0]["noise"][2]
+            lr_max = record["profiles"][0][INPUT_LR][2]
+            noise_max = record["profiles"][0][INPUT_NOISE][2]
             engine = Engine(record, noise_max[2] // lr_max[2])
             trt.engines.append(engine)
             return engine

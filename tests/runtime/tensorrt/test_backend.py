@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.runtime.backends.tensorrt import backend as backend_module
 from oftsr_edge.runtime.backends.tensorrt.backend import TensorRTBackend, check_engine_io
@@ -26,7 +27,6 @@ from oftsr_edge.runtime.backends.tensorrt.engine_cache import (
     write_engine,
 )
 from oftsr_edge.runtime.backends.tensorrt.profiles import make_profile
-from oftsr_edge.runtime.model_spec import ModelSpec
 from tests.helpers.fake_tensorrt import ENGINE_MAGIC, FakeCudart, fake_compute, make_fake_trt
 
 SPEC = ModelSpec(

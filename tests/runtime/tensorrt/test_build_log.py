@@ -38,7 +38,8 @@ def test_progress_monitor_is_a_tensorrt_monitor_and_ctrl_c_cancels() -> None:
         raise KeyboardInterrupt
 
     cancelled = progress_monitor(trt, interrupted)
-    cancelled.phase_start("Building engine", None, 1)  # Ctrl-C inside a callback must not escape into TensorRT
+    # a Ctrl-C inside a callback must not escape into TensorRT: it cancels the build instead
+    cancelled.phase_start("Building engine", None, 1)
     assert cancelled.step_complete("Building engine", 0) is False
 
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from oftsr_edge.contract import INPUT_LR, INPUT_NOISE, INPUT_T, METADATA_KEY, OUTPUT_HR, ModelSpec
 from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.runtime.backends.tensorrt import builder
-from oftsr_edge.runtime.backends.tensorrt.builder import build_engine, check_network_io, read_onnx_spec
+from oftsr_edge.runtime.backends.tensorrt.builder import build_engine, check_network_io
 from oftsr_edge.runtime.backends.tensorrt.engine_cache import read_sidecar, sidecar_path, usable_engine
-from oftsr_edge.runtime.model_spec import METADATA_KEY, ModelSpec
 from tests.helpers.fake_tensorrt import ENGINE_MAGIC, FakeCudart, make_fake_trt
 
 SPEC = ModelSpec(
@@ -26,15 +26,28 @@ SPEC = ModelSpec(
 )  # fmt: skip
 
 
-def write_contract_onnx(path: Path, spec: ModelSpec | None = SPEC) -> Path:
-    """A minimal graph with the contract's I/O (hr = noise) and, optionally, the oftsr-edge metadata."""
+def write_contract_onnx(path: Path, spec: ModelSpec | None = SPEC, *, use_t: bool = True) -> Path:
+    """A minimal graph with the contract's I/O (hr = noise · t) and, optionally, the oftsr-edge metadata.
+
+    ``use_t=False`` gives hr = noise: a graph whose ``t`` feeds no node, which the contract refuses.
+    """
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
-    dims = {"lr": ["N", 3, "h", "w"], "noise": ["N", 3, "H", "W"], "t": ["N"]}
+    dims = {INPUT_LR: ["N", 3, "h", "w"], INPUT_NOISE: ["N", 3, "H", "W"], INPUT_T: ["N"]}
     inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, d) for n, d in dims.items()]
-    output = helper.make_tensor_value_info("hr", TensorProto.FLOAT, ["N", 3, "H", "W"])
-    graph = helper.make_graph([helper.make_node("Identity", ["noise"], ["hr"])], "contract", inputs, [output])
+    output = helper.make_tensor_value_info(OUTPUT_HR, TensorProto.FLOAT, ["N", 3, "H", "W"])
+    if use_t:
+        axes = helper.make_tensor("axes", TensorProto.INT64, [3], [1, 2, 3])
+        nodes = [
+            helper.make_node("Unsqueeze", [INPUT_T, "axes"], ["t4"]),
+            helper.make_node("Mul", [INPUT_NOISE, "t4"], [OUTPUT_HR]),
+        ]
+        graph = helper.make_graph(nodes, "contract", inputs, [output], initializer=[axes])
+    else:
+        graph = helper.make_graph(
+            [helper.make_node("Identity", [INPUT_NOISE], [OUTPUT_HR])], "contract", inputs, [output]
+        )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     if spec is not None:
@@ -72,30 +85,42 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Env:
     return Env(monkeypatch)
 
 
-def test_read_onnx_spec_with_onnxruntime(model: Path) -> None:
-    assert read_onnx_spec(model) == SPEC
+def test_spec_is_read_with_onnxruntime_alone(
+    env: Env, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Jetson has onnxruntime but no onnx package: the builder still reads and validates the contract."""
+    env.trt("10.3.0")
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert read_sidecar(env.build(model, None, tmp_path / "cache")).spec == SPEC
 
 
-def test_read_onnx_spec_falls_back_to_onnx(model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_spec_is_read_when_onnxruntime_cannot_open_the_model(
+    env: Env, model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import onnxruntime
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise RuntimeError("no kernel for this op on CPU")
 
+    env.trt("10.3.0")
     monkeypatch.setattr(onnxruntime, "InferenceSession", refuse)
-    assert read_onnx_spec(model) == SPEC
+    assert read_sidecar(env.build(model, None, tmp_path / "cache")).spec == SPEC
 
 
-def test_read_onnx_spec_errors(tmp_path: Path) -> None:
-    with pytest.raises(OftsrError, match="no such ONNX file"):
-        read_onnx_spec(tmp_path / "missing.onnx")
-    bare = write_contract_onnx(tmp_path / "bare.onnx", spec=None)
+def test_unreadable_models_fail_before_any_tensorrt_object(env: Env, tmp_path: Path) -> None:
+    trt = env.trt("10.3.0")
+    cache = tmp_path / "cache"
+    with pytest.raises(OftsrError, match="missing.onnx: no such model file"):
+        env.build(tmp_path / "missing.onnx", None, cache)
     with pytest.raises(OftsrError, match="no 'oftsr_edge' metadata"):
-        read_onnx_spec(bare)
+        env.build(write_contract_onnx(tmp_path / "bare.onnx", spec=None), None, cache)
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"\x00not a model")
     with pytest.raises(OftsrError, match="junk.onnx"):
-        read_onnx_spec(junk)
+        env.build(junk, None, cache)
+    with pytest.raises(OftsrError, match="input 't' feeds no node"):
+        env.build(write_contract_onnx(tmp_path / "folded.onnx", use_t=False), None, cache)
+    assert trt.created == [] and not cache.exists()
 
 
 def test_trt10_build_writes_engine_sidecar_and_timing_cache(env: Env, model: Path, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import sha256_file, write_bytes_atomic
 from oftsr_edge.runtime.backends.tensorrt import engine_cache
@@ -25,7 +26,6 @@ from oftsr_edge.runtime.backends.tensorrt.engine_cache import (
     write_engine,
 )
 from oftsr_edge.runtime.backends.tensorrt.profiles import make_profile
-from oftsr_edge.runtime.model_spec import ModelSpec
 
 ENV = EngineEnvironment("10.3.0", "NVIDIA Jetson AGX Orin", "8.7")
 SPEC = ModelSpec(

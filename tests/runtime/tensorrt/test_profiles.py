@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from oftsr_edge.contract import ModelSpec, io_shapes
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime.backends.tensorrt.profiles import (
     ProfileShapes,
     check_run_shapes,
-    io_shapes,
     make_profile,
     parse_lr_shape,
     split_batches,
+    tensor_shapes,
 )
 
 
@@ -25,10 +26,15 @@ def test_default_profile_is_a_fixed_tile_with_batch_from_one() -> None:
     assert p.max_batch == 4
 
 
-def test_io_shapes_follow_the_contract() -> None:
-    assert io_shapes(2, 16, 24, 2) == {
+def test_tensor_shapes_follow_the_contract() -> None:
+    assert tensor_shapes(2, 16, 24, 2) == {
         "lr": (2, 3, 16, 24), "noise": (2, 3, 32, 48), "t": (2,), "hr": (2, 3, 32, 48)
     }  # fmt: skip
+    spec = ModelSpec(
+        name="m", scale=4, sigma_p=0.2, multiple_of=8, default_t=0.5, precision="fp32", opset=18, tile=64,
+        degradation="bicubic", checkpoint_sha256="ab" * 32,
+    )  # fmt: skip
+    assert tensor_shapes(3, 64, 96, spec.scale) == io_shapes(spec, 3, 64, 96)
 
 
 @pytest.mark.parametrize(

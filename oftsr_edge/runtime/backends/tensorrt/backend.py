@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from oftsr_edge.contract import INPUT_LR, INPUT_NOISE, INPUT_T, OUTPUT_HR, io_shapes
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.extras import require
 from oftsr_edge.runtime.backends.base import Backend
@@ -32,15 +33,7 @@ from oftsr_edge.runtime.backends.tensorrt.engine_cache import (
     read_sidecar,
     sidecar_problems,
 )
-from oftsr_edge.runtime.backends.tensorrt.profiles import (
-    ProfileShapes,
-    check_run_shapes,
-    io_shapes,
-    split_batches,
-)
-from oftsr_edge.runtime.model_spec import INPUT_NAMES, OUTPUT_NAME
-
-LR, NOISE, T = INPUT_NAMES
+from oftsr_edge.runtime.backends.tensorrt.profiles import ProfileShapes, check_run_shapes, split_batches
 
 
 def check_engine_io(tensors: Sequence[tuple[str, str, str]]) -> None:
@@ -49,7 +42,7 @@ def check_engine_io(tensors: Sequence[tuple[str, str, str]]) -> None:
     The engine must expose exactly lr/noise/t as float32 inputs and hr as a float32 output (fp16/int8 variants
     keep float32 I/O, DESIGN §2), so the host side never converts.
     """
-    expected = {LR: "INPUT", NOISE: "INPUT", T: "INPUT", OUTPUT_NAME: "OUTPUT"}
+    expected = {INPUT_LR: "INPUT", INPUT_NOISE: "INPUT", INPUT_T: "INPUT", OUTPUT_HR: "OUTPUT"}
     found = {name: mode for name, mode, _ in tensors}
     if found != expected:
         raise OftsrError(
@@ -133,7 +126,7 @@ class TensorRTBackend(Backend):
         self._stream = cuda_check(cudart.cudaStreamCreate(), "cudaStreamCreate")
         # The engine's own profile is authoritative for buffer sizes (sidecar and engine agree when valid).
         n, h, w = (int(v) for v in _lr_max(engine))
-        for name, shape in io_shapes(n, h, w, self.spec.scale).items():
+        for name, shape in io_shapes(self.spec, n, h, w).items():
             count = math.prod(shape)
             nbytes = count * 4
             self._device_ptrs[name] = int(cuda_check(cudart.cudaMalloc(nbytes), "cudaMalloc"))
@@ -161,7 +154,7 @@ class TensorRTBackend(Backend):
     def _run_chunk(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
         cudart, context, stream = self._cudart, self._context, _handle(self._stream)
         to_device = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
-        for name, array in ((LR, lr), (NOISE, noise), (T, t)):
+        for name, array in ((INPUT_LR, lr), (INPUT_NOISE, noise), (INPUT_T, t)):
             host = self._host[name][: array.size]
             host[...] = array.reshape(-1)
             cuda_check(
@@ -173,18 +166,18 @@ class TensorRTBackend(Backend):
             if context.set_input_shape(name, tuple(array.shape)) is False:
                 raise OftsrError(f"TensorRT rejected input shape {name}{tuple(array.shape)}")
             context.set_tensor_address(name, self._device_ptrs[name])
-        context.set_tensor_address(OUTPUT_NAME, self._device_ptrs[OUTPUT_NAME])
-        shape = tuple(int(d) for d in context.get_tensor_shape(OUTPUT_NAME))
+        context.set_tensor_address(OUTPUT_HR, self._device_ptrs[OUTPUT_HR])
+        shape = tuple(int(d) for d in context.get_tensor_shape(OUTPUT_HR))
         if shape != noise.shape:
             raise OftsrError(f"engine output shape {shape} does not match {noise.shape}")
         if not context.execute_async_v3(stream):
             raise OftsrError("TensorRT execute_async_v3 failed (see the TensorRT messages above)")
         count = math.prod(shape)
-        host = self._host[OUTPUT_NAME][:count]
+        host = self._host[OUTPUT_HR][:count]
         cuda_check(
             cudart.cudaMemcpyAsync(
                 host.ctypes.data,
-                self._device_ptrs[OUTPUT_NAME],
+                self._device_ptrs[OUTPUT_HR],
                 count * 4,
                 cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost,
                 stream,
@@ -223,7 +216,7 @@ class TensorRTBackend(Backend):
 
 def _lr_max(engine: Any) -> Sequence[int]:
     """(N, h, w) of ``lr`` at the max of profile 0, from ``get_tensor_profile_shape(name, profile_index)``."""
-    shapes = engine.get_tensor_profile_shape(LR, 0)
+    shapes = engine.get_tensor_profile_shape(INPUT_LR, 0)
     dims = tuple(int(d) for d in shapes[2])
     if len(dims) != 4:
         raise OftsrError(f"engine lr profile shape {dims} is not (N, 3, h, w)")

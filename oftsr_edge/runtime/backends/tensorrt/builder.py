@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from oftsr_edge.contract import INPUT_NAMES, OUTPUT_NAMES, ModelSpec, read_spec
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.extras import require
 from oftsr_edge.fileio import sha256_file, write_bytes_atomic
@@ -43,7 +44,6 @@ from oftsr_edge.runtime.backends.tensorrt.versions import (
     network_flags_mask,
     plan_build,
 )
-from oftsr_edge.runtime.model_spec import INPUT_NAMES, METADATA_KEY, OUTPUT_NAME, ModelSpec
 
 GIB = 1 << 30
 
@@ -80,42 +80,12 @@ class TensorRTConfig:
         return int(self.workspace_gib * GIB)
 
 
-def read_onnx_spec(onnx_path: str | Path) -> ModelSpec:
-    """The :class:`ModelSpec` in an ONNX's metadata, read with onnxruntime (base dependency, torch-free) or, if
-    onnxruntime cannot open the file, with the onnx package."""
-    path = Path(onnx_path)
-    if not path.is_file():
-        raise OftsrError(f"{path}: no such ONNX file")
-    text = None
-    try:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        options.log_severity_level = 3
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-    except Exception as ort_exc:  # noqa: BLE001 - fall back to onnx, then report
-        try:
-            import onnx
-        except ImportError:
-            raise OftsrError(f"{path}: cannot read the model's metadata ({ort_exc})") from None
-        try:
-            model = onnx.load(str(path), load_external_data=False)
-        except Exception as exc:  # noqa: BLE001
-            raise OftsrError(f"{path}: not a readable ONNX model ({exc})") from None
-        text = {p.key: p.value for p in model.metadata_props}.get(METADATA_KEY)
-    if text is None:
-        raise OftsrError(f"{path}: no '{METADATA_KEY}' metadata; export the model with 'oftsr-edge export'")
-    return ModelSpec.from_json(text, source=str(path))
-
-
 def check_network_io(inputs: Sequence[str], outputs: Sequence[str]) -> None:
-    """The parsed network must have exactly the contract's tensors (DESIGN §2)."""
-    if sorted(inputs) != sorted(INPUT_NAMES) or list(outputs) != [OUTPUT_NAME]:
+    """The network TensorRT parsed must have exactly the contract's tensors (DESIGN §2)."""
+    if sorted(inputs) != sorted(INPUT_NAMES) or tuple(outputs) != OUTPUT_NAMES:
         raise OftsrError(
             f"the ONNX has inputs {list(inputs)} and outputs {list(outputs)}; "
-            f"expected inputs {list(INPUT_NAMES)} and output {OUTPUT_NAME!r}"
+            f"expected inputs {list(INPUT_NAMES)} and outputs {list(OUTPUT_NAMES)}"
         )
 
 
@@ -229,7 +199,8 @@ def build_engine_with_config(
     """:func:`build_engine` with a :class:`TensorRTConfig`."""
     log = log or _stderr
     onnx_path = Path(onnx_path)
-    spec = read_onnx_spec(onnx_path)
+    # The one contract reader: with the onnx package when installed (it also sees a folded t), else onnxruntime.
+    spec = read_spec(onnx_path)
     profile = config.profile(spec)
     workspace = config.workspace_bytes
     require("trt", "tensorrt")

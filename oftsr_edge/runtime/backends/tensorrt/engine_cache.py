@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import sha256_file, write_bytes_atomic
 from oftsr_edge.runtime.backends.tensorrt.profiles import ProfileShapes
-from oftsr_edge.runtime.model_spec import ModelSpec
 
 SIDECAR_SUFFIX = ".json"
 SIDECAR_FORMAT = "oftsr-edge-trt-engine"

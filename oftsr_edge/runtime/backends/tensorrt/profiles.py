@@ -12,21 +12,23 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from oftsr_edge.contract import CHANNELS, INPUT_LR, INPUT_NAMES, INPUT_NOISE, INPUT_T, OUTPUT_HR
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime.model_spec import INPUT_NAMES, OUTPUT_NAME
 
-LR, NOISE, T = INPUT_NAMES
-CHANNELS = 3
 LEVELS = ("min", "opt", "max")
 
 #: an ``lr`` shape without its fixed channel count: (N, h, w)
 LrShape = tuple[int, int, int]
 
 
-def io_shapes(n: int, h: int, w: int, scale: int) -> dict[str, tuple[int, ...]]:
-    """Shapes of every tensor of the graph for a batch of ``n`` LR tiles of ``h``×``w``."""
+def tensor_shapes(n: int, h: int, w: int, scale: int) -> dict[str, tuple[int, ...]]:
+    """Shapes of every tensor of the graph for a batch of ``n`` LR tiles of ``h``×``w``.
+
+    The rule of :func:`oftsr_edge.contract.io_shapes` for a profile, which knows the model's scale but not its
+    :class:`~oftsr_edge.contract.ModelSpec` (its tiles are checked against ``multiple_of`` once, when it is made).
+    """
     hr = (n, CHANNELS, h * scale, w * scale)
-    return {LR: (n, CHANNELS, h, w), NOISE: hr, T: (n,), OUTPUT_NAME: hr}
+    return {INPUT_LR: (n, CHANNELS, h, w), INPUT_NOISE: hr, INPUT_T: (n,), OUTPUT_HR: hr}
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class ProfileShapes:
 
     def input_shapes(self, name: str) -> dict[str, tuple[int, ...]]:
         """Input shapes (lr, noise, t) at one level ("min", "opt" or "max")."""
-        shapes = io_shapes(*self.level(name), self.scale)
+        shapes = tensor_shapes(*self.level(name), self.scale)
         return {k: shapes[k] for k in INPUT_NAMES}
 
     def per_input(self) -> dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]:
@@ -74,7 +76,7 @@ class ProfileShapes:
 
     def describe(self) -> str:
         return ", ".join(
-            f"{name} {'x'.join(map(str, io_shapes(*self.level(name), 1)[LR]))}" for name in LEVELS
+            f"{name} {'x'.join(map(str, tensor_shapes(*self.level(name), 1)[INPUT_LR]))}" for name in LEVELS
         )
 
 
@@ -85,8 +87,8 @@ def parse_lr_shape(value: str | Sequence[int]) -> LrShape:
     """
     text = value if isinstance(value, str) else ",".join(str(v) for v in value)
     body = text.strip()
-    if body.startswith(f"{LR}:"):
-        body = body[len(LR) + 1 :]
+    if body.startswith(f"{INPUT_LR}:"):
+        body = body[len(INPUT_LR) + 1 :]
     parts = [p for p in re.split(r"[x,\s\[\]()]+", body) if p]
     try:
         dims = [int(p) for p in parts]
@@ -146,11 +148,11 @@ def check_run_shapes(
     if len(lr) != 4 or lr[1] != CHANNELS:
         raise OftsrError(f"lr must be (N, 3, h, w), got {tuple(lr)}")
     n, _, h, w = lr
-    expected = io_shapes(n, h, w, profile.scale)
-    if tuple(noise) != expected[NOISE]:
-        raise OftsrError(f"noise must be {expected[NOISE]} for lr {tuple(lr)}, got {tuple(noise)}")
-    if tuple(t) != expected[T]:
-        raise OftsrError(f"t must be {expected[T]} for lr {tuple(lr)}, got {tuple(t)}")
+    expected = tensor_shapes(n, h, w, profile.scale)
+    if tuple(noise) != expected[INPUT_NOISE]:
+        raise OftsrError(f"noise must be {expected[INPUT_NOISE]} for lr {tuple(lr)}, got {tuple(noise)}")
+    if tuple(t) != expected[INPUT_T]:
+        raise OftsrError(f"t must be {expected[INPUT_T]} for lr {tuple(lr)}, got {tuple(t)}")
     if not profile.accepts(profile.min[0], h, w):
         raise OftsrError(
             f"tile {h}x{w} is outside the engine's profile ({profile.describe()}): rebuild with --tile/--min/--max"

@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from oftsr_edge.contract import PRECISIONS
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime.model_spec import PRECISIONS
 
 MIN_SUPPORTED = (8, 5)
 
