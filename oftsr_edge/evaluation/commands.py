@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from oftsr_edge.contract import PRECISIONS
 from oftsr_edge.errors import OftsrError
 
 _PEERS_DEFAULT = "auto"
@@ -121,7 +122,7 @@ def bench(
     from oftsr_edge.evaluation.report import bench_markdown, write_json
 
     precisions = tuple(p.strip() for p in precision.split(",") if p.strip())
-    bad = [p for p in precisions if p not in ("fp32", "fp16", "int8")]
+    bad = [p for p in precisions if p not in PRECISIONS]
     if bad:
         raise OftsrError(f"--precision values must be fp32, fp16 or int8, got {', '.join(bad)}")
     cfg = BenchConfig(

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from oftsr_edge import contract
+
 
 class CompactSR(nn.Module):
     """SRVGGNetCompact-shaped network: ``convs`` 3×3 convs of ``channels`` with PReLU, pixel-shuffle ×``scale``."""
@@ -95,17 +97,22 @@ def build(name: str) -> nn.Module:
 
 
 def export(name: str, path: str, opset: int = 17) -> None:
-    """Trace the peer to ONNX with dynamic batch/height/width, input ``lr`` (N,3,h,w) → output ``hr``."""
+    """Trace the peer to ONNX with dynamic batch/height/width, input ``lr`` (N,3,h,w) → output ``hr``.
+
+    A peer has no noise or t input, but its two tensors carry our contract's names for the same images."""
     model = build(name)
     example = torch.rand(1, 3, 32, 32)
-    dyn = {"lr": {0: "batch", 2: "height", 3: "width"}, "hr": {0: "batch", 2: "height_x4", 3: "width_x4"}}
+    dyn = {
+        contract.INPUT_LR: {0: "batch", 2: "height", 3: "width"},
+        contract.OUTPUT_HR: {0: "batch", 2: "height_x4", 3: "width_x4"},
+    }
     with torch.no_grad():
         torch.onnx.export(
             model,
             (example,),
             path,
-            input_names=["lr"],
-            output_names=["hr"],
+            input_names=[contract.INPUT_LR],
+            output_names=[contract.OUTPUT_HR],
             dynamic_axes=dyn,
             opset_version=opset,
             dynamo=False,

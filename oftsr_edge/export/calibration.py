@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from oftsr_edge import contract
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime import image_io
 
@@ -81,5 +82,5 @@ def model_feeds(
             lr = tiles[start : start + batch]
             n, c, h, w = lr.shape
             noise = rng.standard_normal((n, c, h * scale, w * scale), dtype=np.float32)
-            feeds.append({"lr": lr, "noise": noise, "t": np.full((n,), t, dtype=np.float32)})
+            feeds.append(contract.feeds(lr, noise, np.full((n,), t, dtype=np.float32)))
     return feeds

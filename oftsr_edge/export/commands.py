@@ -59,10 +59,11 @@ def _verify_variant(fp32: Path, other: Path, precision: str, opts: ExportOptions
     """PSNR of a variant vs FP32 per t, on real tiles from --calib (random inputs without it), gated at ``minimum``."""
     import numpy as np
 
+    from oftsr_edge.contract import read_spec
     from oftsr_edge.export.calibration import load_tiles, model_feeds
-    from oftsr_edge.export.verify import check_contract, psnr_against_fp32
+    from oftsr_edge.export.verify import psnr_against_fp32
 
-    spec = check_contract(fp32)
+    spec = read_spec(fp32)
     t_values = (0.0, spec.default_t, 1.0)
     if opts.calib is not None:
         tiles, source = load_tiles(opts.calib, spec.tile, count=4, seed=1), f"real tiles from {opts.calib}"
@@ -102,15 +103,15 @@ def _verify_fp32(onnx_path: Path, checkpoint: Path) -> None:
 
 def write_variants(checkpoint: Path, staging: Path, opts: ExportOptions) -> tuple[str, dict[str, Path]]:
     """Export, convert and verify every variant into ``staging``; return the file stem and {precision: path}."""
+    from oftsr_edge.contract import read_spec
     from oftsr_edge.export.fp16 import convert_fp16
     from oftsr_edge.export.int8 import convert_int8
     from oftsr_edge.export.onnx_export import export_onnx, load_student
-    from oftsr_edge.export.verify import check_contract
 
     staged = {"fp32": staging / "model_fp32.onnx"}
     if checkpoint.suffix == ".onnx":
         # an existing FP32 export: derive variants from it; tile, opset and default t come from its metadata
-        spec = check_contract(checkpoint, expect_precision="fp32")
+        spec = read_spec(checkpoint, expect_precision="fp32")
         click.echo(f"deriving variants from {checkpoint} ({spec.name}, opset {spec.opset}, tile {spec.tile})")
         shutil.copyfile(checkpoint, staged["fp32"])
     else:
@@ -118,7 +119,7 @@ def write_variants(checkpoint: Path, staging: Path, opts: ExportOptions) -> tupl
         click.echo(f"exporting {ckpt.path} (x{ckpt.scale}, opset {opts.opset}, tile {opts.tile})")
         export_onnx(checkpoint, staged["fp32"], opset=opts.opset, tile=opts.tile, default_t=opts.default_t,
                     simplifier=opts.simplifier)  # fmt: skip
-        spec = check_contract(staged["fp32"])
+        spec = read_spec(staged["fp32"])
         _verify_fp32(staged["fp32"], checkpoint)
     if "fp16" in opts.precisions:
         staged["fp16"] = convert_fp16(staged["fp32"], staging / "model_fp16.onnx")
@@ -152,7 +153,7 @@ def publish(stem: str, staged: dict[str, Path], output_dir: Path) -> list[Path]:
 
 def build_engines(paths: list[Path], batch: int) -> None:
     """--trt: one engine per ONNX file at its metadata's tile; a missing TensorRT or builder is one line."""
-    from oftsr_edge.export.verify import check_contract
+    from oftsr_edge.contract import read_spec
 
     try:
         from oftsr_edge.runtime.backends.tensorrt.builder import build_engine
@@ -161,9 +162,7 @@ def build_engines(paths: list[Path], batch: int) -> None:
         return
     for path in paths:
         try:
-            engine = build_engine(
-                path, path.with_suffix(".engine"), tile=check_contract(path).tile, batch=batch
-            )
+            engine = build_engine(path, path.with_suffix(".engine"), tile=read_spec(path).tile, batch=batch)
         except MissingExtraError as exc:
             click.echo(f"oftsr-edge: note: --trt skipped: {exc}", err=True)
             return

@@ -22,8 +22,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from oftsr_edge.contract import OUTPUT_HR, read_spec
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime.model_spec import OUTPUT_NAME
 
 if TYPE_CHECKING:
     import onnx
@@ -73,7 +73,7 @@ def output_tail(model: onnx.ModelProto) -> set[str]:
     """Nodes between the last matrix ops and ``hr``: walking back from the output, stop at Conv/Gemm/MatMul."""
     producers = {out: node for node in model.graph.node for out in node.output}
     tail: set[str] = set()
-    stack = [OUTPUT_NAME]
+    stack = [OUTPUT_HR]
     while stack:
         node = producers.get(stack.pop())
         if node is None or node.name in tail or node.op_type in MATRIX_OPS:
@@ -149,9 +149,10 @@ def tidy_casts(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def convert_fp16(fp32_path: str | os.PathLike, output: str | os.PathLike) -> Path:
     """Write the FP16 sibling of the FP32 export ``fp32_path`` to ``output`` (metadata says fp16)."""
-    from oftsr_edge.export.onnx_export import write_model
-    from oftsr_edge.export.verify import check_contract, load_model
+    import onnx
 
-    spec = check_contract(fp32_path, expect_precision="fp32")
-    model, _ = load_model(fp32_path)
+    from oftsr_edge.export.onnx_export import write_model
+
+    spec = read_spec(fp32_path, expect_precision="fp32")
+    model = onnx.load(str(fp32_path))
     return write_model(to_fp16(model), Path(output), spec.with_precision("fp16"))

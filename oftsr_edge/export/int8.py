@@ -197,10 +197,10 @@ def convert_int8(
 
     Tiles are cut at the tile size in the FP32 model's metadata; t spans [0, 1] plus the model's default t.
     """
+    from oftsr_edge.contract import read_spec
     from oftsr_edge.export.onnx_export import write_model
-    from oftsr_edge.export.verify import check_contract
 
-    spec = check_contract(fp32_path, expect_precision="fp32")
+    spec = read_spec(fp32_path, expect_precision="fp32")
     t_values = t_values or tuple(sorted({*DEFAULT_T_VALUES, spec.default_t}))
     feeds = model_feeds(
         load_tiles(calib_dir, spec.tile, count=tiles, seed=seed), spec.scale, t_values, seed=seed

@@ -2,8 +2,8 @@
 
 The traced module is :class:`oftsr_edge.train.onestep.OneStepSR`: range mapping, bicubic upsample, x0, the network,
 x0 + v and the clamp are all inside the graph, so every backend computes the same thing. ``t`` is a graph input of
-shape [N]; it feeds the sinusoidal embedding, so no exporter can fold it to a constant (``verify.check_contract``
-proves it for every written file).
+shape [N]; it feeds the sinusoidal embedding, so no exporter can fold it to a constant (:func:`write_model` checks
+every written file with :func:`oftsr_edge.contract.read_spec`, which proves it).
 
 Two exporters, chosen by opset, because each one fails where the other works (measured with torch 2.13):
 the dynamo exporter is the default (opset 18–21) but emits an invalid ``Split`` at opset 17; the TorchScript
@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oftsr_edge import __version__
+from oftsr_edge import __version__, contract
+from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import atomic_path, sha256_file
-from oftsr_edge.runtime.model_spec import INPUT_NAMES, METADATA_KEY, OUTPUT_NAME, ModelSpec
 
 if TYPE_CHECKING:
     import onnx
@@ -130,11 +130,11 @@ def _trace_torchscript(model: OneStepSR, example: tuple, opset: int) -> onnx.Mod
     import onnx
     import torch
 
-    s = model.scale
-    hr_axes = {0: "N", 2: f"{s}*h", 3: f"{s}*w"}
-    axes = {"lr": {0: "N", 2: "h", 3: "w"}, "noise": hr_axes, "t": {0: "N"}, OUTPUT_NAME: hr_axes}
+    named = contract.dim_names(model.scale)
+    axes = {name: {i: d for i, d in enumerate(dims) if isinstance(d, str)} for name, dims in named.items()}
     buffer = io.BytesIO()
-    torch.onnx.export(model, example, buffer, input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
+    torch.onnx.export(model, example, buffer, input_names=list(contract.INPUT_NAMES),
+                      output_names=list(contract.OUTPUT_NAMES),
                       dynamic_axes=axes, opset_version=opset, dynamo=False)  # fmt: skip
     return onnx.load_from_string(buffer.getvalue())
 
@@ -149,11 +149,12 @@ def _trace_dynamo(model: OneStepSR, example: tuple, opset: int, multiple_of: int
     h_dim = Dim("h") if m == 1 else m * Dim("h_m")
     w_dim = Dim("w") if m == 1 else m * Dim("w_m")
     shapes = {
-        "lr": {0: batch, 2: h_dim, 3: w_dim},
-        "noise": {0: batch, 2: Dim.AUTO, 3: Dim.AUTO},
-        "t": {0: batch},
+        contract.INPUT_LR: {0: batch, 2: h_dim, 3: w_dim},
+        contract.INPUT_NOISE: {0: batch, 2: Dim.AUTO, 3: Dim.AUTO},
+        contract.INPUT_T: {0: batch},
     }
-    program = torch.onnx.export(model, example, input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
+    program = torch.onnx.export(model, example, input_names=list(contract.INPUT_NAMES),
+                                output_names=list(contract.OUTPUT_NAMES),
                                 dynamic_shapes=shapes, opset_version=opset, dynamo=True, verbose=False)  # fmt: skip
     return program.model_proto
 
@@ -164,8 +165,7 @@ def name_io_dims(model: onnx.ModelProto, scale: int) -> None:
     Exporters and simplifiers invent symbols (``s60``, ``2*h2``); the contract names them. The stale intermediate
     ``value_info`` is dropped because it still uses the old symbols (ModelOpt AutoCast trips over it).
     """
-    names = {"lr": ["N", 3, "h", "w"], "noise": ["N", 3, f"{scale}*h", f"{scale}*w"], "t": ["N"]}
-    names[OUTPUT_NAME] = names["noise"]
+    names = contract.dim_names(scale)
     for value in list(model.graph.input) + list(model.graph.output):
         if value.name not in names:
             continue
@@ -189,18 +189,13 @@ def write_model(model: onnx.ModelProto, path: Path, spec: ModelSpec) -> Path:
     """
     import onnx
 
-    from oftsr_edge.export.verify import check_contract
-
-    del model.metadata_props[:]
-    entry = model.metadata_props.add()
-    entry.key = METADATA_KEY
-    entry.value = spec.to_json()
+    onnx.helper.set_model_props(model, contract.metadata_props(spec))
     model.producer_name = "oftsr-edge"
     model.producer_version = __version__
     model.doc_string = (
         f"{spec.name} ({spec.precision}): OFTSR one-step x{spec.scale} super-resolution, inputs lr/noise/t"
     )
-    check_contract(model, expect_precision=spec.precision)
+    contract.read_spec(model, expect_precision=spec.precision)
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as exc:

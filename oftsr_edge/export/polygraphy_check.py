@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from oftsr_edge import contract
+from oftsr_edge.contract import INPUT_LR, INPUT_NOISE, INPUT_T, OUTPUT_HR, ModelSpec
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime.model_spec import INPUT_NAMES, OUTPUT_NAME, ModelSpec
 
-LR, NOISE, T = INPUT_NAMES
 Feed = dict[str, np.ndarray]
 
 
@@ -218,17 +218,18 @@ def _backend_runner_class() -> type:
 
         def get_input_metadata_impl(self) -> Any:
             meta = TensorMetadata()
-            for name, shape in ((LR, (None, 3, None, None)), (NOISE, (None, 3, None, None)), (T, (None,))):
-                meta.add(name, dtype=np.dtype(np.float32), shape=shape)
+            image = (None, contract.CHANNELS, None, None)  # N, 3, h, w: only the channels are fixed
+            for name, shape in ((INPUT_LR, image), (INPUT_NOISE, image), (INPUT_T, (None,))):
+                meta.add(name, dtype=contract.DTYPE, shape=shape)
             return meta
 
         def infer_impl(self, feed_dict: dict[str, np.ndarray]) -> OrderedDict[str, np.ndarray]:
             import time
 
             start = time.perf_counter()
-            hr = self.backend.run(feed_dict[LR], feed_dict[NOISE], feed_dict[T])
+            hr = self.backend.run(feed_dict[INPUT_LR], feed_dict[INPUT_NOISE], feed_dict[INPUT_T])
             self.inference_time = time.perf_counter() - start
-            return OrderedDict([(OUTPUT_NAME, hr)])
+            return OrderedDict([(OUTPUT_HR, hr)])
 
         def deactivate_impl(self) -> None:
             self.backend.close()
@@ -262,7 +263,7 @@ def _run_polygraphy(
     # Keep Polygraphy's per-runner INFO lines out of the CLI output.
     with G_LOGGER.verbosity(G_LOGGER.WARNING):
         results = Comparator.run(runners, data_loader=feeds)
-    return {name: [np.array(it[OUTPUT_NAME]) for it in iterations] for name, iterations in results.items()}
+    return {name: [np.array(it[OUTPUT_HR]) for it in iterations] for name, iterations in results.items()}
 
 
 def _run_plain(specs: Sequence[RunnerSpec], feeds: list[Feed], device: int) -> dict[str, list[np.ndarray]]:
@@ -270,11 +271,13 @@ def _run_plain(specs: Sequence[RunnerSpec], feeds: list[Feed], device: int) -> d
     for label, kind, path in specs:
         if kind == "onnx":
             session = _ort_session(path)
-            outputs[label] = [session.run([OUTPUT_NAME], feed)[0] for feed in feeds]
+            outputs[label] = [session.run([OUTPUT_HR], feed)[0] for feed in feeds]
         else:
             backend = _trt_backend(path, device)()
             try:
-                outputs[label] = [backend.run(feed[LR], feed[NOISE], feed[T]) for feed in feeds]
+                outputs[label] = [
+                    backend.run(feed[INPUT_LR], feed[INPUT_NOISE], feed[INPUT_T]) for feed in feeds
+                ]
             finally:
                 backend.close()
     return outputs
@@ -307,11 +310,10 @@ def run_check(
     fp16/int8 model is always compared with FP32. Only an fp32 model checked against its own engine uses itself.
     """
     from oftsr_edge.fileio import sha256_file
-    from oftsr_edge.runtime.backends.tensorrt.builder import read_onnx_spec
     from oftsr_edge.runtime.backends.tensorrt.engine_cache import read_sidecar
 
     model = Path(model)
-    spec: ModelSpec = read_onnx_spec(model)
+    spec: ModelSpec = contract.read_spec(model)
     if reference is None and spec.precision != "fp32":
         from oftsr_edge.runtime.backends.select import find_fp32_sibling
 
@@ -322,7 +324,7 @@ def run_check(
         reference = sibling
     ref_path = Path(reference) if reference is not None else model
     if ref_path != model:
-        ref_spec = read_onnx_spec(ref_path)
+        ref_spec = contract.read_spec(ref_path)
         if ref_spec.scale != spec.scale:
             raise OftsrError(f"{ref_path} is x{ref_spec.scale}, {model} is x{spec.scale}: not the same model")
     t_values = tuple(t_values)
@@ -362,7 +364,7 @@ def run_check(
             "synthetic gradients (pass --images for photos)",
         )
     feeds = make_feeds(lr_tiles, t_values, spec.scale, seed)
-    t_per_feed = [float(f[T][0]) for f in feeds]
+    t_per_feed = [float(f[INPUT_T][0]) for f in feeds]
 
     polygraphy = _have_polygraphy() if use_polygraphy is None else use_polygraphy
     outputs = (_run_polygraphy if polygraphy else _run_plain)(specs, feeds, device)

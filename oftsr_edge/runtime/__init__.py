@@ -6,11 +6,12 @@ upscales with onnxruntime or TensorRT.
 Public API::
 
     from oftsr_edge.runtime import Upscaler
-    with Upscaler("model.onnx", backend="auto", tile=128) as up:
+    with Upscaler("model.onnx", backend="auto", tile=128) as up:  # or OrtCuda(device=1), TensorRT()
         hr = up.upscale(lr_array, t=0.3, seed=0)      # same dtype and layout as lr_array
         up.upscale_file("in.png", "out.png", t=0.3)
 
-The heavier names load on first use, so ``import oftsr_edge.runtime.model_spec`` (used by the exporter) stays cheap.
+Names load on first use, so importing a light submodule (``oftsr_edge.runtime.image_io``) stays cheap. What a model
+file must contain, and its :class:`~oftsr_edge.contract.ModelSpec`, live in :mod:`oftsr_edge.contract`.
 """
 
 from __future__ import annotations
@@ -18,20 +19,23 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from oftsr_edge.runtime.model_spec import METADATA_KEY, ModelSpec
-
 _LAZY = {
     "Upscaler": "oftsr_edge.runtime.upscaler",
     "FileResult": "oftsr_edge.runtime.upscaler",
-    "check_t": "oftsr_edge.runtime.upscaler",
-    "Tiler": "oftsr_edge.runtime.tiling",
+    "check_t": "oftsr_edge.runtime.checks",
+    "Tiler": "oftsr_edge.runtime.tiling.tiler",
     "NoiseField": "oftsr_edge.runtime.noise",
     "read_image": "oftsr_edge.runtime.image_io",
     "write_image": "oftsr_edge.runtime.image_io",
     "open_backend": "oftsr_edge.runtime.backends.select",
+    # one options dataclass per backend (vs-mlrt style); Upscaler(model, backend=OrtCuda(device=1))
+    **dict.fromkeys(
+        ("Auto", "OrtAuto", "OrtCpu", "OrtCuda", "OrtTensorRT", "TensorRT", "parse_backend"),
+        "oftsr_edge.runtime.backends.options",
+    ),
 }
 
-__all__ = ["METADATA_KEY", "ModelSpec", *_LAZY]
+__all__ = list(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.evaluation.bench import BenchConfig, BenchRow, parse_ints, parse_sizes, run_bench
 from oftsr_edge.evaluation.report import bench_markdown
-from oftsr_edge.runtime.model_spec import ModelSpec
 
 SPEC = ModelSpec(
     name="fake-x4",

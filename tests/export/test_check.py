@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from oftsr_edge import contract
+from oftsr_edge.contract import INPUT_LR, INPUT_NOISE, INPUT_T, OUTPUT_HR
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.export import polygraphy_check
 from oftsr_edge.export.polygraphy_check import (
@@ -126,8 +128,8 @@ def test_build_and_engine_check_without_tensorrt_are_one_line(tiny_onnx_fp32: Pa
 
 def _engine_with_sidecar(model: Path, engine: Path, onnx_sha: str | None = None) -> Path:
     """A placeholder engine file whose sidecar says it was built from ``model`` (tile = the model's tile)."""
+    from oftsr_edge.contract import read_spec
     from oftsr_edge.fileio import sha256_file
-    from oftsr_edge.runtime.backends.tensorrt.builder import read_onnx_spec
     from oftsr_edge.runtime.backends.tensorrt.engine_cache import (
         EngineEnvironment,
         EngineSidecar,
@@ -135,7 +137,7 @@ def _engine_with_sidecar(model: Path, engine: Path, onnx_sha: str | None = None)
     )
     from oftsr_edge.runtime.backends.tensorrt.profiles import make_profile
 
-    spec = read_onnx_spec(model)
+    spec = read_spec(model)
     profile = make_profile(spec.scale, spec.multiple_of, tile=spec.tile, batch=2)
     sidecar = EngineSidecar(
         key="00" * 32, onnx_sha256=onnx_sha or sha256_file(model), env=EngineEnvironment("10.3.0", "GPU", "8.7"),
@@ -154,7 +156,7 @@ class OrtBackend:
         self.closed = False
 
     def run(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
-        return self.session.run(["hr"], {"lr": lr, "noise": noise, "t": t})[0]
+        return self.session.run([OUTPUT_HR], contract.feeds(lr, noise, t))[0]
 
     def close(self) -> None:
         self.closed = True
@@ -249,7 +251,8 @@ def test_synthetic_tiles_and_feeds() -> None:
     tiles = synthetic_tiles(8, 2, seed=3)
     assert np.array_equal(tiles[1], synthetic_tiles(8, 2, seed=3)[1])
     feeds = make_feeds(tiles, (0.0, 1.0), scale=4, seed=0)
-    assert [f["t"].tolist() for f in feeds] == [[0.0], [0.0], [1.0], [1.0]]
-    assert feeds[0]["lr"].shape == (1, 3, 8, 8) and feeds[0]["noise"].shape == (1, 3, 32, 32)
-    assert np.array_equal(feeds[1]["lr"][0], tiles[1])
-    assert np.array_equal(make_feeds(tiles, (0.0, 1.0), scale=4, seed=0)[3]["noise"], feeds[3]["noise"])
+    assert [f[INPUT_T].tolist() for f in feeds] == [[0.0], [0.0], [1.0], [1.0]]
+    assert feeds[0][INPUT_LR].shape == (1, 3, 8, 8) and feeds[0][INPUT_NOISE].shape == (1, 3, 32, 32)
+    assert np.array_equal(feeds[1][INPUT_LR][0], tiles[1])
+    again = make_feeds(tiles, (0.0, 1.0), scale=4, seed=0)
+    assert np.array_equal(again[3][INPUT_NOISE], feeds[3][INPUT_NOISE])

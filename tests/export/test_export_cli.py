@@ -16,7 +16,7 @@ pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 from oftsr_edge.cli import main  # noqa: E402
-from oftsr_edge.export.verify import check_contract  # noqa: E402
+from oftsr_edge.contract import INPUT_LR, read_spec  # noqa: E402
 
 
 def run_cli(*args: str | Path) -> tuple[int, str, str]:
@@ -75,7 +75,7 @@ def test_export_writes_three_verified_variants(full_export) -> None:
         "strong_x4_int8.onnx",
     ]
     for precision in ("fp32", "fp16", "int8"):
-        spec = check_contract(out / f"strong_x4_{precision}.onnx", expect_precision=precision)
+        spec = read_spec(out / f"strong_x4_{precision}.onnx", expect_precision=precision)
         assert spec.name == "strong/x4" and spec.tile == 32 and spec.opset == 17
 
 
@@ -94,7 +94,7 @@ def test_variants_can_be_derived_from_an_fp32_export(tiny_onnx_fp32: Path, tmp_p
     code, stdout, stderr = run_cli("export", tiny_onnx_fp32, "-o", tmp_path, "--precision", "fp16")
     assert code == 0, stderr
     (written,) = list(tmp_path.iterdir())
-    assert check_contract(written, expect_precision="fp16").tile == 32
+    assert read_spec(written, expect_precision="fp16").tile == 32
 
 
 def test_failed_gate_leaves_the_output_folder_untouched(
@@ -121,7 +121,7 @@ def _contract_breaker(tiny_onnx_fp32: Path, tmp_path: Path) -> Path:
     model = onnx.load(str(tiny_onnx_fp32))
     model.graph.input[0].name = "image"
     for node in model.graph.node:
-        node.input[:] = ["image" if i == "lr" else i for i in node.input]
+        node.input[:] = ["image" if i == INPUT_LR else i for i in node.input]
     onnx.save(model, str(tmp_path / "bad.onnx"))
     return tmp_path / "bad.onnx"
 
@@ -131,7 +131,7 @@ def _contract_breaker(tiny_onnx_fp32: Path, tmp_path: Path) -> Path:
     [
         ("teacher", "teacher checkpoint"),
         ("missing checkpoint", "checkpoint not found"),
-        ("bad onnx", "graph inputs are"),
+        ("bad onnx", "do not match the oftsr-edge contract"),
         ("unknown precision", "unknown precision fp8"),
         ("int8 without calib", "needs --calib"),
         ("missing calib", "calibration folder not found"),

@@ -9,10 +9,11 @@ import pytest
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
+from oftsr_edge.contract import INPUT_LR, INPUT_T, read_spec  # noqa: E402
 from oftsr_edge.errors import OftsrError  # noqa: E402
 from oftsr_edge.export.calibration import load_tiles, model_feeds  # noqa: E402
 from oftsr_edge.export.fp16 import convert_fp16, full_precision_nodes, input_dependencies  # noqa: E402
-from oftsr_edge.export.verify import check_contract, psnr_against_fp32  # noqa: E402
+from oftsr_edge.export.verify import psnr_against_fp32  # noqa: E402
 
 FLOAT, FLOAT16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
 
@@ -31,8 +32,8 @@ def _tensor_types(model) -> dict[str, int]:
 
 
 def test_fp16_keeps_float32_io_and_says_fp16_in_its_metadata(fp16_path: Path, tiny_onnx_fp32: Path) -> None:
-    spec = check_contract(fp16_path, expect_precision="fp16")
-    assert spec.with_precision("fp32") == check_contract(tiny_onnx_fp32)
+    spec = read_spec(fp16_path, expect_precision="fp16")
+    assert spec.with_precision("fp32") == read_spec(tiny_onnx_fp32)
     onnx.checker.check_model(onnx.load(str(fp16_path)), full_check=True)
 
 
@@ -41,12 +42,12 @@ def test_full_precision_regions_cover_t_path_preprocessing_and_tail(tiny_onnx_fp
     keep = set(full_precision_nodes(model))
     deps = input_dependencies(model)
     nodes = {n.name: n for n in model.graph.node}
-    t_path = {name for name, d in deps.items() if d == {"t"}}
+    t_path = {name for name, d in deps.items() if d == {INPUT_T}}
     assert t_path and t_path <= keep
     assert {"Sin", "Cos", "Gemm"} <= {nodes[name].op_type for name in t_path}
     assert {n.name for n in model.graph.node if n.op_type == "Clip"} <= keep
     kept_convs = [nodes[name] for name in keep if nodes[name].op_type == "Conv"]
-    assert len(kept_convs) == 1 and deps[kept_convs[0].name] == {"lr"}  # the bicubic upsample only
+    assert len(kept_convs) == 1 and deps[kept_convs[0].name] == {INPUT_LR}  # the bicubic upsample only
     assert any(n.op_type == "Conv" and n.name not in keep for n in model.graph.node)  # the network goes fp16
 
 

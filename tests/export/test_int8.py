@@ -12,10 +12,11 @@ pytest.importorskip("onnxruntime")
 
 from onnx import numpy_helper  # noqa: E402
 
+from oftsr_edge.contract import read_spec  # noqa: E402
 from oftsr_edge.errors import OftsrError  # noqa: E402
 from oftsr_edge.export.calibration import load_tiles, model_feeds  # noqa: E402
 from oftsr_edge.export.int8 import check_symmetric_int8, convert_int8, first_and_last_convs  # noqa: E402
-from oftsr_edge.export.verify import check_contract, psnr_against_fp32  # noqa: E402
+from oftsr_edge.export.verify import psnr_against_fp32  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +69,8 @@ def test_first_last_conv_and_t_path_stay_float(int8_path: Path, tiny_onnx_fp32: 
 
 
 def test_int8_metadata_and_contract(int8_path: Path, tiny_onnx_fp32: Path) -> None:
-    spec = check_contract(int8_path, expect_precision="int8")
-    assert spec.with_precision("fp32") == check_contract(tiny_onnx_fp32)
+    spec = read_spec(int8_path, expect_precision="int8")
+    assert spec.with_precision("fp32") == read_spec(tiny_onnx_fp32)
 
 
 def test_int8_is_within_30_db_of_fp32_on_real_images(

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from oftsr_edge.runtime.model_spec import ModelSpec
+from oftsr_edge.contract import ModelSpec
 
 
 class Backend(ABC):
