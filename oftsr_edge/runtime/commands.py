@@ -18,7 +18,8 @@ import click
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime import image_io
-from oftsr_edge.runtime.backends.select import BACKENDS
+from oftsr_edge.runtime.backends.options import BACKEND_NAMES, BackendOptions, parse_backend
+from oftsr_edge.runtime.checks import OptionError
 
 #: the model used when --model is not given (shipped as package data once a trained default exists)
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.onnx"
@@ -29,6 +30,21 @@ _FORMATS = ("same", "png", "jpg", "webp", "tif", "bmp")
 class Job:
     source: Path
     target: Path
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """One run as the command line asked for it: text already parsed, values checked by whoever uses them (the
+    backend options when made, the Upscaler for the tiling, t and the seed)."""
+
+    model: Path
+    backend: BackendOptions
+    tile: int | None = None  # LR tile edge; None = the model's, 0 = whole image
+    overlap: int | None = None  # None = tile/8, at least 8
+    batch: int = 1  # tiles per backend call
+    t: float | None = None  # None = the model's default
+    seed: int | None = 0  # None = a fresh random seed per image
+    quiet: bool = False  # no progress bar
 
 
 def default_model() -> Path:
@@ -108,15 +124,15 @@ def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: objec
     default=None,
     help="Exported .onnx or TensorRT .engine; default: the bundled model.",
 )
-@click.option("--backend", type=str, default="auto", show_default=True, help=f"One of {', '.join(BACKENDS)}.")
-@click.option("--device", type=int, default=0, show_default=True, help="GPU index.")
+@click.option("--backend", type=str, default="auto", show_default=True, help=f"One of {', '.join(BACKEND_NAMES)}.")
+@click.option("--device", type=int, default=None, help="GPU index (default 0); GPU backends and auto only.")
 @click.option("--tile", type=int, default=None, help="LR tile size (0 = whole image); default: the model's.")
 @click.option(
     "--overlap", type=int, default=None, help="LR overlap between tiles; default: tile/8, at least 8."
 )
 @click.option("--batch", type=int, default=1, show_default=True, help="Tiles per backend call (GPU).")
 @click.option(
-    "--threads", type=int, default=0, show_default=True, help="CPU threads for ONNX Runtime (0 = auto)."
+    "--threads", type=int, default=None, help="CPU threads for ONNX Runtime (default: one per core); ort-cpu, ort, auto."
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them).")
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders of input folders.")
@@ -137,11 +153,11 @@ def upscale(
     seed: str,
     model: Path | None,
     backend: str,
-    device: int,
+    device: int | None,
     tile: int | None,
     overlap: int | None,
     batch: int,
-    threads: int,
+    threads: int | None,
     overwrite: bool,
     recursive: bool,
     suffix: str,
@@ -149,61 +165,49 @@ def upscale(
     quiet: bool,
 ) -> None:
     """Upscale INPUT images/folders into OUT with a one-step OFTSR model."""
-    from oftsr_edge.runtime.upscaler import check_t
-
-    t_value = None if t is None else check_t(t)
-    seed_value = _parse_seed(seed)
-    if backend not in BACKENDS:
-        raise OftsrError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    backend_options = parse_backend(backend, device=device, threads=threads)
+    t_value, seed_value = _parse_t(t), _parse_seed(seed)
     if fmt.lower().lstrip(".") not in _FORMATS:
         raise OftsrError(f"unknown output format {fmt!r} (choose from {', '.join(_FORMATS)})")
     jobs = plan_jobs(inputs, output, recursive, suffix, fmt.lower().lstrip("."))
     todo = [job for job in jobs if overwrite or not job.target.exists()]
-    skipped = len(jobs) - len(todo)
+    options = RunOptions(
+        model=model or default_model(),
+        backend=backend_options,
+        tile=tile,
+        overlap=overlap,
+        batch=batch,
+        t=t_value,
+        seed=seed_value,
+        quiet=quiet,
+    )
     with warnings.catch_warnings():
         warnings.showwarning = _echo_warning
-        _run(
-            todo,
-            skipped,
-            model or default_model(),
-            backend,
-            device,
-            tile,
-            overlap,
-            batch,
-            threads,
-            t_value,
-            seed_value,
-            quiet,
-        )
+        _run(todo, len(jobs) - len(todo), options)
 
 
-def _parse_seed(seed: str) -> int | None:
-    if seed.strip().lower() == "random":
+def _parse_t(text: str | None) -> float | None:
+    """--t as a number (None = the model's default); its range is the Upscaler's to check."""
+    if text is None:
         return None
     try:
-        value = int(seed)
+        return float(text)
     except ValueError:
-        raise OftsrError(f"--seed must be an integer or 'random', got {seed!r}") from None
-    from oftsr_edge.runtime.noise import resolve_seed
-
-    return resolve_seed(value)
+        raise OptionError(f"--t must be a number in [0, 1], got {text!r}") from None
 
 
-def _run(
-    jobs: list[Job],
-    skipped: int,
-    model: Path,
-    backend: str,
-    device: int,
-    tile: int | None,
-    overlap: int | None,
-    batch: int,
-    threads: int,
-    t: float | None,
-    seed: int | None,
-    quiet: bool,
-) -> None:
+def _parse_seed(text: str) -> int | None:
+    """--seed as an integer, or None for 'random'; its range is the Upscaler's to check."""
+    if text.strip().lower() == "random":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise OptionError(f"--seed must be an integer or 'random', got {text!r}") from None
+
+
+def _run(jobs: list[Job], skipped: int, options: RunOptions) -> None:
+    """Upscale ``jobs`` with one Upscaler; a bad image is one line and the rest go on, a bad option stops the run."""
     from tqdm import tqdm
 
     from oftsr_edge.runtime.upscaler import Upscaler
@@ -217,9 +221,9 @@ def _run(
     lr_mp = hr_mp = 0.0
     done = 0
     with Upscaler(
-        model, backend, device, tile=tile, overlap=overlap, batch=batch, threads=threads
+        options.model, options.backend, tile=options.tile, overlap=options.overlap, batch=options.batch
     ) as upscaler:
-        bar = tqdm(total=0, unit="tile", disable=True if quiet else None, file=err)
+        bar = tqdm(total=0, unit="tile", disable=True if options.quiet else None, file=err)
         for index, job in enumerate(jobs, 1):
             bar.set_description(f"{index}/{len(jobs)} {job.source.name}")
 
@@ -230,9 +234,11 @@ def _run(
                 bar.update(1)
 
             try:
-                result = upscaler.upscale_file(job.source, job.target, t=t, seed=seed, progress=progress)
+                result = upscaler.upscale_file(
+                    job.source, job.target, t=options.t, seed=options.seed, progress=progress
+                )
             except OftsrError as exc:
-                if len(jobs) == 1:
+                if len(jobs) == 1 or isinstance(exc, OptionError):  # an option is wrong for every image
                     bar.close()
                     raise
                 failures.append(str(exc))

@@ -24,12 +24,9 @@ from statistics import NormalDist
 
 import numpy as np
 
-from oftsr_edge.errors import OftsrError
-
 #: HR pixels per side of one noise block. Part of the reproducibility contract: changing it changes every output.
 NOISE_BLOCK = 64
 CHANNELS = 3
-_MAX_SEED = 2**64
 
 
 @functools.lru_cache(maxsize=1)
@@ -39,27 +36,16 @@ def quantile_table() -> np.ndarray:
     return np.array([inv_cdf((k + 0.5) / 65536.0) for k in range(65536)], dtype=np.float32)
 
 
-def resolve_seed(seed: int | None) -> int:
-    """Return ``seed`` checked to fit Philox's 64-bit key word, or a fresh random one for ``None``.
-
-    A random seed is still one seed for the whole image, so tiles stay consistent with each other.
-    """
-    if seed is None:
-        return int(np.random.SeedSequence().entropy) % _MAX_SEED
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise OftsrError(f"seed must be an integer, got {seed!r}")
-    if not 0 <= int(seed) < _MAX_SEED:
-        raise OftsrError(f"seed must be in [0, 2**64), got {seed}")
-    return int(seed)
-
-
 class NoiseField:
-    """Standard-normal noise over the whole (unbounded) HR plane for one seed, served region by region."""
+    """Standard-normal noise over the whole (unbounded) HR plane for one seed, served region by region.
 
-    def __init__(self, seed: int | None, block: int = NOISE_BLOCK) -> None:
+    ``seed`` is an integer in [0, 2**64), already checked by :func:`oftsr_edge.runtime.checks.resolve_seed`.
+    """
+
+    def __init__(self, seed: int, block: int = NOISE_BLOCK) -> None:
         if block < 1:
             raise ValueError(f"noise block must be positive, got {block}")
-        self.seed = resolve_seed(seed)
+        self.seed = int(seed)
         self.block = block
         self._cache: dict[tuple[int, int], np.ndarray] = {}
         self._table = quantile_table()

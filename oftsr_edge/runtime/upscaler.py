@@ -1,15 +1,15 @@
 """The Python API of the runtime: ``Upscaler(model).upscale(image, t, seed)`` on arrays, ``upscale_file`` on files.
 
-It owns the backend and the :class:`~oftsr_edge.runtime.tiling.Tiler`, and adapts what users hand in to what the
-model takes: gray images are fed as RGB and come back gray; an alpha channel is upscaled separately with Pillow's
-bicubic resize (a mask has no texture for a generative model to invent, and a second model pass would double the
-cost) and re-attached; uint8, uint16 and float32 come back in their own dtype. A reduced-precision model (fp16/int8)
-whose output has NaN/Inf is replaced, with a warning, by its fp32 sibling (same checkpoint, read from metadata).
+It owns the backend and the :class:`~oftsr_edge.runtime.tiling.tiler.Tiler`, checks what users hand in once (``t``,
+seed, tile, overlap, batch, the image; :mod:`oftsr_edge.runtime.checks`) and adapts it to what the model takes: gray
+images are fed as RGB and come back gray; an alpha channel is upscaled separately with Pillow's bicubic resize (a
+mask has no texture for a generative model to invent, and a second model pass would double the cost) and
+re-attached; uint8, uint16 and float32 come back in their own dtype. A reduced-precision model (fp16/int8) whose
+output has NaN/Inf is replaced, with a warning, by its fp32 sibling (same checkpoint, read from metadata).
 """
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -18,38 +18,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime import image_io
 from oftsr_edge.runtime.backends.base import Backend
+from oftsr_edge.runtime.backends.options import Auto, BackendOptions, as_options
 from oftsr_edge.runtime.backends.select import find_fp32_sibling, open_backend
-from oftsr_edge.runtime.model_spec import ModelSpec
-from oftsr_edge.runtime.noise import resolve_seed
-from oftsr_edge.runtime.tiling import NonFiniteOutputError, ProgressFn, Tiler
-
-_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
-
-
-def check_t(t: float | None, default: float | None = None) -> float:
-    """``t`` as a float in [0, 1] (``None`` → ``default``); anything else is one line (paper App. H)."""
-    if t is None:
-        if default is None:
-            raise OftsrError("t is required")
-        return float(default)
-    try:
-        value = float(t)
-    except (TypeError, ValueError):
-        raise OftsrError(f"t must be a number in [0, 1], got {t!r}") from None
-    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise OftsrError(f"t must be in [0, 1] (0 = fidelity, 1 = realism), got {t}")
-    return value
-
-
-def default_overlap(tile: int, multiple_of: int) -> int:
-    """LR overlap used when none is given: an eighth of the tile, at least 8 pixels (and a multiple_of)."""
-    if tile <= 0:
-        return 0
-    overlap = max(8, tile // 8)
-    return min(-(-overlap // multiple_of) * multiple_of, max(0, tile - multiple_of))
+from oftsr_edge.runtime.checks import OptionError, check_int, check_t, resolve_seed
+from oftsr_edge.runtime.tiling.blending import DTYPE_MAX
+from oftsr_edge.runtime.tiling.geometry import default_overlap, round_up
+from oftsr_edge.runtime.tiling.tiler import NonFiniteOutputError, ProgressFn, Tiler
 
 
 def resize_alpha(alpha: np.ndarray, scale: int) -> np.ndarray:
@@ -80,31 +58,31 @@ class FileResult:
 class Upscaler:
     """One model on one backend, ready to upscale arrays or files.
 
-    ``tile`` (LR pixels): None = the model's recommended tile (or the engine's profile tile), 0 = whole image in one
-    call. ``overlap``: None = :func:`default_overlap`. ``batch``: tiles per backend call (helps on GPUs).
-    ``backend``: "auto", "ort", "trt", "ort-cpu", "ort-cuda", "ort-trt"; ``backend_name`` says what was picked.
+    ``backend``: one of the options classes of :mod:`oftsr_edge.runtime.backends.options` (``OrtCpu(threads=4)``,
+    ``OrtCuda(device=1)``, ``TensorRT()``, ...) or its short name ("auto", "ort", "trt", "ort-cpu", "ort-cuda",
+    "ort-trt"); ``backend_name`` says what was picked. ``tile`` (LR pixels): None = the model's recommended tile
+    (or the engine's profile tile), 0 = whole image in one call; rounded up to the model's ``multiple_of``.
+    ``overlap``: None = :func:`~oftsr_edge.runtime.tiling.geometry.default_overlap`. ``batch``: tiles per backend
+    call (helps on GPUs).
     """
 
     def __init__(
         self,
         model_path: str | Path,
-        backend: str = "auto",
-        device: int = 0,
+        backend: str | BackendOptions = "auto",
+        *,
         tile: int | None = None,
         overlap: int | None = None,
         batch: int = 1,
-        *,
-        threads: int = 0,
-        cache_dir: str | Path | None = None,
         fp32_fallback: bool = True,
     ) -> None:
-        _check_knobs(tile, overlap, batch)
+        self._options = as_options(backend)
+        self._check_tiling(tile, overlap, batch)
         self.model_path: Path | None = Path(model_path)
-        self._open_args = {"backend": backend, "device": device, "threads": threads, "cache_dir": cache_dir}
-        opened = open_backend(model_path, backend, device, tile=tile, batch=batch, threads=threads,
-                              cache_dir=cache_dir)
+        self.fp32_fallback = fp32_fallback
+        opened = open_backend(model_path, self._options, tile=self._tile_arg, batch=self.batch)
         try:
-            self._setup(opened, tile, overlap, batch, fp32_fallback)
+            self._setup(opened)
         except BaseException:
             opened.close()  # a bad knob must not leak a session or device buffers
             raise
@@ -120,29 +98,38 @@ class Upscaler:
         model_path: str | Path | None = None,
     ) -> Upscaler:
         """Wrap an already open backend (any object with ``run``, ``spec`` and ``name``), e.g. a custom runtime."""
-        _check_knobs(tile, overlap, batch)
         self = cls.__new__(cls)
+        self._options = Auto()
+        self._check_tiling(tile, overlap, batch)
         self.model_path = Path(model_path) if model_path is not None else None
-        self._open_args = {"backend": "auto", "device": 0, "threads": 0, "cache_dir": None}
-        self._setup(backend, tile, overlap, batch, fp32_fallback=model_path is not None)
+        self.fp32_fallback = model_path is not None
+        self._setup(backend)
         return self
 
-    def _setup(
-        self, backend: Backend, tile: int | None, overlap: int | None, batch: int, fp32_fallback: bool
-    ) -> None:
+    def _check_tiling(self, tile: int | None, overlap: int | None, batch: int) -> None:
+        """Check the tiling the caller asked for (None = the model's choice) and keep it for a reopen."""
+        self._tile_arg = None if tile is None else check_int("tile", tile, 0)
+        self._overlap_arg = None if overlap is None else check_int("overlap", overlap, 0)
+        self.batch = check_int("batch", batch, 1)
+
+    def _setup(self, backend: Backend) -> None:
+        """Resolve the tiling against the model (rounded to its ``multiple_of``) and make the tiler for it."""
         self._backend = backend
-        self._tile_arg, self._overlap_arg, self.batch = tile, overlap, batch
-        self.fp32_fallback = fp32_fallback
         spec = backend.spec
-        tile = tile if tile is not None else _profile_tile(backend) or spec.tile
-        overlap = overlap if overlap is not None else default_overlap(tile, spec.multiple_of)
+        m = spec.multiple_of
+        tile = self._tile_arg if self._tile_arg is not None else _profile_tile(backend) or spec.tile
+        overlap = self._overlap_arg if self._overlap_arg is not None else default_overlap(tile, m)
+        tile = round_up(tile, m)
+        overlap = round_up(overlap, m) if tile else 0
+        if tile and overlap >= tile:
+            raise OptionError(f"overlap {overlap} must be smaller than the tile {tile} (LR pixels)")
         self._tiler = Tiler(
             backend.run,
             spec.scale,
-            spec.multiple_of,
+            m,
             tile=tile,
             overlap=overlap,
-            batch=batch,
+            batch=self.batch,
             fixed_shape=bool(getattr(backend, "fixed_shape", True)),
             check_finite=spec.precision != "fp32",
         )
@@ -169,10 +156,6 @@ class Upscaler:
     def overlap(self) -> int:
         return self._tiler.overlap
 
-    def tile_count(self, height: int, width: int) -> int:
-        """How many tiles an LR image of ``height × width`` takes (for progress bars)."""
-        return self._tiler.plan(height, width).count
-
     def upscale(
         self,
         image: np.ndarray,
@@ -185,8 +168,35 @@ class Upscaler:
         Returns the same layout and dtype at (H·s, W·s). ``t`` None = the model's default; ``seed`` None = a fresh
         random seed. ``progress(done, total)`` is called per tile.
         """
-        t = check_t(t, self.spec.default_t)
-        seed = resolve_seed(seed)
+        t, seed = self._settings(t, seed)
+        return self._upscale(image, t, seed, progress)
+
+    def upscale_file(
+        self,
+        source: str | Path,
+        target: str | Path,
+        t: float | None = None,
+        seed: int | None = 0,
+        progress: ProgressFn | None = None,
+    ) -> FileResult:
+        """Read ``source``, upscale, write ``target`` atomically (format from its extension)."""
+        t, seed = self._settings(t, seed)
+        source, target = Path(source), Path(target)
+        image_io.format_for(source)
+        image_io.format_for(target)
+        if target.resolve() == source.resolve():
+            raise OftsrError(f"{target}: output would overwrite its input")
+        start = time.perf_counter()
+        pixels = image_io.read_image(source)
+        result = self._upscale(pixels, t, seed, progress)
+        image_io.write_image(target, result)
+        return FileResult(source, target, pixels.shape[:2], result.shape[:2], time.perf_counter() - start)
+
+    def _settings(self, t: float | None, seed: int | None) -> tuple[float, int]:
+        """The one check of ``t`` (None = the model's default) and the seed (None = a fresh random one)."""
+        return (self.spec.default_t if t is None else check_t(t)), resolve_seed(seed)
+
+    def _upscale(self, image: np.ndarray, t: float, seed: int, progress: ProgressFn | None) -> np.ndarray:
         pixels = _as_hwc(image)
         height, width, channels = pixels.shape
         colour = 3 if channels >= 3 else 1
@@ -200,26 +210,6 @@ class Upscaler:
         if channels in (2, 4):
             out[..., colour] = resize_alpha(pixels[..., colour], s)
         return out[..., 0] if image.ndim == 2 else out
-
-    def upscale_file(
-        self,
-        source: str | Path,
-        target: str | Path,
-        t: float | None = None,
-        seed: int | None = 0,
-        progress: ProgressFn | None = None,
-    ) -> FileResult:
-        """Read ``source``, upscale, write ``target`` atomically (format from its extension)."""
-        source, target = Path(source), Path(target)
-        image_io.format_for(source)
-        image_io.format_for(target)
-        if target.resolve() == source.resolve():
-            raise OftsrError(f"{target}: output would overwrite its input")
-        start = time.perf_counter()
-        pixels = image_io.read_image(source)
-        result = self.upscale(pixels, t=t, seed=seed, progress=progress)
-        image_io.write_image(target, result)
-        return FileResult(source, target, pixels.shape[:2], result.shape[:2], time.perf_counter() - start)
 
     def _fall_back_to_fp32(self) -> None:
         spec, model = self.spec, self.model_path
@@ -236,21 +226,12 @@ class Upscaler:
             f"{where}: the {spec.precision} model produced NaN/Inf values; falling back to the fp32 "
             f"model {sibling}",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-        args = self._open_args
-        backend = open_backend(
-            sibling,
-            args["backend"],
-            args["device"],
-            tile=self._tile_arg,
-            batch=self.batch,
-            threads=args["threads"],
-            cache_dir=args["cache_dir"],
-        )
+        backend = open_backend(sibling, self._options, tile=self._tile_arg, batch=self.batch)
         self._backend.close()
         self.model_path = sibling
-        self._setup(backend, self._tile_arg, self._overlap_arg, self.batch, self.fp32_fallback)
+        self._setup(backend)
 
     def close(self) -> None:
         self._backend.close()
@@ -260,14 +241,6 @@ class Upscaler:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _check_knobs(tile: int | None, overlap: int | None, batch: int) -> None:
-    for name, value in (("tile", tile), ("overlap", overlap)):
-        if value is not None and (not isinstance(value, (int, np.integer)) or value < 0):
-            raise OftsrError(f"{name} must be an integer ≥ 0, got {value!r}")
-    if not isinstance(batch, (int, np.integer)) or batch < 1:
-        raise OftsrError(f"batch must be an integer ≥ 1, got {batch!r}")
 
 
 def _profile_tile(backend: Backend) -> int | None:
@@ -280,12 +253,13 @@ def _profile_tile(backend: Backend) -> int | None:
 
 
 def _as_hwc(image: np.ndarray) -> np.ndarray:
+    """The one check of an image: a non-empty (H, W) or (H, W, 1–4) array of a supported dtype, as (H, W, C)."""
     if not isinstance(image, np.ndarray):
         raise OftsrError(f"image must be a numpy array, got {type(image).__name__}")
-    if image.dtype not in _DTYPES:
+    if image.dtype not in DTYPE_MAX:
         raise OftsrError(f"image dtype must be uint8, uint16 or float32, got {image.dtype}")
     if image.ndim == 2:
-        return image[:, :, None]
+        image = image[:, :, None]
     if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
         raise OftsrError(f"image must be (H, W) or (H, W, C) with C in 1-4, got shape {image.shape}")
     if min(image.shape[:2]) < 1:

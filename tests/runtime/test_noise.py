@@ -5,10 +5,8 @@ from __future__ import annotations
 from statistics import NormalDist
 
 import numpy as np
-import pytest
 
-from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime.noise import NOISE_BLOCK, NoiseField, quantile_table, resolve_seed
+from oftsr_edge.runtime.noise import NOISE_BLOCK, NoiseField, quantile_table
 
 
 def test_block_matches_its_definition() -> None:
@@ -63,11 +61,3 @@ def test_cache_keeps_only_what_later_tiles_need() -> None:
     assert field.cached_blocks == 2
     field.release_rows_before(128)
     assert field.cached_blocks == 0
-
-
-def test_seed_validation() -> None:
-    assert isinstance(resolve_seed(None), int)
-    assert resolve_seed(2**64 - 1) == 2**64 - 1
-    for bad in (-1, 2**64, 1.5, "3", True):
-        with pytest.raises(OftsrError):
-            resolve_seed(bad)  # type: ignore[arg-type]

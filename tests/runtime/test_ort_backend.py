@@ -12,7 +12,8 @@ import pytest
 
 from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.runtime.backends import onnxruntime as ort_backend
-from oftsr_edge.runtime.backends.onnxruntime import OrtBackend, OrtOptions, available_providers
+from oftsr_edge.runtime.backends.onnxruntime import OrtBackend, available_providers
+from oftsr_edge.runtime.backends.options import Auto, OrtAuto, OrtCpu, OrtCuda, OrtTensorRT, TensorRT
 from oftsr_edge.runtime.backends.select import find_fp32_sibling, open_backend
 from tests.runtime.onnx_edits import edit_onnx
 
@@ -25,7 +26,7 @@ def _inputs(n: int, h: int = 8, w: int = 10, s: int = 4) -> tuple[np.ndarray, np
 
 
 def test_cpu_backend_runs_batches_and_reads_its_spec(tiny_onnx_fp32: Path) -> None:
-    backend = open_backend(tiny_onnx_fp32, "ort-cpu", threads=1)
+    backend = open_backend(tiny_onnx_fp32, OrtCpu(threads=1))
     assert isinstance(backend, OrtBackend) and backend.name == "ort-cpu" and not backend.fixed_shape
     assert backend.spec.scale == 4 and backend.spec.precision == "fp32"
     out = backend.run(*_inputs(2))
@@ -40,8 +41,8 @@ def test_cpu_backend_runs_batches_and_reads_its_spec(tiny_onnx_fp32: Path) -> No
 
 def test_io_binding_path_matches_plain_run(tiny_onnx_fp32: Path) -> None:
     """The GPU code path (device buffers reused per shape) exercised with CPU buffers."""
-    plain = OrtBackend(tiny_onnx_fp32, OrtOptions(provider="cpu"))
-    bound = OrtBackend(tiny_onnx_fp32, OrtOptions(provider="cpu", io_binding=True))
+    plain = OrtBackend(tiny_onnx_fp32, OrtCpu())
+    bound = OrtBackend(tiny_onnx_fp32, OrtCpu(io_binding=True))
     for n in (2, 1, 2):
         inputs = _inputs(n)
         np.testing.assert_array_equal(bound.run(*inputs), plain.run(*inputs))
@@ -49,13 +50,13 @@ def test_io_binding_path_matches_plain_run(tiny_onnx_fp32: Path) -> None:
 
 
 def test_auto_picks_the_best_installed_provider(tiny_onnx_fp32: Path) -> None:
-    backend = open_backend(tiny_onnx_fp32, "auto")
     expected = {"tensorrt": "ort-trt", "cuda": "ort-cuda", "cpu": "ort-cpu"}[available_providers()[0]]
-    assert backend.name == expected
+    for options in (None, Auto(), OrtAuto(threads=1)):
+        assert open_backend(tiny_onnx_fp32, options).name == expected
 
 
-@pytest.mark.parametrize("backend,provider", [("ort-cuda", "cuda"), ("ort-trt", "tensorrt")])
-def test_missing_gpu_provider_is_one_line(tiny_onnx_fp32: Path, backend: str, provider: str) -> None:
+@pytest.mark.parametrize("backend,provider", [(OrtCuda(), "cuda"), (OrtTensorRT(), "tensorrt")])
+def test_missing_gpu_provider_is_one_line(tiny_onnx_fp32: Path, backend, provider: str) -> None:
     if provider in available_providers():
         pytest.skip(f"{provider} execution provider is installed here")
     with pytest.raises(MissingExtraError, match="onnxruntime-gpu") as info:
@@ -66,7 +67,7 @@ def test_missing_gpu_provider_is_one_line(tiny_onnx_fp32: Path, backend: str, pr
 def test_missing_onnxruntime_is_one_line(tiny_onnx_fp32: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(MissingExtraError, match="pip install onnxruntime"):
-        open_backend(tiny_onnx_fp32, "ort")
+        open_backend(tiny_onnx_fp32, OrtAuto())
 
 
 def test_tensorrt_requests_without_tensorrt(tiny_onnx_fp32: Path, tmp_path: Path) -> None:
@@ -74,17 +75,18 @@ def test_tensorrt_requests_without_tensorrt(tiny_onnx_fp32: Path, tmp_path: Path
         pytest.skip("tensorrt is installed here")
     engine = tmp_path / "m.engine"
     engine.write_bytes(b"\0" * 16)
-    for model, backend in ((tiny_onnx_fp32, "trt"), (engine, "auto"), (engine, "trt")):
+    for model, backend in ((tiny_onnx_fp32, TensorRT()), (engine, Auto()), (engine, TensorRT(device=0))):
         with pytest.raises(MissingExtraError, match="needs TensorRT") as info:
             open_backend(model, backend)
         assert "\n" not in str(info.value)
-    with pytest.raises(OftsrError, match="runs only on backend 'trt'"):
-        open_backend(engine, "ort")
+    for backend in (OrtAuto(), OrtCpu(), OrtCuda(), OrtTensorRT()):
+        with pytest.raises(OftsrError, match="runs only on backend 'trt'"):
+            open_backend(engine, backend)
 
 
-def test_unknown_backend_and_bad_paths(tiny_onnx_fp32: Path, tmp_path: Path) -> None:
-    with pytest.raises(OftsrError, match="unknown backend"):
-        open_backend(tiny_onnx_fp32, "cuda")
+def test_bad_options_and_bad_paths(tiny_onnx_fp32: Path, tmp_path: Path) -> None:
+    with pytest.raises(OftsrError, match="not backend options"):
+        open_backend(tiny_onnx_fp32, "ort-cpu")  # type: ignore[arg-type]  # names are parsed before this
     with pytest.raises(OftsrError, match="no such model file"):
         open_backend(tmp_path / "nope.onnx")
     with pytest.raises(OftsrError, match="is not a model file"):

@@ -1,4 +1,6 @@
-"""The tiler on numpy stand-ins for a model: geometry, exact blending, noise placement, dtypes, bounded memory."""
+"""The tiler on numpy stand-ins for a model: geometry, exact blending, noise placement, dtypes, bounded memory.
+
+The tiler trusts its arguments; their checks are the Upscaler's (tests/runtime/test_upscaler.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime.noise import NoiseField
-from oftsr_edge.runtime.tiling import NonFiniteOutputError, Tiler, blend_ramp, tile_starts
+from oftsr_edge.runtime.tiling.blending import blend_ramp
+from oftsr_edge.runtime.tiling.geometry import default_overlap, profile_tile, round_up, tile_starts
+from oftsr_edge.runtime.tiling.tiler import NonFiniteOutputError, Tiler
 
 S = 4
 
@@ -50,6 +53,18 @@ def test_tile_starts_cover_evenly_with_enough_overlap() -> None:
             assert all(s % multiple == 0 for s in starts)
             assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:]))
             assert all(b > a for a, b in zip(starts, starts[1:]))
+
+
+def test_default_overlap_and_profile_tile_keep_the_stride_grid() -> None:
+    assert round_up(13, 4) == 16 and round_up(16, 4) == 16 and round_up(0, 8) == 0
+    assert default_overlap(0, 8) == 0
+    assert default_overlap(64, 8) == 8  # an eighth of the tile, at least 8
+    assert default_overlap(256, 8) == 32
+    assert default_overlap(132, 8) == 16  # 132 // 8 = 16, already a multiple of 8
+    assert default_overlap(100, 8) == 16  # 100 // 8 = 12, rounded up to 16
+    assert default_overlap(16, 16) == 0  # never the whole tile
+    assert profile_tile(None, 128, 8) == 128 and profile_tile(0, 128, 8) == 128  # whole image: the model's tile
+    assert profile_tile(100, 128, 8) == 104  # the tile the tiler will cut
 
 
 def test_blend_ramps_cross_to_one() -> None:
@@ -150,19 +165,6 @@ def test_non_finite_output_is_caught_only_when_asked() -> None:
     with pytest.raises(NonFiniteOutputError):
         Tiler(broken, S, 4, tile=8, check_finite=True).upscale(image, 0.5)
     Tiler(broken, S, 4, tile=8, check_finite=False).upscale(image, 0.5)
-
-
-def test_bad_arguments_are_one_line_errors() -> None:
-    with pytest.raises(OftsrError):
-        Tiler(pointwise, S, 4, tile=16, overlap=16)
-    with pytest.raises(OftsrError):
-        Tiler(pointwise, S, 4, tile=-1)
-    with pytest.raises(OftsrError):
-        Tiler(pointwise, S, 4, batch=0)
-    with pytest.raises(OftsrError):
-        Tiler(pointwise, S, 4).upscale(np.zeros((4, 4, 2), np.float32), 0.5)
-    with pytest.raises(OftsrError):
-        Tiler(pointwise, S, 4).upscale(np.zeros((4, 4, 3), np.int32), 0.5)
 
 
 def test_memory_is_one_band_plus_the_output() -> None:

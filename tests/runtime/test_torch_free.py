@@ -21,10 +21,12 @@ MODULES = [
     "oftsr_edge.runtime.image_io",
     "oftsr_edge.runtime.png16",
     "oftsr_edge.runtime.noise",
-    "oftsr_edge.runtime.tiling",
+    "oftsr_edge.runtime.checks",
+    "oftsr_edge.runtime.tiling.tiler",
     "oftsr_edge.runtime.upscaler",
     "oftsr_edge.runtime.commands",
     "oftsr_edge.runtime.backends.onnxruntime",
+    "oftsr_edge.runtime.backends.options",
     "oftsr_edge.runtime.backends.select",
     "oftsr_edge.cli",
 ]

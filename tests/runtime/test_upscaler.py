@@ -1,4 +1,5 @@
-"""The Python API on the real exported tiny model: tiling exactness, seeds, t, layouts, bad models, fp32 fallback."""
+"""The Python API on the real exported tiny model: tiling exactness, seeds, t, layouts, bad models, fp32 fallback,
+and the one check of every option (t, seed, tile, overlap, batch, backend) and of the image."""
 
 from __future__ import annotations
 
@@ -10,11 +11,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime import ModelSpec
+from oftsr_edge.runtime.backends.options import OrtCpu
+from oftsr_edge.runtime.checks import OptionError
 from oftsr_edge.runtime.image_io import read_image, write_image
 from oftsr_edge.runtime.upscaler import Upscaler, resize_alpha
 from tests.runtime.onnx_edits import edit_onnx
+
+
+class NumpyBackend:
+    """A stand-in backend: nearest-neighbour ×4 in numpy, with the tiny model's spec."""
+
+    name = "numpy"
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+
+    def run(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return lr.repeat(4, axis=2).repeat(4, axis=3)
+
+    def close(self) -> None:
+        pass
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -97,12 +115,63 @@ def test_odd_sizes_layouts_and_dtypes(upscaler: Upscaler) -> None:
 
 @pytest.mark.parametrize("t", [-0.01, 1.01, float("nan"), "high"])
 def test_t_outside_unit_interval_is_rejected(upscaler: Upscaler, photo: np.ndarray, t) -> None:
-    with pytest.raises(OftsrError, match="t must"):
+    with pytest.raises(OptionError, match="t must"):
         upscaler.upscale(photo, t=t)
 
 
+@pytest.mark.parametrize("seed", [-1, 2**64, 1.5, "3", True])
+def test_bad_seeds_are_rejected(upscaler: Upscaler, photo: np.ndarray, seed) -> None:
+    with pytest.raises(OptionError, match="seed must"):
+        upscaler.upscale(photo, seed=seed)
+
+
+@pytest.mark.parametrize(
+    "knobs,message",
+    [
+        ({"tile": -1}, "tile must be an integer ≥ 0"),
+        ({"tile": 1.5}, "tile must be an integer"),
+        ({"overlap": -2}, "overlap must be an integer ≥ 0"),
+        ({"batch": 0}, "batch must be an integer ≥ 1"),
+        ({"tile": 16, "overlap": 16}, "overlap 16 must be smaller than the tile 16"),
+        ({"tile": 15, "overlap": 15}, "overlap 16 must be smaller than the tile 16"),  # after rounding up
+    ],
+)
+def test_bad_tiling_is_one_line(tiny_onnx_fp32: Path, knobs: dict, message: str) -> None:
+    spec = Upscaler(tiny_onnx_fp32).spec
+    with pytest.raises(OptionError, match=message):
+        Upscaler.from_backend(NumpyBackend(spec), **knobs)
+    with pytest.raises(OptionError, match=message):
+        Upscaler(tiny_onnx_fp32, **knobs)
+
+
+def test_bad_knobs_are_found_before_the_model_is_opened(tmp_path: Path) -> None:
+    with pytest.raises(OptionError, match="tile must"):
+        Upscaler(tmp_path / "missing.onnx", tile=-1)
+    with pytest.raises(OftsrError, match="unknown backend"):
+        Upscaler(tmp_path / "missing.onnx", backend="cuda")
+    with pytest.raises(OftsrError, match="backend must be a name"):
+        Upscaler(tmp_path / "missing.onnx", backend=0)  # type: ignore[arg-type]
+
+
+def test_backend_by_name_or_by_options(tiny_onnx_fp32: Path, photo: np.ndarray, upscaler: Upscaler) -> None:
+    by_name = Upscaler(tiny_onnx_fp32, "ort-cpu", tile=16, overlap=8)
+    by_options = Upscaler(tiny_onnx_fp32, OrtCpu(threads=1), tile=16, overlap=8)
+    assert by_name.backend_name == by_options.backend_name == "ort-cpu"
+    expected = upscaler.upscale(photo, t=0.5, seed=3)
+    for up in (by_name, by_options):
+        np.testing.assert_array_equal(up.upscale(photo, t=0.5, seed=3), expected)
+
+
 def test_bad_arrays_are_rejected(upscaler: Upscaler) -> None:
-    for bad in (np.zeros((8, 8, 5), np.uint8), np.zeros((8, 8), np.int32), np.zeros((8,), np.uint8), [[0.5]]):
+    bad_arrays = (
+        np.zeros((8, 8, 5), np.uint8),
+        np.zeros((8, 8), np.int32),
+        np.zeros((8,), np.uint8),
+        np.zeros((0, 8), np.uint8),
+        np.zeros((8, 0, 3), np.float32),
+        [[0.5]],
+    )
+    for bad in bad_arrays:
         with pytest.raises(OftsrError):
             upscaler.upscale(bad)  # type: ignore[arg-type]
 
@@ -154,21 +223,7 @@ def test_upscale_file_writes_atomically_and_never_over_its_input(tmp_path: Path,
 
 
 def test_any_backend_object_can_be_wrapped(tiny_onnx_fp32: Path) -> None:
-    spec = Upscaler(tiny_onnx_fp32).spec
-
-    class Bicubicish:
-        name = "numpy"
-
-        def __init__(self) -> None:
-            self.spec = spec
-
-        def run(self, lr, noise, t):
-            return lr.repeat(4, axis=2).repeat(4, axis=3)
-
-        def close(self) -> None:
-            pass
-
-    up = Upscaler.from_backend(Bicubicish(), tile=16, overlap=4)
+    up = Upscaler.from_backend(NumpyBackend(Upscaler(tiny_onnx_fp32).spec), tile=16, overlap=4)
     image = np.random.default_rng(0).random((19, 23, 3)).astype(np.float32)
     np.testing.assert_allclose(up.upscale(image), image.repeat(4, 0).repeat(4, 1), atol=1e-6)
     assert up.backend_name == "numpy"

@@ -1,0 +1,56 @@
+"""Every check of an option value a caller hands the runtime, in one place, each done once.
+
+The :class:`~oftsr_edge.runtime.upscaler.Upscaler` calls :func:`check_t` and :func:`resolve_seed` on every upscale
+call and :func:`check_int` on its tiling when it is made; the backend options dataclasses call :func:`check_int` when
+they are made. The CLI only turns text into numbers; the tiler and the noise field trust what they get.
+
+A bad option is an :class:`OptionError`: it is wrong for every input, so a run over many files stops at the first
+one instead of reporting the same line once per file.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from oftsr_edge.errors import OftsrError
+
+_SEEDS = 2**64  # the seed is one 64-bit Philox key word
+
+
+class OptionError(OftsrError):
+    """An option value that no input can make right (t, seed, tile, overlap, batch, device, threads)."""
+
+
+def check_int(label: str, value: Any, minimum: int) -> int:
+    """``value`` as an int if it is a whole number ≥ ``minimum`` (a bool is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise OptionError(f"{label} must be an integer ≥ {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_t(t: Any) -> float:
+    """``t`` as a float in [0, 1]: 0 = fidelity, 1 = realism (paper App. H)."""
+    try:
+        value = float(t)
+    except (TypeError, ValueError):
+        raise OptionError(f"t must be a number in [0, 1], got {t!r}") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise OptionError(f"t must be in [0, 1] (0 = fidelity, 1 = realism), got {t}")
+    return value
+
+
+def resolve_seed(seed: Any) -> int:
+    """``seed`` checked to fit Philox's 64-bit key word, or a fresh random one for ``None``.
+
+    A random seed is still one seed for the whole image, so tiles stay consistent with each other.
+    """
+    if seed is None:
+        return int(np.random.SeedSequence().entropy) % _SEEDS
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise OptionError(f"seed must be an integer, got {seed!r}")
+    if not 0 <= int(seed) < _SEEDS:
+        raise OptionError(f"seed must be in [0, 2**64), got {seed}")
+    return int(seed)

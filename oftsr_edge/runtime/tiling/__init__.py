@@ -1,0 +1,14 @@
+"""Tiled one-step upscaling whose output does not depend on the tiling (DESIGN §3), in bounded memory.
+
+Three modules, in the order a run uses them:
+
+- :mod:`.geometry` — where tiles go: tile starts (multiples of the model's ``multiple_of``, spread evenly, the last
+  one flush with the border, so every tile has one shape) and the padding of each axis.
+- :mod:`.blending` — how overlapping HR tiles become one image: raised-cosine weights normalised to sum to one, a
+  float32 band of rows that is converted to the output as soon as no later tile touches it.
+- :mod:`.tiler` — :class:`~oftsr_edge.runtime.tiling.tiler.Tiler`: cuts the LR image, draws each tile's noise,
+  batches tiles into backend calls (pipelined) and hands the results to the blending band.
+
+The tiler trusts its arguments: :class:`~oftsr_edge.runtime.upscaler.Upscaler` checks ``t``, the seed, the tile,
+the overlap and the image once, before any of this runs.
+"""
