@@ -1,5 +1,5 @@
-"""Export side: ONNX export of a student, simplification, FP16/INT8 variants, TensorRT engine builds and checks.
+"""Export side: ONNX export of a student, simplification, FP16/INT8 variants, and the ``check`` accuracy gate.
 
-Modules that only need the ONNX file (engine building, checks) must import without torch, because a Jetson builds
-its engines on-device and has TensorRT but no torch.
+Modules that only need the ONNX file (the checks) must import without torch. TensorRT engines are built on the
+device, so the builder lives on the torch-free side: :mod:`oftsr_edge.runtime.backends.tensorrt`.
 """
