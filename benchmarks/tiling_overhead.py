@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from oftsr_edge.runtime.backends.options import BackendOptions, parse_backend  # noqa: E402
 from oftsr_edge.runtime.backends.select import open_backend  # noqa: E402
 from oftsr_edge.runtime.upscaler import Upscaler  # noqa: E402
 
@@ -57,8 +58,13 @@ class RecordingBackend:
         pass
 
 
+def backend_options(args: argparse.Namespace) -> BackendOptions:
+    """--backend and --threads as the runtime's backend options (--threads on a GPU backend is an error)."""
+    return parse_backend(args.backend, threads=args.threads)
+
+
 def measure_overhead(args: argparse.Namespace) -> None:
-    backend = open_backend(args.model, args.backend, threads=args.threads, tile=args.tile, batch=args.batch)
+    backend = open_backend(args.model, backend_options(args), tile=args.tile, batch=args.batch)
     image = synthetic_image(args.size)
     recorder = RecordingBackend(backend)
     Upscaler.from_backend(recorder, tile=args.tile, overlap=args.overlap, batch=args.batch).upscale(
@@ -83,7 +89,7 @@ def measure_overhead(args: argparse.Namespace) -> None:
     print(
         f"model {backend.spec.name} ({backend.spec.precision}) on {backend.name}; LR {args.size}² -> HR "
         f"{args.size * backend.spec.scale}² ({hr_mp:.2f} MP); tile {upscaler.tile}, overlap {upscaler.overlap}, "
-        f"batch {args.batch}, {upscaler.tile_count(args.size, args.size)} tiles in {len(recorder.calls)} calls, "
+        f"batch {args.batch}, {sum(len(call[0]) for call in recorder.calls)} tiles in {len(recorder.calls)} calls, "
         f"pipeline {'off' if args.no_pipeline else 'on'}, threads {args.threads or 'default'}"
     )
     print(f"upscale wall   {wall:8.3f} s  (min of {args.repeats}; median {np.median(walls):.3f})")
@@ -116,7 +122,7 @@ def _peak_mb() -> dict[str, float]:
 def rss_child(args: argparse.Namespace) -> None:
     """Runs in a fresh process: load, upscale one ``args.rss_child``² image, report peak RSS as JSON."""
     with Upscaler(
-        args.model, args.backend, tile=args.tile, overlap=args.overlap, batch=args.batch, threads=args.threads
+        args.model, backend_options(args), tile=args.tile, overlap=args.overlap, batch=args.batch
     ) as upscaler:
         loaded = _peak_mb()
         image = synthetic_image(args.rss_child)
@@ -153,12 +159,10 @@ def measure_rss(args: argparse.Namespace) -> None:
             args.backend,
             "--batch",
             str(args.batch),
-            "--threads",
-            str(args.threads),
             "--rss-child",
             str(size),
         ]
-        for flag, value in (("--tile", args.tile), ("--overlap", args.overlap)):
+        for flag, value in (("--tile", args.tile), ("--overlap", args.overlap), ("--threads", args.threads)):
             if value is not None:
                 cmd += [flag, str(value)]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -180,7 +184,7 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=128)
     parser.add_argument("--overlap", type=int, default=None)
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0 = default)")
+    parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime CPU threads (default: one per core)")
     parser.add_argument("--size", type=int, default=512, help="LR edge for the overhead measurement")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-pipeline", action="store_true", help="prepare/blend on the calling thread")

@@ -62,18 +62,19 @@ def open_upscaler(
     tile: int | None = None,
     overlap: int | None = None,
     batch: int = 1,
-    device: int = 0,
+    device: int | None = None,
 ) -> OpenedModel:
-    """Open ``path`` with the runtime's Upscaler; ``tile`` 0 means whole images."""
+    """Open ``path`` with the runtime's Upscaler on backend ``backend`` (a name; ``device`` None = its default);
+    ``tile`` 0 means whole images."""
     if not Path(path).exists():
         raise OftsrError(f"model not found: {path}")
     try:
+        from oftsr_edge.runtime.backends.options import parse_backend
         from oftsr_edge.runtime.upscaler import Upscaler
     except ImportError as exc:
         raise OftsrError(f"the runtime (oftsr_edge.runtime.upscaler) is not available: {exc}") from None
-    return OpenedModel(
-        Upscaler(path, backend=backend, device=device, tile=tile, overlap=overlap, batch=batch)
-    )
+    options = parse_backend(backend, device=device)
+    return OpenedModel(Upscaler(path, options, tile=tile, overlap=overlap, batch=batch))
 
 
 def student_methods(model: OpenedModel, ts: list[float], seed: int = 0) -> list[Method]:

@@ -124,7 +124,9 @@ def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: objec
     default=None,
     help="Exported .onnx or TensorRT .engine; default: the bundled model.",
 )
-@click.option("--backend", type=str, default="auto", show_default=True, help=f"One of {', '.join(BACKEND_NAMES)}.")
+@click.option(
+    "--backend", type=str, default="auto", show_default=True, help=f"One of {', '.join(BACKEND_NAMES)}."
+)
 @click.option("--device", type=int, default=None, help="GPU index (default 0); GPU backends and auto only.")
 @click.option("--tile", type=int, default=None, help="LR tile size (0 = whole image); default: the model's.")
 @click.option(
@@ -132,7 +134,10 @@ def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: objec
 )
 @click.option("--batch", type=int, default=1, show_default=True, help="Tiles per backend call (GPU).")
 @click.option(
-    "--threads", type=int, default=None, help="CPU threads for ONNX Runtime (default: one per core); ort-cpu, ort, auto."
+    "--threads",
+    type=int,
+    default=None,
+    help="CPU threads for ONNX Runtime (default: one per core); ort-cpu, ort, auto.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them).")
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders of input folders.")

@@ -36,9 +36,13 @@ def test_each_name_parses_to_its_class() -> None:
 
 def test_only_the_options_a_backend_understands() -> None:
     assert parse_backend("ort-cpu", threads=3, device=None) == OrtCpu(threads=3)  # None = not given
-    assert parse_backend("trt", device=1, cache_dir="engines") == TensorRT(device=1, cache_dir=Path("engines"))
+    assert parse_backend("trt", device=1, cache_dir="engines") == TensorRT(
+        device=1, cache_dir=Path("engines")
+    )
     assert parse_backend("auto", device=1, threads=2) == Auto(device=1, threads=2)
-    with pytest.raises(OptionError, match=r"backend 'trt' has no option threads \(it takes device, cache_dir\)"):
+    with pytest.raises(
+        OptionError, match=r"backend 'trt' has no option threads \(it takes device, cache_dir\)"
+    ):
         parse_backend("trt", threads=2)
     with pytest.raises(OptionError, match="backend 'ort-cpu' has no option device"):
         parse_backend("ort-cpu", device=1)
@@ -61,7 +65,9 @@ def test_values_are_checked_when_made_and_frozen() -> None:
 
 def test_auto_and_ort_auto_resolve_per_file(tmp_path: Path) -> None:
     engine, onnx = tmp_path / "m.engine", tmp_path / "m.onnx"
-    assert resolve_backend(Auto(device=1, cache_dir=tmp_path), engine) == TensorRT(device=1, cache_dir=tmp_path)
+    assert resolve_backend(Auto(device=1, cache_dir=tmp_path), engine) == TensorRT(
+        device=1, cache_dir=tmp_path
+    )
     best = available_providers()[0]
     expected = {"tensorrt": OrtTensorRT(device=1), "cuda": OrtCuda(device=1), "cpu": OrtCpu(threads=3)}[best]
     assert resolve_backend(Auto(device=1, threads=3), onnx) == expected

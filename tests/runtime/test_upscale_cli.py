@@ -129,7 +129,15 @@ def _bad_cases(tmp: Path, model: Path) -> dict[str, list[object]]:
         "unsupported format": [tmp / "anim.gif", "--model", model],
         "t above 1": [good, "--model", model, "--t", "1.5"],
         "t below 0": [good, "--model", model, "--t", "-0.2"],
+        "t not a number": [good, "--model", model, "--t", "high"],
         "bad seed": [good, "--model", model, "--seed", "abc"],
+        "seed out of range": [good, "--model", model, "--seed", str(2**64)],
+        "negative tile": [good, "--model", model, "--tile", "-1"],
+        "overlap not below the tile": [good, "--model", model, "--tile", "16", "--overlap", "16"],
+        "zero batch": [good, "--model", model, "--batch", "0"],
+        "threads for tensorrt": [good, "--model", model, "--backend", "trt", "--threads", "2"],
+        "device for the cpu": [good, "--model", model, "--backend", "ort-cpu", "--device", "1"],
+        "negative threads": [good, "--model", model, "--threads", "-1"],
         "text file as model": [good, "--model", tmp / "notes.onnx"],
         "onnx without metadata": [good, "--model", plain],
         "unknown backend": [good, "--model", model, "--backend", "cuda"],
@@ -150,6 +158,25 @@ def test_each_bad_input_is_one_line_without_output(capsys, tmp_path: Path, tiny_
         assert len(lines) == 1 and lines[0].startswith("oftsr-edge: error:"), (name, err)
         assert "Traceback" not in err, name
         assert files(out) == [], name
+
+
+def test_a_bad_option_stops_a_folder_at_the_first_image(capsys, tmp_path: Path, tiny_onnx_fp32: Path) -> None:
+    """t is wrong for every image: one line, not one per image, and no "n of m failed" summary."""
+    for name in ("a.png", "b.png", "c.png"):
+        photo(tmp_path / "in" / name)
+    code, out, err = upscale(capsys, tmp_path / "in", "-o", tmp_path / "out", "--model", tiny_onnx_fp32,
+                             "--t", "1.5")  # fmt: skip
+    assert code != 0 and out == ""
+    assert err.strip().splitlines() == ["oftsr-edge: error: t must be in [0, 1] (0 = fidelity, 1 = realism), got 1.5"]
+    assert files(tmp_path / "out") == []
+
+
+def test_backend_flags_become_one_options_object(capsys, tmp_path: Path, tiny_onnx_fp32: Path) -> None:
+    src = photo(tmp_path / "a.png")
+    code, out, err = upscale(capsys, src, "-o", tmp_path / "out", "--model", tiny_onnx_fp32,
+                             "--backend", "ort-cpu", "--threads", "1")  # fmt: skip
+    assert code == 0, err
+    assert "on ort-cpu" in out
 
 
 def test_no_model_and_no_default_says_so(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

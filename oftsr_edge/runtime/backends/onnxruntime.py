@@ -138,11 +138,16 @@ class OrtBackend(Backend):
     """
 
     def __init__(
-        self, model_path: str | Path, options: OrtOptions | None = None, *, tile: int | None = None, batch: int = 1
+        self,
+        model_path: str | Path,
+        options: OrtOptions | None = None,
+        *,
+        tile: int | None = None,
+        batch: int = 1,
     ) -> None:
         self.model_path = Path(model_path)
         self.options = options if options is not None else OrtCpu()
-        provider = require_provider(self.options)
+        require_provider(self.options)
         providers: list[Any] = []
         if isinstance(self.options, OrtTensorRT):
             spec = contract.read_spec(self.model_path, via="onnxruntime")
@@ -176,8 +181,10 @@ class OrtBackend(Backend):
                 return self._run_bound(feeds)
             return self._session.run([contract.OUTPUT_HR], feeds)[0]
         except MemoryError:
-            raise OftsrError(f"{self.name}: out of memory for a batch of shape {feeds[contract.INPUT_LR].shape}: "
-                             "use a smaller --tile or --batch") from None
+            raise OftsrError(
+                f"{self.name}: out of memory for a batch of shape {feeds[contract.INPUT_LR].shape}: "
+                "use a smaller --tile or --batch"
+            ) from None
         except Exception as exc:  # ORT raises its own types (Fail, RuntimeException, EP errors): one line
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise OftsrError(f"{self.name}: inference failed ({reason})") from None

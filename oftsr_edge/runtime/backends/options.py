@@ -72,7 +72,7 @@ class TensorRT(_Checked):
 
     name: ClassVar[str] = "trt"
     device: int = 0  # CUDA device index
-    cache_dir: Path | None = None  # where engines built from an ONNX are kept; None = the default engine cache
+    cache_dir: Path | None = None  # engines built from an ONNX; None = the default engine cache
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,9 @@ OrtOptions = OrtCpu | OrtCuda | OrtTensorRT
 #: Anything a model can be opened with.
 BackendOptions = Auto | OrtAuto | OrtCpu | OrtCuda | OrtTensorRT | TensorRT
 
-_BY_NAME: dict[str, type[Any]] = {cls.name: cls for cls in (Auto, OrtAuto, TensorRT, OrtCpu, OrtCuda, OrtTensorRT)}
+_BY_NAME: dict[str, type[Any]] = {
+    cls.name: cls for cls in (Auto, OrtAuto, TensorRT, OrtCpu, OrtCuda, OrtTensorRT)
+}
 #: The short names :func:`parse_backend` takes, "auto" first.
 BACKEND_NAMES = tuple(_BY_NAME)
 

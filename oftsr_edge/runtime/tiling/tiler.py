@@ -92,8 +92,8 @@ class Tiler:
         plan = self.plan(height, width)
         pad = ((0, plan.rows.padded - height), (0, plan.cols.padded - width), (0, 0))
         padded = np.pad(image, pad, mode="reflect") if any(p[1] for p in pad) else image
-        noise = NoiseField(seed, self.noise_block)
-        _Run(self, plan, padded, Band(plan, self.scale, self.margin, out), float(t), noise, progress).execute()
+        band = Band(plan, self.scale, self.margin, out)
+        _Run(self, plan, padded, band, float(t), NoiseField(seed, self.noise_block), progress).execute()
         return out
 
 
