@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from oftsr_edge.errors import OftsrError
+from oftsr_edge.errors import MissingExtraError, OftsrError
 
 INPUT_LR = "lr"  # float32 [N, 3, h, w]: RGB LR image in [0, 1]
 INPUT_NOISE = "noise"  # float32 [N, 3, s·h, s·w]: standard normal noise drawn by the runtime
@@ -95,6 +95,8 @@ class ModelSpec:
             )  # fmt: skip
         except (TypeError, ValueError) as exc:
             raise OftsrError(f"{source}: oftsr-edge metadata has a bad value ({exc})") from None
+        except OftsrError as exc:  # __post_init__'s range checks: say which file
+            raise OftsrError(f"{source}: {exc}") from None
 
     def with_precision(self, precision: str) -> ModelSpec:
         return ModelSpec(**{**asdict(self), "precision": precision})
@@ -256,7 +258,12 @@ def _onnx_available() -> bool:
 
 
 def _read_with_onnx(source: Any, label: str) -> ModelIO:
-    import onnx
+    try:
+        import onnx
+    except ImportError:
+        raise MissingExtraError(
+            f"{label}: reading with via='onnx' needs the onnx package: pip install onnx"
+        ) from None
 
     if isinstance(source, onnx.ModelProto):
         return describe_proto(source)
@@ -276,7 +283,7 @@ def _read_with_onnxruntime(source: str | os.PathLike | bytes, label: str) -> Mod
     try:
         import onnxruntime as ort
     except ImportError:
-        raise OftsrError(
+        raise MissingExtraError(
             f"{label}: reading a model needs onnx or onnxruntime, and neither is installed: pip install onnxruntime"
         ) from None
     options = ort.SessionOptions()

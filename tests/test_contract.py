@@ -1,0 +1,457 @@
+"""The model contract (oftsr_edge/contract.py): the one reader and validator on good and broken models, the onnx-free
+path, and a scan proving no other module spells a tensor name or the metadata key.
+
+This is the only test file allowed to spell the contract's strings: it pins them, because every exported model
+carries them.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oftsr_edge import contract
+from oftsr_edge.contract import ModelSpec, read_spec
+from oftsr_edge.errors import MissingExtraError, OftsrError
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLED = REPO / "oftsr_edge" / "models" / "default.onnx"
+SPEC = ModelSpec(
+    name="oftsr-test-x4", scale=4, sigma_p=0.2, multiple_of=4, default_t=0.5, precision="fp32", opset=18, tile=32,
+    degradation="bicubic", checkpoint_sha256="ab" * 32,
+)  # fmt: skip
+READERS = ("onnx", "onnxruntime")
+
+
+def test_the_wire_names_are_pinned() -> None:
+    """Renaming any of these breaks every model already exported: change them only with a format_version bump."""
+    assert contract.INPUT_NAMES == ("lr", "noise", "t")
+    assert contract.OUTPUT_NAMES == ("hr",)
+    assert (contract.INPUT_LR, contract.INPUT_NOISE, contract.INPUT_T, contract.OUTPUT_HR) == (
+        "lr",
+        "noise",
+        "t",
+        "hr",
+    )
+    assert contract.METADATA_KEY == "oftsr_edge"
+    assert contract.FORMAT_VERSION == 1
+
+
+# ---- a small graph that follows (or breaks) the contract --------------------------------------------------------
+
+
+def build(
+    *,
+    names: tuple[str, ...] = ("lr", "noise", "t"),
+    outputs: tuple[str, ...] = ("hr",),
+    dims: dict[str, list] | None = None,
+    half: tuple[str, ...] = (),
+    metadata: str | None = SPEC.to_json(),
+    t_used: bool = True,
+):
+    """hr = noise + 0·t (so t feeds a node); ``names`` are the three inputs in the roles lr, noise, t."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    lr, noise, t = names
+    shapes = {
+        lr: ["N", 3, "h", "w"],
+        noise: ["N", 3, "4*h", "4*w"],
+        t: ["N"],
+        outputs[0]: ["N", 3, "4*h", "4*w"],
+    }
+    shapes.update(dims or {})
+
+    def value(name: str):
+        kind = TensorProto.FLOAT16 if name in half else TensorProto.FLOAT
+        return helper.make_tensor_value_info(name, kind, shapes.get(name, ["N", 3, "4*h", "4*w"]))
+
+    inits = [numpy_helper.from_array(np.array([-1, 1, 1, 1], np.int64), "shape4"),
+             numpy_helper.from_array(np.array(0.0, np.float32), "zero")]  # fmt: skip
+    nodes = [helper.make_node("Identity", [noise], [outputs[0]])]
+    if t_used:
+        nodes = [
+            helper.make_node("Cast", [t], ["t32"], to=TensorProto.FLOAT),
+            helper.make_node("Reshape", ["t32", "shape4"], ["t4"]),
+            helper.make_node("Mul", ["t4", "zero"], ["t0"]),
+            helper.make_node("Add", [noise, "t0"], [outputs[0]]),
+        ]
+    nodes += [helper.make_node("Identity", [noise], [extra]) for extra in outputs[1:]]
+    graph = helper.make_graph(
+        nodes, "contract", [value(n) for n in names], [value(n) for n in outputs], inits
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    if metadata is not None:
+        helper.set_model_props(model, {"oftsr_edge": metadata})
+    return model
+
+
+def save(model, path: Path) -> Path:
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def _meta(**changes) -> str:
+    data = json.loads(SPEC.to_json())
+    data.update(changes)
+    return json.dumps({k: v for k, v in data.items() if v is not None})
+
+
+# ---- good models ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("via", ["auto", *READERS])
+def test_every_reader_gives_the_same_spec(tmp_path: Path, via: str) -> None:
+    pytest.importorskip("onnxruntime")
+    model = build()
+    path = save(model, tmp_path / "m.onnx")
+    assert read_spec(path, via=via) == SPEC
+    assert read_spec(str(path), via=via) == SPEC
+    assert read_spec(model.SerializeToString(), via=via) == SPEC
+
+
+def test_an_in_memory_proto_is_read_too() -> None:
+    assert read_spec(build(), expect_precision="fp32") == SPEC
+
+
+def test_the_bundled_model_reads_the_same_through_onnx_and_onnxruntime() -> None:
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    proto = onnx.load(str(BUNDLED))
+    session = ort.InferenceSession(str(BUNDLED), providers=["CPUExecutionProvider"])
+    seen_by_onnx, seen_by_ort = contract.describe_proto(proto), contract.describe_session(session)
+    assert seen_by_onnx.inputs == seen_by_ort.inputs
+    assert seen_by_onnx.outputs == seen_by_ort.outputs
+    assert dict(seen_by_onnx.metadata) == dict(seen_by_ort.metadata)
+    assert seen_by_ort.consumed is None and "t" in seen_by_onnx.consumed
+    spec = contract.spec_from_session(session, BUNDLED)
+    assert spec == read_spec(BUNDLED) and spec.scale == 4 and spec.multiple_of == 4
+    # the JSON format did not move when ModelSpec moved: the bundled file's metadata is exactly to_json()
+    assert seen_by_ort.metadata["oftsr_edge"] == spec.to_json()
+
+
+# ---- broken models: one line that names the file and the problem ------------------------------------------------
+
+BREACHES = {
+    "renamed input": (dict(names=("lr", "noise", "time")), "inputs ['lr', 'noise', 'time'] / outputs ['hr'] do not match"),
+    "inputs out of order": (dict(names=("t", "lr", "noise")), "do not match the oftsr-edge contract"),
+    "extra output": (dict(outputs=("hr", "x0")), "outputs ['hr', 'x0'] do not match"),
+    "lr of rank 3": (dict(dims={"lr": ["N", 3, "h"]}), "'lr' has rank 3, expected 4"),
+    "t of rank 2": (dict(dims={"t": ["N", 1]}), "'t' has rank 2, expected 1"),
+    "static h": (dict(dims={"lr": ["N", 3, 32, "w"]}), "'lr' axes [2] are not named dynamic axes"),
+    "grey noise": (dict(dims={"noise": ["N", 1, "4*h", "4*w"]}), "'noise' must have 3 channels, got 1"),
+    "float16 I/O": (dict(half=("t",)), "'t' must be float32 (keep_io_types), got float16"),
+    "no metadata": (dict(metadata=None), "not an oftsr-edge model (no 'oftsr_edge' metadata)"),
+    "newer format": (dict(metadata=_meta(format_version=2)), "format_version 2 is not supported (expected 1)"),
+    "no format version": (dict(metadata=_meta(format_version=None)), "format_version None is not supported"),
+    "metadata not JSON": (dict(metadata="{scale: 4"), "oftsr-edge metadata is not valid JSON"),
+    "metadata lacks a field": (dict(metadata=_meta(tile=None)), "oftsr-edge metadata lacks tile"),
+    "bad scale": (dict(metadata=_meta(scale=3)), "scale must be 2, 4 or 8, got 3"),
+    "bad value type": (dict(metadata=_meta(tile="big")), "oftsr-edge metadata has a bad value"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("via", READERS)
+@pytest.mark.parametrize("case", list(BREACHES))
+def test_breaches_are_one_line_errors_from_every_reader(tmp_path: Path, case: str, via: str) -> None:
+    pytest.importorskip("onnxruntime")
+    changes, message = BREACHES[case]
+    path = save(build(**changes), tmp_path / "broken.onnx")
+    with pytest.raises(OftsrError) as info:
+        read_spec(path, via=via)
+    text = str(info.value)
+    assert message in text and text.startswith(f"{path}: ") and "\n" not in text
+
+
+def test_a_folded_t_is_caught_where_the_graph_is_visible(tmp_path: Path) -> None:
+    """onnxruntime does not show which inputs feed a node: only the onnx reader (the default when installed) can
+    tell that t was folded away; export always has onnx, so every written file gets this check."""
+    pytest.importorskip("onnxruntime")
+    path = save(build(t_used=False), tmp_path / "folded.onnx")
+    with pytest.raises(OftsrError, match=r"input 't' feeds no node \(folded to a constant\?\)"):
+        read_spec(path, via="onnx")
+    with pytest.raises(OftsrError, match="feeds no node"):
+        read_spec(path)  # auto picks onnx here
+    assert read_spec(path, via="onnxruntime") == SPEC
+
+
+def test_precision_is_checked_when_asked(tmp_path: Path) -> None:
+    path = save(build(), tmp_path / "m.onnx")
+    with pytest.raises(OftsrError, match="metadata says precision fp32, expected int8"):
+        read_spec(path, expect_precision="int8")
+
+
+@pytest.mark.parametrize("via", ["auto", *READERS])
+def test_missing_corrupt_and_truncated_files(tmp_path: Path, via: str) -> None:
+    pytest.importorskip("onnxruntime")
+    with pytest.raises(OftsrError, match="no such model file"):
+        read_spec(tmp_path / "missing.onnx", via=via)
+    with pytest.raises(OftsrError, match="no such model file"):
+        read_spec(tmp_path, via=via)  # a folder is not a model file
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x08\x01this is not a protobuf")
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(BUNDLED.read_bytes()[:5000])
+    for source, label in ((junk, str(junk)), (truncated, str(truncated)), (b"\xff\xff\xff", "ONNX bytes")):
+        with pytest.raises(OftsrError, match="not a loadable ONNX model") as info:
+            read_spec(source, via=via)
+        assert str(info.value).startswith(f"{label}: ") and "\n" not in str(info.value)
+
+
+def test_an_unknown_reader_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="via must be"):
+        read_spec(BUNDLED, via="magic")
+
+
+# ---- without the onnx package -----------------------------------------------------------------------------------
+
+
+def test_reader_falls_back_to_onnxruntime_without_onnx(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pytest.importorskip("onnxruntime")
+    good = BUNDLED.read_bytes()
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    assert read_spec(BUNDLED) == read_spec(good) == read_spec(BUNDLED, via="onnxruntime")
+    with pytest.raises(MissingExtraError, match="needs the onnx package") as info:
+        read_spec(BUNDLED, via="onnx")
+    assert "\n" not in str(info.value)
+    with pytest.raises(OftsrError, match="not a loadable ONNX model"):
+        read_spec(good[:5000])
+
+
+def test_the_contract_never_loads_torch_or_onnx_by_itself() -> None:
+    """In a fresh interpreter: with onnx made unimportable the reader still works; with it importable, importing
+    the contract and reading through onnxruntime (what the runtime does) loads neither onnx nor torch."""
+    heavy = "[m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx') and sys.modules[m] is not None]"
+    body = (
+        "from oftsr_edge import contract\n"
+        f"spec = contract.read_spec({str(BUNDLED)!r}, via=VIA)\n"
+        "assert spec.name == 'oftsr-small-x4', spec\n"
+        f"assert not {heavy}, {heavy}\n"
+    )
+    for prefix in ("import sys; sys.modules['onnx'] = None; sys.modules['torch'] = None; VIA = 'auto'\n",
+                   "import sys; VIA = 'onnxruntime'\n"):  # fmt: skip
+        result = subprocess.run([sys.executable, "-c", prefix + body], cwd=REPO, capture_output=True, text=True,
+                                timeout=120, check=False)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+
+
+# ---- shape rules and the pieces export writes --------------------------------------------------------------------
+
+
+def test_shape_rules() -> None:
+    shapes = contract.io_shapes(SPEC, 2, 8, 12)
+    assert shapes == {"lr": (2, 3, 8, 12), "noise": (2, 3, 32, 48), "t": (2,), "hr": (2, 3, 32, 48)}
+    for n, h, w in ((2, 6, 8), (1, 8, 10), (0, 8, 8), (1, 0, 8)):
+        with pytest.raises(OftsrError, match="multiples of 4"):
+            contract.io_shapes(SPEC, n, h, w)
+    assert contract.dim_names(2) == {
+        "lr": ("N", 3, "h", "w"), "noise": ("N", 3, "2*h", "2*w"), "t": ("N",), "hr": ("N", 3, "2*h", "2*w"),
+    }  # fmt: skip
+
+
+def test_feeds_are_contiguous_float32_under_the_contract_names() -> None:
+    lr = np.zeros((1, 3, 4, 4), np.float64)
+    noise = np.zeros((1, 3, 32, 32), np.float32)[:, :, ::2, ::2]  # a strided view
+    feeds = contract.feeds(lr, noise, 0.5)
+    assert list(feeds) == ["lr", "noise", "t"]
+    assert all(a.dtype == np.float32 and a.flags.c_contiguous for a in feeds.values())
+    assert feeds["t"].shape == (1,) and feeds["t"][0] == 0.5
+    assert contract.feeds(lr, noise, np.array([[0.25]]))["t"].shape == (1,)
+
+
+def test_metadata_props_round_trip() -> None:
+    props = contract.metadata_props(SPEC)
+    assert list(props) == ["oftsr_edge"]
+    assert ModelSpec.from_json(props["oftsr_edge"]) == SPEC
+    assert SPEC.with_precision("int8").precision == "int8"
+
+
+# ---- no other module spells the contract's strings ---------------------------------------------------------------
+
+TENSOR_NAMES = frozenset((*contract.INPUT_NAMES, *contract.OUTPUT_NAMES))
+CONTRACT_STRINGS = TENSOR_NAMES | {contract.METADATA_KEY}
+# calls whose string arguments are graph tensor names (ONNX Runtime, TensorRT, torch.onnx, onnx.helper)
+IO_CALLS = frozenset({
+    "run", "make_tensor_value_info", "make_node", "bind_ortvalue_input", "bind_ortvalue_output", "bind_input",
+    "bind_output", "get_tensor_shape", "get_tensor_dtype", "get_tensor_mode", "get_tensor_profile_shape",
+    "set_input_shape", "set_tensor_address", "set_shape", "get_binding_index",
+})  # fmt: skip
+IO_KEYWORDS = frozenset({"input_names", "output_names", "dynamic_axes", "dynamic_shapes"})
+TENSOR_CONTAINER = re.compile(
+    r"feed|shape|profile|binding|buffer|axes|dims|tensor|names"
+)  # feeds["lr"], shapes["t"]
+NAME_LIKE = re.compile(r"name|^inputs?$|^outputs?$")  # node.input, value.name, name == ...
+# Uses of the same strings that are not the ONNX contract, each with its reason (a stale entry fails the test).
+ALLOWED = {
+    (
+        "oftsr_edge/train/checkpoint.py",
+        "oftsr_edge",
+    ): "the safetensors checkpoint's own metadata key (train format)",
+}
+
+
+def _chain(node: ast.AST) -> list[str]:
+    """Identifiers along ``a.b[c]("d").e``: names, attributes, called functions and constant string indices/args."""
+    found: list[str] = []
+    while True:
+        if isinstance(node, ast.Name):
+            return [*found, node.id]
+        if isinstance(node, ast.Attribute):
+            found.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Subscript):
+            if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+                found.append(node.slice.value)
+            node = node.value
+        elif isinstance(node, ast.Call):
+            found += [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            node = node.func
+        else:
+            return found
+
+
+def _all_names(node: ast.AST) -> bool:
+    elts = getattr(node, "elts", None)
+    return bool(elts) and all(isinstance(e, ast.Constant) and e.value in TENSOR_NAMES for e in elts)
+
+
+def _flagged(node: ast.Constant, parent: ast.AST, grand: ast.AST | None) -> bool:
+    """Is this string constant used as a tensor name or as the metadata key? (the rules of the docstring below)"""
+    value = node.value
+    key = value == contract.METADATA_KEY
+    if isinstance(parent, ast.Assign) and parent.value is node:
+        targets = [t for t in parent.targets if isinstance(t, (ast.Name, ast.Attribute))]
+        upper = [t.id for t in targets if isinstance(t, ast.Name) and t.id.isupper()]
+        if any(not key or "KEY" in name or "META" in name for name in upper):
+            return (
+                True  # rule 1: a constant that re-spells the contract (PACKAGE = "oftsr_edge" is not the key)
+            )
+        return key and any(isinstance(t, ast.Attribute) and t.attr == "key" for t in targets)
+    if isinstance(parent, (ast.List, ast.Tuple, ast.Set)):
+        if isinstance(grand, ast.Assign) and key:
+            targets = [e for t in grand.targets for e in getattr(t, "elts", [t])]
+            return any(
+                isinstance(t, ast.Attribute) and t.attr == "key" for t in targets
+            )  # entry.key, entry.value =
+        if _all_names(parent):
+            return True  # rule 2: a collection made only of tensor names
+        if isinstance(grand, ast.Call):
+            return _io_call(grand)
+        return False
+    if isinstance(parent, ast.Dict):
+        if node not in parent.keys:
+            return False
+        return key or sum(isinstance(k, ast.Constant) and k.value in TENSOR_NAMES for k in parent.keys) >= 2
+    if isinstance(parent, ast.Subscript) and parent.slice is node:
+        return key or any(TENSOR_CONTAINER.search(s) for s in _chain(parent.value))  # rule 3
+    if isinstance(parent, ast.Call):
+        func = parent.func
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in ("get", "pop", "setdefault")
+            and parent.args[:1] == [node]
+        ):
+            return key or any(TENSOR_CONTAINER.search(s) for s in _chain(func.value))  # rule 3
+        return not key and _io_call(parent)
+    if isinstance(parent, ast.keyword):
+        return not key and parent.arg in IO_KEYWORDS  # rule 4
+    if isinstance(parent, ast.Compare):
+        if key:
+            return True
+        others = [parent.left, *parent.comparators]
+        return any(NAME_LIKE.search(s) for o in others if o is not node for s in _chain(o))  # rule 5
+    return False
+
+
+def _io_call(call: ast.Call) -> bool:
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name in IO_CALLS  # rule 4
+
+
+def scan_source(text: str) -> list[tuple[int, str]]:
+    """(line, string) for each contract string the rules flag in ``text``."""
+    tree = ast.parse(text)
+    parents: dict[ast.AST, ast.AST] = {}
+    for outer in ast.walk(tree):
+        for inner in ast.iter_child_nodes(outer):
+            parents[inner] = outer
+    hits = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.value in CONTRACT_STRINGS:
+            parent = parents.get(node)
+            if parent is not None and _flagged(node, parent, parents.get(parent)):
+                hits.append((node.lineno, node.value))
+    return sorted(hits)
+
+
+SCANNER_CASES = """
+LR_NAME = "lr"; META = "oftsr_edge"                # 1 flagged x2: constants re-spelling the contract
+feed = {"lr": a, "noise": b, "t": c}               # 2 flagged x3: a feed dict
+session.run(["hr"], feed)                          # 3 flagged: a name list / an I/O call
+x = feeds["noise"]; y = self.shapes["t"]           # 4 flagged x2: subscripts of tensor containers
+binding.bind_ortvalue_output("hr", out)            # 5 flagged: I/O call
+torch.onnx.export(m, a, input_names=["lr"])        # 6 flagged: I/O keyword
+if "t" in node.input or value.name == "hr": pass   # 7 flagged x2: compared with graph names
+meta = props["oftsr_edge"]                         # 8 flagged: metadata key
+entry.key, entry.value = "oftsr_edge", text        # 9 flagged: metadata key
+props.get("oftsr_edge")                            # 10 flagged
+click.option("--t", "t", type=float)               # 11 not: a CLI option
+row = {"t": 0.3, "psnr": 30.0}                     # 12 not: a JSON record with one such key
+logs["lr"]; kw.pop("lr"); data["t"]                # 13 not: learning rate, JSON
+header = ["method", "t", "PSNR"]                   # 14 not: table columns
+name.startswith("oftsr_edge"); PACKAGE = "oftsr_edge"  # 15 not: the package name
+"""
+SCANNER_EXPECTED = [
+    (2, "lr"), (2, "oftsr_edge"), (3, "lr"), (3, "noise"), (3, "t"), (4, "hr"), (5, "noise"), (5, "t"), (6, "hr"), (7, "lr"),
+    (8, "hr"), (8, "t"), (9, "oftsr_edge"), (10, "oftsr_edge"), (11, "oftsr_edge"),
+]  # fmt: skip
+
+
+def test_the_scanner_flags_contract_uses_and_nothing_else() -> None:
+    assert scan_source(SCANNER_CASES) == SCANNER_EXPECTED
+
+
+def test_no_module_but_the_contract_spells_a_tensor_name_or_the_metadata_key() -> None:
+    """Scan oftsr_edge/**/*.py and tests/**/*.py (all but this file) with :mod:`ast`.
+
+    A string constant equal to a tensor name (lr, noise, t, hr) or the metadata key (oftsr_edge) is a contract use
+    when it is: (1) assigned to an UPPER_CASE constant (a second definition; for the key, one named *KEY*/*META*,
+    since ``PACKAGE = "oftsr_edge"`` is the package name); (2) in a list/tuple/set made only of
+    tensor names, or a key of a dict with two or more tensor-name keys (feeds, shape tables, name lists); (3) a
+    subscript or ``.get``/``.pop`` key on something named like feeds/shapes/profiles/bindings/axes/names; (4) an
+    argument of an ONNX Runtime / TensorRT / torch.onnx / onnx.helper I/O call (``run``, ``bind_*``,
+    ``set_input_shape``, ``make_tensor_value_info``, ...) or of ``input_names=``/``output_names=``/
+    ``dynamic_axes=``/``dynamic_shapes=``; (5) compared with a graph name (``value.name == ...``,
+    ``... in node.input``). The metadata key counts as a dict key, subscript, ``.get`` key, comparison or
+    ``entry.key`` value anywhere. Other uses of the same words (a click option named t, a learning rate "lr" in
+    training logs, a "t" column in a report) are not the contract and are not flagged; a real use outside those
+    shapes would slip through, which the scanner's own test case list documents.
+    The scanner must find every contract string in contract.py itself, so it cannot pass by seeing nothing.
+    """
+    contract_hits = {value for _, value in scan_source((REPO / "oftsr_edge" / "contract.py").read_text())}
+    assert contract_hits == CONTRACT_STRINGS
+    files = [*(REPO / "oftsr_edge").rglob("*.py"), *(REPO / "tests").rglob("*.py")]
+    skip = {REPO / "oftsr_edge" / "contract.py", Path(__file__).resolve()}
+    offenders, allowed_seen = [], set()
+    for path in sorted(files):
+        if path.resolve() in skip:
+            continue
+        rel = path.relative_to(REPO).as_posix()
+        for line, value in scan_source(path.read_text(encoding="utf-8")):
+            if (rel, value) in ALLOWED:
+                allowed_seen.add((rel, value))
+            else:
+                offenders.append(f"{rel}:{line}: {value!r}")
+    assert not offenders, "use oftsr_edge.contract's constants instead of:\n" + "\n".join(offenders)
+    assert allowed_seen == set(ALLOWED), f"stale ALLOWED entries: {set(ALLOWED) - allowed_seen}"
