@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oftsr_edge.contract import ModelSpec
+from oftsr_edge import contract
+from oftsr_edge.contract import OUTPUT_HR, ModelSpec
 from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.runtime.backends.tensorrt import backend as backend_module
 from oftsr_edge.runtime.backends.tensorrt.backend import TensorRTBackend, check_engine_io
@@ -232,7 +233,7 @@ def test_real_engine_matches_onnxruntime(tmp_path: Path, request: pytest.Fixture
     engine = build_engine(tiny_onnx, tmp_path / "tiny.engine", tile=32, batch=2, cache_dir=tmp_path / "cache")
     lr, noise, t = _inputs(3, tile=32)
     session = ort.InferenceSession(str(tiny_onnx), providers=["CPUExecutionProvider"])
-    expected = session.run(["hr"], {"lr": lr, "noise": noise, "t": t})[0]
+    expected = session.run([OUTPUT_HR], contract.feeds(lr, noise, t))[0]
     with TensorRTBackend(engine) as backend:
         hr = backend.run(lr, noise, t)
     assert np.isfinite(hr).all()

@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 
-from oftsr_edge.contract import INPUT_LR, INPUT_NOISE, INPUT_T, METADATA_KEY, OUTPUT_HR, ModelSpec
+from oftsr_edge.contract import (
+    INPUT_LR,
+    INPUT_NAMES,
+    INPUT_NOISE,
+    INPUT_T,
+    METADATA_KEY,
+    OUTPUT_HR,
+    ModelSpec,
+)
 from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.runtime.backends.tensorrt import builder
 from oftsr_edge.runtime.backends.tensorrt.builder import build_engine, check_network_io
@@ -135,9 +143,9 @@ def test_trt10_build_writes_engine_sidecar_and_timing_cache(env: Env, model: Pat
     assert record["pools"] == {"WORKSPACE": 1 << 29}
     assert record["profiles"] == [
         {
-            "lr": [[1, 3, 32, 32], [2, 3, 32, 32], [2, 3, 32, 32]],
-            "noise": [[1, 3, 128, 128], [2, 3, 128, 128], [2, 3, 128, 128]],
-            "t": [[1], [2], [2]],
+            INPUT_LR: [[1, 3, 32, 32], [2, 3, 32, 32], [2, 3, 32, 32]],
+            INPUT_NOISE: [[1, 3, 128, 128], [2, 3, 128, 128], [2, 3, 128, 128]],
+            INPUT_T: [[1], [2], [2]],
         }
     ]
     sidecar = read_sidecar(out)
@@ -276,9 +284,11 @@ def test_bad_workspace_and_profile(env: Env, model: Path, tmp_path: Path) -> Non
 
 
 def test_check_network_io() -> None:
-    check_network_io(["t", "lr", "noise"], ["hr"])
-    with pytest.raises(OftsrError):
-        check_network_io(["lr", "noise", "t"], ["hr", "extra"])
+    check_network_io([INPUT_T, INPUT_LR, INPUT_NOISE], [OUTPUT_HR])  # any input order
+    with pytest.raises(OftsrError, match="expected inputs"):
+        check_network_io(list(INPUT_NAMES), [OUTPUT_HR, "extra"])
+    with pytest.raises(OftsrError, match="expected inputs"):
+        check_network_io([INPUT_LR, INPUT_NOISE], [OUTPUT_HR])
 
 
 def test_sidecar_records_the_key_the_cache_checks(env: Env, model: Path, tmp_path: Path) -> None:

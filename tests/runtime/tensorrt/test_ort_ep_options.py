@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from oftsr_edge.contract import INPUT_LR, INPUT_T
 from oftsr_edge.runtime.backends.tensorrt.ort_ep_options import (
     ort_trt_provider_options,
     profile_shapes_string,
@@ -32,4 +33,4 @@ def test_legacy_fp16_and_workspace(tmp_path: Path) -> None:
 
 
 def test_shape_string_syntax() -> None:
-    assert profile_shapes_string({"lr": (1, 3, 8, 8), "t": (1,)}) == "lr:1x3x8x8,t:1"
+    assert profile_shapes_string({INPUT_LR: (1, 3, 8, 8), INPUT_T: (1,)}) == "lr:1x3x8x8,t:1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from oftsr_edge.contract import ModelSpec, io_shapes
+from oftsr_edge.contract import INPUT_LR, INPUT_NOISE, INPUT_T, OUTPUT_HR, ModelSpec, io_shapes
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime.backends.tensorrt.profiles import (
     ProfileShapes,
@@ -20,15 +20,15 @@ def test_default_profile_is_a_fixed_tile_with_batch_from_one() -> None:
     p = make_profile(4, 8, tile=128, batch=4)
     assert (p.min, p.opt, p.max) == ((1, 128, 128), (4, 128, 128), (4, 128, 128))
     shapes = p.per_input()
-    assert shapes["lr"] == ((1, 3, 128, 128), (4, 3, 128, 128), (4, 3, 128, 128))
-    assert shapes["noise"] == ((1, 3, 512, 512), (4, 3, 512, 512), (4, 3, 512, 512))
-    assert shapes["t"] == ((1,), (4,), (4,))
+    assert shapes[INPUT_LR] == ((1, 3, 128, 128), (4, 3, 128, 128), (4, 3, 128, 128))
+    assert shapes[INPUT_NOISE] == ((1, 3, 512, 512), (4, 3, 512, 512), (4, 3, 512, 512))
+    assert shapes[INPUT_T] == ((1,), (4,), (4,))
     assert p.max_batch == 4
 
 
 def test_tensor_shapes_follow_the_contract() -> None:
     assert tensor_shapes(2, 16, 24, 2) == {
-        "lr": (2, 3, 16, 24), "noise": (2, 3, 32, 48), "t": (2,), "hr": (2, 3, 32, 48)
+        INPUT_LR: (2, 3, 16, 24), INPUT_NOISE: (2, 3, 32, 48), INPUT_T: (2,), OUTPUT_HR: (2, 3, 32, 48)
     }  # fmt: skip
     spec = ModelSpec(
         name="m", scale=4, sigma_p=0.2, multiple_of=8, default_t=0.5, precision="fp32", opset=18, tile=64,
