@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from oftsr_edge.contract import INPUT_T
 from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.runtime.backends import onnxruntime as ort_backend
 from oftsr_edge.runtime.backends.onnxruntime import OrtBackend, available_providers
@@ -98,10 +99,10 @@ def test_wrong_io_names_are_rejected(tiny_onnx_fp32: Path, tmp_path: Path) -> No
 
     model = onnx.load(str(tiny_onnx_fp32))
     for value in list(model.graph.input) + list(model.graph.node):
-        if getattr(value, "name", None) == "t":
+        if getattr(value, "name", None) == INPUT_T:
             value.name = "time"
         if hasattr(value, "input"):
-            value.input[:] = ["time" if name == "t" else name for name in value.input]
+            value.input[:] = ["time" if name == INPUT_T else name for name in value.input]
     onnx.save(model, str(tmp_path / "renamed.onnx"))
     with pytest.raises(OftsrError, match="do not match the oftsr-edge contract"):
         open_backend(tmp_path / "renamed.onnx")

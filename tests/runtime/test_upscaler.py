@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oftsr_edge.contract import ModelSpec
+from oftsr_edge.contract import METADATA_KEY, ModelSpec
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime.backends.options import OrtCpu
 from oftsr_edge.runtime.checks import OptionError
@@ -56,7 +56,7 @@ def test_spec_comes_from_the_model_metadata(tiny_onnx_fp32: Path, upscaler: Upsc
     import onnx
 
     props = {p.key: p.value for p in onnx.load(str(tiny_onnx_fp32)).metadata_props}
-    assert upscaler.spec == ModelSpec.from_json(props["oftsr_edge"])
+    assert upscaler.spec == ModelSpec.from_json(props[METADATA_KEY])
     assert upscaler.backend_name == "ort-cpu"
     default = Upscaler(tiny_onnx_fp32)
     assert default.tile == default.spec.tile and default.overlap >= 8
