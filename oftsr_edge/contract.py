@@ -1,4 +1,4 @@
-"""The model contract of DESIGN §2 in one place: tensor names, dtypes, shape rules, metadata schema, reader, validator.
+"""The model contract of docs/architecture.md §3 in one place: tensor names, dtypes, shape rules, metadata schema, reader, validator.
 
 Export writes what this module defines (:func:`metadata_props`, :func:`dim_names`), and everything that opens a model
 (runtime backends, ``check``, ``eval``, the engine builder, tests) reads it back through :func:`read_spec` or

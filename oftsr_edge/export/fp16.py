@@ -1,4 +1,4 @@
-"""FP16 variant of an exported model, with the precision-sensitive parts kept in float32 (DESIGN §2).
+"""FP16 variant of an exported model, with the precision-sensitive parts kept in float32 (docs/architecture.md §3).
 
 Which parts stay float32, and why:
 

@@ -1,4 +1,4 @@
-"""INT8 variant of an exported model: explicit Q/DQ that TensorRT 8.5 … 11 builds as is (DESIGN §2).
+"""INT8 variant of an exported model: explicit Q/DQ that TensorRT 8.5 … 11 builds as is (docs/architecture.md §3).
 
 ONNX Runtime's ``quantize_static`` writes the Q/DQ graph: symmetric int8 activations and weights (TensorRT rejects
 non-zero zero-points), per-channel weights, biases left in float32, only Conv/MatMul quantised. Calibration runs the

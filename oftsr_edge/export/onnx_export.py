@@ -1,4 +1,4 @@
-"""Trace a student checkpoint to the ONNX contract of DESIGN §2 and write it with its :class:`ModelSpec`.
+"""Trace a student checkpoint to the ONNX contract of docs/architecture.md §3 and write it with its :class:`ModelSpec`.
 
 The traced module is :class:`oftsr_edge.train.onestep.OneStepSR`: range mapping, bicubic upsample, x0, the network,
 x0 + v and the clamp are all inside the graph, so every backend computes the same thing. ``t`` is a graph input of

@@ -3,7 +3,7 @@
 Candidates: a TensorRT engine (when ``engine`` is given; TensorRT + GPU needed) and the ONNX model itself under
 ONNX Runtime on CPU when it differs from the reference (fp16 / int8 variants against the fp32 ONNX). The gate is a
 PSNR on the ``hr`` tensor (peak 1.0, RGB) at every tile × t, plus a check that no output is NaN/Inf (the usual fp16
-failure: DESIGN §4). Torch-free.
+failure: docs/architecture.md §7). Torch-free.
 
 Runners come from Polygraphy when it is installed (``OnnxrtRunner`` over a CPU session and
 ``Comparator.run(runners, data_loader=feeds)``: NVIDIA/TensorRT tools/Polygraphy examples/api/01_comparing_frameworks;
@@ -47,7 +47,7 @@ def psnr_unit(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def parse_t_values(text: str) -> tuple[float, ...]:
-    """Parse ``"0,0.5,1"`` into (0.0, 0.5, 1.0); each in [0, 1] (the paper's range, DESIGN §1)."""
+    """Parse ``"0,0.5,1"`` into (0.0, 0.5, 1.0); each in [0, 1] (the paper's range, docs/architecture.md §5)."""
     try:
         values = tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError:

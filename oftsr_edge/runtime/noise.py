@@ -1,4 +1,4 @@
-"""The model's noise input ε as a pure function of (seed, HR pixel position), drawn in bounded memory (DESIGN §3).
+"""The model's noise input ε as a pure function of (seed, HR pixel position), drawn in bounded memory (docs/architecture.md §6).
 
 The HR plane is cut into fixed ``block × block`` squares. The square at block row ``by``, block column ``bx`` is
 

@@ -1,6 +1,6 @@
 """Bicubic upsampling as a fixed-weight convolution at LR resolution.
 
-Why: ``F.interpolate(mode="bicubic", align_corners=False)`` is the upsample that forms ``x_lr`` (DESIGN §1), but
+Why: ``F.interpolate(mode="bicubic", align_corners=False)`` is the upsample that forms ``x_lr`` (docs/architecture.md §4), but
 ONNX ``Resize`` cubic costs ~0.3 s per output MP on a 2-core CPU. The same result is a 5×5 grouped convolution on
 the replicate-padded LR image (3 → 3·s² channels, one output channel per sub-pixel phase) followed by a pixel
 shuffle: cheap, exact to float rounding, and supported everywhere (TensorRT, INT8). Training and export use this

@@ -1,4 +1,4 @@
-"""The OFTSR training objectives, one function per equation (numbers as in the paper and DESIGN §1).
+"""The OFTSR training objectives, one function per equation (numbers as in the paper and docs/architecture.md §5).
 
 Networks are passed as callables ``net(x, x_lr, t)`` so the tests can use tiny closed-form "networks" and check
 every term by hand.

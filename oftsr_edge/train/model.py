@@ -2,7 +2,7 @@
 
 The network works at LR resolution: its HR-size inputs (x, x_lr) are pixel-unshuffled by the scale s, so every
 convolution runs on h×w pixels with 6·s² input channels and the output velocity is pixel-shuffled back. Cost
-therefore grows with LR pixels, which is what makes an edge model possible (DESIGN §1).
+therefore grows with LR pixels, which is what makes an edge model possible (docs/architecture.md §4).
 
 `t` enters every residual block as a FiLM scale/shift computed from a sinusoidal embedding of 1000·t (the reference
 code feeds 999·t) followed by an MLP. A per-channel linear skip, α(t)·x + β(t)·x_lr, adds the inputs straight to

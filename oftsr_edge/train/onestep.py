@@ -1,6 +1,6 @@
 """One-step OFTSR inference (Eq. 13) as one module: the PyTorch reference that the ONNX export traces.
 
-``OneStepSR(lr, noise, t) -> hr`` follows the contract of DESIGN §2: ``lr`` in [0, 1] at LR size, ``noise`` standard
+``OneStepSR(lr, noise, t) -> hr`` follows the contract of docs/architecture.md §3: ``lr`` in [0, 1] at LR size, ``noise`` standard
 normal at HR size, ``t`` of shape (N,), ``hr`` in [0, 1] clamped. Everything happens in pixel-unshuffled layout, so
 the only HR-size work is unshuffling the noise, the residual add, the clamp and one final pixel shuffle.
 """

@@ -1,4 +1,4 @@
-"""ONNX export of the student: the DESIGN §2 contract, metadata, parity with PyTorch, t as a live input, opset 17."""
+"""ONNX export of the student: the docs/architecture.md §3 contract, metadata, parity with PyTorch, t as a live input, opset 17."""
 
 from __future__ import annotations
 

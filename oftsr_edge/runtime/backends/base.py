@@ -10,7 +10,7 @@ from oftsr_edge.contract import ModelSpec
 
 
 class Backend(ABC):
-    """Runs the exported graph: ``hr = run(lr, noise, t)`` on float32 NCHW arrays (contract in DESIGN §2).
+    """Runs the exported graph: ``hr = run(lr, noise, t)`` on float32 NCHW arrays (contract in docs/architecture.md §3).
 
     ``lr`` is (N, 3, h, w) in [0, 1], ``noise`` (N, 3, h·s, w·s), ``t`` (N,); the result is (N, 3, h·s, w·s) in
     [0, 1]. Implementations own their session/engine and device buffers; ``close`` releases them.

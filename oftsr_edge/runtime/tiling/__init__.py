@@ -1,4 +1,4 @@
-"""Tiled one-step upscaling whose output does not depend on the tiling (DESIGN §3), in bounded memory.
+"""Tiled one-step upscaling whose output does not depend on the tiling (docs/architecture.md §6), in bounded memory.
 
 Three modules, in the order a run uses them:
 

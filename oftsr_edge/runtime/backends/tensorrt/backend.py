@@ -40,7 +40,7 @@ def check_engine_io(tensors: Sequence[tuple[str, str, str]]) -> None:
     """``tensors`` = (name, mode, dtype) from the engine, modes/dtypes as enum member names ("INPUT", "FLOAT").
 
     The engine must expose exactly lr/noise/t as float32 inputs and hr as a float32 output (fp16/int8 variants
-    keep float32 I/O, DESIGN §2), so the host side never converts.
+    keep float32 I/O, docs/architecture.md §3), so the host side never converts.
     """
     expected = {INPUT_LR: "INPUT", INPUT_NOISE: "INPUT", INPUT_T: "INPUT", OUTPUT_HR: "OUTPUT"}
     found = {name: mode for name, mode, _ in tensors}

@@ -81,7 +81,7 @@ class TensorRTConfig:
 
 
 def check_network_io(inputs: Sequence[str], outputs: Sequence[str]) -> None:
-    """The network TensorRT parsed must have exactly the contract's tensors (DESIGN §2)."""
+    """The network TensorRT parsed must have exactly the contract's tensors (docs/architecture.md §3)."""
     if sorted(inputs) != sorted(INPUT_NAMES) or tuple(outputs) != OUTPUT_NAMES:
         raise OftsrError(
             f"the ONNX has inputs {list(inputs)} and outputs {list(outputs)}; "

@@ -1,6 +1,6 @@
 """TensorRT optimization-profile shapes for the OFTSR graph, derived from tile, batch and scale.
 
-One profile covers the three inputs of DESIGN §2 together: ``lr`` [N, 3, h, w], ``noise`` [N, 3, h·s, w·s] and
+One profile covers the three inputs of docs/architecture.md §3 together: ``lr`` [N, 3, h, w], ``noise`` [N, 3, h·s, w·s] and
 ``t`` [N]. Only the ``lr`` shape is chosen (N, h, w); ``noise`` and ``t`` follow from it, so the three can never
 disagree. The default is what the tiled runtime feeds: a fixed tile (min = opt = max spatially, the fastest engine,
 as vs-mlrt's ``static_shape`` default) and a batch from 1 (the last, partial group of tiles) up to ``batch``.

@@ -1,7 +1,7 @@
 """Which TensorRT API each version gets: network flags and builder flags, decided once as a pure plan.
 
 The builder asks :func:`plan_build` what to do and only then touches TensorRT, so every version rule here is unit
-tested without TensorRT. The rules (DESIGN §4; edge-notes §2):
+tested without TensorRT. The rules (docs/architecture.md §7; docs/tensorrt.md):
 
 - **TensorRT 8.5 / 8.6** (JetPack 5.1 / 6.0) are weakly typed and have no strong typing. The ONNX parser needs an
   explicit-batch network (``NetworkDefinitionCreationFlag.EXPLICIT_BATCH``; NVIDIA/TensorRT python/src/infer/pyCore.cpp
