@@ -63,7 +63,8 @@ def check(
 
     Exits 1 when any comparison is below --min-psnr or produces NaN/Inf.
     """
-    from oftsr_edge.export.polygraphy_check import parse_t_values, run_check
+    from oftsr_edge.export.check_data import parse_t_values
+    from oftsr_edge.export.polygraphy_check import run_check
 
     t_values = parse_t_values(t_text)
     _existing_file(model, "ONNX file")

@@ -15,15 +15,15 @@ from oftsr_edge import contract
 from oftsr_edge.contract import INPUT_LR, INPUT_NOISE, INPUT_T, OUTPUT_HR
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.export import polygraphy_check
-from oftsr_edge.export.polygraphy_check import (
+from oftsr_edge.export.check_data import (
     compare_outputs,
     lr_tiles_from,
     make_feeds,
     parse_t_values,
     psnr_unit,
-    run_check,
     synthetic_tiles,
 )
+from oftsr_edge.export.polygraphy_check import run_check
 
 REPO = Path(__file__).resolve().parents[2]
 # The CLI as a user runs it, with torch and TensorRT made unimportable: proves both commands are torch-free.
