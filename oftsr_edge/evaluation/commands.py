@@ -228,6 +228,12 @@ def _setup(
     "--plot-dir", type=click.Path(path_type=Path), help="Write t_sweep.png (or .txt) and crops.png here."
 )
 @click.option(
+    "--report",
+    "report_out",
+    type=click.Path(path_type=Path),
+    help="Write one self-contained HTML file here: per image a t slider, swipe vs bicubic/HR, zoomed crops, curves.",
+)
+@click.option(
     "--teacher", type=click.Path(path_type=Path), help="Teacher checkpoint: adds a K-step ODE row (torch)."
 )
 @click.option(
@@ -256,6 +262,7 @@ def evaluate(
     ts: str,
     csv_out: Path | None,
     plot_dir: Path | None,
+    report_out: Path | None,
     teacher: Path | None,
     teacher_steps: int,
     teacher_solver: str,
@@ -281,6 +288,7 @@ def evaluate(
         rows.append(m.hr_reference())
     grid_panels: list[tuple[str, object]] = []
     first = pairs[0].name
+    pictures = _report_images(report_out, scale)
 
     def keep(method: m.Method, pair: object, sr: object) -> None:
         if (
@@ -289,6 +297,8 @@ def evaluate(
             and (method.kind != "student" or method.t in (0.0, 0.5, 1.0))
         ):
             grid_panels.append((method.label, sr))
+        if pictures is not None:
+            pictures.add(method, pair, sr)
 
     result = run_eval(pairs, rows, scale, lpips_model, with_niqe=not no_niqe, on_output=keep, progress=_say)
     result.notes.append(f"{len(pairs)} images from {hr_dir}; {source}; noise seed {seed}.")
@@ -302,6 +312,22 @@ def evaluate(
         _say(f"wrote {write_json(json_out, {'model': str(model), **result.to_dict()})}")
     if plot_dir is not None:
         _write_plots(plot_dir, result, pairs[0], grid_panels, scale, opened.spec.name)
+    if pictures is not None:
+        from oftsr_edge.evaluation.html_report import RunInfo, write_report
+
+        run = RunInfo(str(model), opened.spec, opened.backend_name, opened.tile, seed, source)
+        _say(f"wrote {write_report(report_out, result, pictures, run)}")
+
+
+def _report_images(path: Path | None, scale: int) -> object | None:
+    """The collector of the HTML report's pictures, or None without --report; a folder is refused before the run."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise OftsrError(f"--report wants a file name, {path} is a folder")
+    from oftsr_edge.evaluation.html_images import ReportImages
+
+    return ReportImages(scale)
 
 
 def _write_plots(plot_dir: Path, result: object, pair: object, panels: list, scale: int, name: str) -> None:
