@@ -198,11 +198,8 @@ def render(result: EvalResult, images: hi.ReportImages, run: RunInfo) -> str:
     kinds = {s.method: s for s in result.summaries}
     others = [s for s in result.summaries if s.kind != "student"]
     order = [s.method for s in students] + [s.method for s in others]
-    empty = (
-        {}
-        if any(s.lpips is not None for s in result.summaries)
-        else {"lpips": "not computed: no --lpips-weights"}
-    )
+    why = {"lpips": "not computed: no --lpips-weights", "niqe": "not computed: --no-niqe"}
+    empty = {k: v for k, v in why.items() if all(getattr(s, k) is None for s in result.summaries)}
     scores: dict[str, dict[str, ImageScore]] = {}
     for row in result.images:
         scores.setdefault(row.image, {})[row.method] = row
