@@ -4,8 +4,11 @@
 URI right away, so memory holds only the encoded report, never every output array at every t.
 
 Choices, stated in the report's footer too:
-- HR-size views are JPEG, quality 95, no chroma subsampling: visually lossless at 1:1 and about 6× smaller than
-  PNG, which keeps a Set5 report near 2 MB. The LR view is PNG (it is tiny, and the viewer magnifies it).
+- Views are lossless (WebP, PNG where Pillow lacks WebP) when the pictures are estimated to fit ``BUDGET`` — a Set5
+  report at three or five t values does, at about 4–6 MB — so what the zoomed crops magnify is the model's own
+  texture, not a codec's. Larger sets switch every HR-size view to JPEG quality 95 without chroma subsampling
+  (≥ 38 dB against the output even for t = 1 texture, invisible at 1:1; about 2.5× smaller). The LR view is
+  always PNG.
 - Images larger than ``max_side`` are cropped to their central ``max_side`` square (aligned to the scale so LR and
   HR crops match); the metrics are always those of the full image.
 - Only the first ``max_images`` images get a viewer; every image is in the tables.
@@ -15,10 +18,11 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image
+from PIL import Image, features
 
 from oftsr_edge.evaluation.dataset import Pair
 from oftsr_edge.evaluation.quality import Method
@@ -26,19 +30,25 @@ from oftsr_edge.evaluation.quality import Method
 MAX_SIDE = 640
 MAX_IMAGES = 24
 JPEG_QUALITY = 95
+BUDGET = 10_000_000  # estimated data-URI bytes of all pictures, above which views are JPEG
+LOSSLESS_BYTES_PER_PIXEL = 1.6  # lossless WebP of SR outputs as base64 (Set5: 1.3–1.6)
 LOUPE = 42  # HR pixels shown in a zoomed crop (the crop panes magnify them 4×)
 ZOOM = 4
 
 
-def data_uri(pixels: np.ndarray, fmt: str = "jpeg") -> str:
-    """``pixels`` (H, W, 3 or 1) uint8 as a ``data:`` URI: JPEG (q95, 4:4:4) or PNG."""
+def data_uri(pixels: np.ndarray, fmt: str = "lossless") -> str:
+    """``pixels`` (H, W, 3 or 1) uint8 as a ``data:`` URI: "lossless" (WebP, else PNG), "png" or "jpeg" (q95,
+    4:4:4)."""
     image = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
     buffer = io.BytesIO()
     if fmt == "jpeg":
         image.save(buffer, "JPEG", quality=JPEG_QUALITY, subsampling=0, optimize=True)
         mime = "image/jpeg"
+    elif fmt == "lossless" and features.check("webp"):
+        image.save(buffer, "WEBP", lossless=True, method=1, exact=True)
+        mime = "image/webp"
     else:
-        image.save(buffer, "PNG", optimize=True)
+        image.save(buffer, "PNG")
         mime = "image/png"
     return f"data:{mime};base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
@@ -88,12 +98,32 @@ class Shown:
 class ReportImages:
     """Collects the report's pictures from ``evaluate``'s output hook; call :meth:`add` with each output."""
 
-    def __init__(self, scale: int, max_side: int = MAX_SIDE, max_images: int = MAX_IMAGES) -> None:
+    def __init__(
+        self,
+        scale: int,
+        pairs: Sequence[Pair] = (),
+        views: int = 0,
+        max_side: int = MAX_SIDE,
+        max_images: int = MAX_IMAGES,
+        budget: float = BUDGET,
+    ) -> None:
+        """``pairs`` and ``views`` (pictures per image, HR included) size the report up front, so one format is
+        chosen for all views: lossless when the estimate fits ``budget``."""
         self.scale = scale
         self.max_side = max_side
         self.max_images = max_images
         self.shown: dict[str, Shown] = {}
         self.left_out: list[str] = []
+        pixels = sum(
+            int(np.prod(crop_box(*p.hr.shape[:2], scale, max_side)[2:])) for p in list(pairs)[:max_images]
+        )
+        self.format = "lossless" if pixels * views * LOSSLESS_BYTES_PER_PIXEL <= budget else "jpeg"
+
+    def describe(self) -> str:
+        """The format choice in one sentence, for the report's footer."""
+        if self.format == "jpeg":
+            return f"HR-size views are JPEG (quality {JPEG_QUALITY}, no chroma subsampling) to keep the file small"
+        return "Views are lossless (" + ("WebP" if features.check("webp") else "PNG") + ")"
 
     def _start(self, pair: Pair) -> Shown | None:
         if pair.name in self.shown:
@@ -114,7 +144,7 @@ class ReportImages:
             (x, y, w, h),
             busiest_point(hr, loupe),
             loupe,
-            data_uri(hr),
+            data_uri(hr, self.format),
             data_uri(lr, "png"),
         )
         self.shown[pair.name] = shown
@@ -128,6 +158,6 @@ class ReportImages:
         x, y, w, h = shown.box
         if method.kind == "student" and method.t is not None:
             if float(method.t) not in shown.student:
-                shown.student[float(method.t)] = data_uri(sr[y : y + h, x : x + w])
+                shown.student[float(method.t)] = data_uri(sr[y : y + h, x : x + w], self.format)
         elif method.label not in shown.others:
-            shown.others[method.label] = data_uri(sr[y : y + h, x : x + w])
+            shown.others[method.label] = data_uri(sr[y : y + h, x : x + w], self.format)

@@ -243,9 +243,9 @@ def render(result: EvalResult, images: hi.ReportImages, run: RunInfo) -> str:
         + "</section>"
     )
     footer = [
-        "HR-size views are JPEG (quality 95, no chroma subsampling), the LR view PNG; images above "
-        f"{images.max_side} px per side are shown as their central crop. Metrics are always computed on the full "
-        f"image, as in the printed tables (PSNR/SSIM on Y with {result.scale} border pixels cropped).",
+        f"{images.describe()}; the LR view is PNG. Images above {images.max_side} px per side are shown as their "
+        "central crop. Metrics are always computed on the full image, as in the printed tables (PSNR/SSIM on Y "
+        f"with {result.scale} border pixels cropped).",
     ]
     if images.left_out:
         footer.append(
