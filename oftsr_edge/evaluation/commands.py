@@ -288,7 +288,7 @@ def evaluate(
         rows.append(m.hr_reference())
     grid_panels: list[tuple[str, object]] = []
     first = pairs[0].name
-    pictures = _report_images(report_out, scale)
+    pictures = _report_images(report_out, scale, pairs, rows)
 
     def keep(method: m.Method, pair: object, sr: object) -> None:
         if (
@@ -319,7 +319,7 @@ def evaluate(
         _say(f"wrote {write_report(report_out, result, pictures, run)}")
 
 
-def _report_images(path: Path | None, scale: int) -> object | None:
+def _report_images(path: Path | None, scale: int, pairs: list, rows: list) -> object | None:
     """The collector of the HTML report's pictures, or None without --report; a folder is refused before the run."""
     if path is None:
         return None
@@ -327,7 +327,7 @@ def _report_images(path: Path | None, scale: int) -> object | None:
         raise OftsrError(f"--report wants a file name, {path} is a folder")
     from oftsr_edge.evaluation.html_images import ReportImages
 
-    return ReportImages(scale)
+    return ReportImages(scale, pairs, views=1 + sum(r.upscale is not None for r in rows))  # + 1: HR
 
 
 def _write_plots(plot_dir: Path, result: object, pair: object, panels: list, scale: int, name: str) -> None:
