@@ -20,7 +20,7 @@ h1{font-size:22px;margin:0 0 6px}h2{font-size:17px;margin:0}
 details{margin:6px 0 0}summary{cursor:pointer;color:var(--muted)}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}
 th,td{border-bottom:1px solid var(--line);padding:3px 10px;text-align:right;white-space:nowrap}
-th:first-child,td:first-child,td:nth-child(8){text-align:left}
+th:first-child,td:first-child,th:nth-child(8),td:nth-child(8){text-align:left}
 table.kv td{text-align:left}
 tr.current td{background:#ddf4ff;font-weight:600}
 .notes{color:var(--muted);font-size:13px;margin:6px 0;padding-left:18px}

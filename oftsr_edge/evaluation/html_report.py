@@ -183,7 +183,7 @@ def _viewer(
         + cell.format("b", "reference")
         + '<div class="divider"></div></div><div class="swipebar">'
         + '<input type="range" class="swipe" min="0" max="100" step="1" value="50" aria-label="swipe position">'
-        + '</div><p class="hint">drag on the image to swipe; click it (or use the arrow keys) to move the zoomed region'
+        + '</div><p class="hint">click the image (or use the arrow keys on it) to move the zoomed region; drag to swipe'
         f'</p></div><div class="crops" style="--pane:{pane}px">{crops}</div></div>{body}</section>'
     )
 
