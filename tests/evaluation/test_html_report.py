@@ -169,6 +169,10 @@ def test_large_images_are_cropped_on_the_scale_grid_and_open_on_detail() -> None
     assert np.array_equal(_decode(shown.lr), pair.lr[y // 4 : (y + h) // 4, x // 4 : (x + w) // 4])
     fx, fy = hi.busiest_point(pair.hr, 20)
     assert 60 <= fx < 100 and 40 <= fy < 80, "the zoom should open on the textured patch"
+    gray = Pair("gray", pair.hr[..., :1].copy(), pair.lr[..., :1].copy())
+    images.add(bicubic_method(4), gray, gray.hr)
+    x, y, w, h = images.shown["gray"].box
+    assert np.array_equal(_decode(images.shown["gray"].hr)[..., 0], gray.hr[y : y + h, x : x + w, 0])
 
 
 def test_a_report_over_budget_switches_every_view_to_jpeg() -> None:
