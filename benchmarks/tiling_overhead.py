@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from oftsr_edge.runtime.backends.options import BackendOptions, parse_backend  # noqa: E402
 from oftsr_edge.runtime.backends.select import open_backend  # noqa: E402
+from oftsr_edge.runtime.models import resolve_model  # noqa: E402
 from oftsr_edge.runtime.upscaler import Upscaler  # noqa: E402
 
 
@@ -64,13 +65,13 @@ def backend_options(args: argparse.Namespace) -> BackendOptions:
 
 
 def measure_overhead(args: argparse.Namespace) -> None:
-    backend = open_backend(args.model, backend_options(args), tile=args.tile, batch=args.batch)
+    backend = open_backend(args.model, backend_options(args), tile=args.tile, batch=args.batch_size)
     image = synthetic_image(args.size)
     recorder = RecordingBackend(backend)
-    Upscaler.from_backend(recorder, tile=args.tile, overlap=args.overlap, batch=args.batch).upscale(
+    Upscaler.from_backend(recorder, tile=args.tile, overlap=args.overlap, batch_size=args.batch_size).upscale(
         image, 0.5
     )
-    upscaler = Upscaler.from_backend(backend, tile=args.tile, overlap=args.overlap, batch=args.batch)
+    upscaler = Upscaler.from_backend(backend, tile=args.tile, overlap=args.overlap, batch_size=args.batch_size)
     upscaler._tiler.pipeline = not args.no_pipeline
     upscaler.upscale(image, 0.5)  # warm-up
     walls, raws, cpu_walls, cpu_raws = [], [], [], []
@@ -89,7 +90,7 @@ def measure_overhead(args: argparse.Namespace) -> None:
     print(
         f"model {backend.spec.name} ({backend.spec.precision}) on {backend.name}; LR {args.size}² -> HR "
         f"{args.size * backend.spec.scale}² ({hr_mp:.2f} MP); tile {upscaler.tile}, overlap {upscaler.overlap}, "
-        f"batch {args.batch}, {sum(len(call[0]) for call in recorder.calls)} tiles in {len(recorder.calls)} calls, "
+        f"batch {args.batch_size}, {sum(len(call[0]) for call in recorder.calls)} tiles in {len(recorder.calls)} calls, "
         f"pipeline {'off' if args.no_pipeline else 'on'}, threads {args.threads or 'default'}"
     )
     print(f"upscale wall   {wall:8.3f} s  (min of {args.repeats}; median {np.median(walls):.3f})")
@@ -122,7 +123,7 @@ def _peak_mb() -> dict[str, float]:
 def rss_child(args: argparse.Namespace) -> None:
     """Runs in a fresh process: load, upscale one ``args.rss_child``² image, report peak RSS as JSON."""
     with Upscaler(
-        args.model, backend_options(args), tile=args.tile, overlap=args.overlap, batch=args.batch
+        args.model, backend_options(args), tile=args.tile, overlap=args.overlap, batch_size=args.batch_size
     ) as upscaler:
         loaded = _peak_mb()
         image = synthetic_image(args.rss_child)
@@ -157,8 +158,8 @@ def measure_rss(args: argparse.Namespace) -> None:
             str(args.model),
             "--backend",
             args.backend,
-            "--batch",
-            str(args.batch),
+            "--batch-size",
+            str(args.batch_size),
             "--rss-child",
             str(size),
         ]
@@ -179,11 +180,11 @@ def measure_rss(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--model", default=None, help="bundled model name or file (default: the bundled default)")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--tile", type=int, default=128)
     parser.add_argument("--overlap", type=int, default=None)
-    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=1, help="tiles per backend call")
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime CPU threads (default: one per core)")
     parser.add_argument("--size", type=int, default=512, help="LR edge for the overhead measurement")
     parser.add_argument("--repeats", type=int, default=5)
@@ -192,6 +193,7 @@ def main() -> None:
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.model = resolve_model(args.model)
     if args.rss_child is not None:
         rss_child(args)
         return

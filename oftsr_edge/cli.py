@@ -27,6 +27,7 @@ _COMMANDS: dict[str, str] = {
     "bench": "oftsr_edge.evaluation.commands:bench",
     "eval": "oftsr_edge.evaluation.commands:evaluate",
     "tune-t": "oftsr_edge.evaluation.commands:tune_t",
+    "models": "oftsr_edge.runtime.models_command:models",
 }
 
 

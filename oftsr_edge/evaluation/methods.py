@@ -19,8 +19,9 @@ from oftsr_edge.evaluation.quality import Method
 class OpenedModel:
     """Our exported model opened by the runtime, with what ``bench`` needs: one tile batch and whole images."""
 
-    def __init__(self, upscaler: object) -> None:
+    def __init__(self, upscaler: object, path: Path | None = None) -> None:
         self.upscaler = upscaler
+        self.path = path  # the model file (a bundled name resolved)
         self.spec = upscaler.spec
         self.backend_name = upscaler.backend_name
         self.overlap = _find_attr(upscaler, ("overlap",), ("tiler", "overlap"))
@@ -57,24 +58,22 @@ def _find_attr(obj: object, *paths: tuple[str, ...]) -> object | None:
 
 
 def open_upscaler(
-    path: str | Path,
+    model: str | Path | None,
     backend: str = "auto",
     tile: int | None = None,
     overlap: int | None = None,
-    batch: int = 1,
+    batch_size: int = 1,
     device: int | None = None,
 ) -> OpenedModel:
-    """Open ``path`` with the runtime's Upscaler on backend ``backend`` (a name; ``device`` None = its default);
-    ``tile`` 0 means whole images."""
-    if not Path(path).exists():
-        raise OftsrError(f"model not found: {path}")
-    try:
-        from oftsr_edge.runtime.backends.options import parse_backend
-        from oftsr_edge.runtime.upscaler import Upscaler
-    except ImportError as exc:
-        raise OftsrError(f"the runtime (oftsr_edge.runtime.upscaler) is not available: {exc}") from None
+    """Open ``model`` (a file, a bundled name, or None for the bundled default) with the runtime's Upscaler on
+    backend ``backend`` (a name; ``device`` None = its default); ``tile`` 0 means whole images."""
+    from oftsr_edge.runtime.backends.options import parse_backend
+    from oftsr_edge.runtime.models import resolve_model
+    from oftsr_edge.runtime.upscaler import Upscaler
+
+    path = resolve_model(model)
     options = parse_backend(backend, device=device)
-    return OpenedModel(Upscaler(path, options, tile=tile, overlap=overlap, batch=batch))
+    return OpenedModel(Upscaler(path, options, tile=tile, overlap=overlap, batch_size=batch_size), path)
 
 
 def student_methods(model: OpenedModel, ts: list[float], seed: int = 0) -> list[Method]:

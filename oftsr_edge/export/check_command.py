@@ -13,6 +13,8 @@ from pathlib import Path
 import click
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.runtime.checks import check_t
+from oftsr_edge.vocabulary import Values, option
 
 
 def _existing_file(path: Path, what: str) -> Path:
@@ -23,37 +25,22 @@ def _existing_file(path: Path, what: str) -> Path:
 
 @click.command("check")
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option(
-    "--engine",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="TensorRT engine built from MODEL: compared with the reference (needs TensorRT + GPU).",
-)
-@click.option(
-    "--reference",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Reference ONNX (the fp32 export). Default: MODEL itself.",
-)
-@click.option(
-    "--images",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Folder of photos to cut LR tiles from (default: synthetic gradients, a weaker gate).",
-)
-@click.option(
-    "--t", "t_text", default="0,0.5,1", show_default=True, help="Comma-separated t values in [0, 1]."
-)
-@click.option("--min-psnr", type=float, default=40.0, show_default=True, help="Gate: worst PSNR in dB.")
-@click.option("--tiles", type=int, default=4, show_default=True, help="Number of LR tiles.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of tile crops and noise.")
-@click.option("--device", type=int, default=0, show_default=True, help="CUDA device index (with --engine).")
+@option("--engine", type=click.Path(path_type=Path), default=None,
+        detail="built from MODEL: compared with the reference (needs TensorRT + GPU)")
+@option("--reference", type=click.Path(path_type=Path), default=None, detail="the fp32 export; default: MODEL itself")
+@option("--images", type=click.Path(path_type=Path), default=None,
+        detail="default: synthetic gradients, a weaker gate")
+@option("--t", "t_values", type=Values(float), default="0,0.5,1", show_default=True, detail="comma-separated")
+@option("--min-psnr", type=float, default=40.0, show_default=True)
+@option("--tiles", type=int, default=4, show_default=True)
+@option("--seed", type=int, default=0, show_default=True, detail="of tile crops and noise")
+@option("--device", type=int, default=0, show_default=True, detail="with --engine")
 def check(
     model: Path,
     engine: Path | None,
     reference: Path | None,
     images: Path | None,
-    t_text: str,
+    t_values: tuple[float, ...],
     min_psnr: float,
     tiles: int,
     seed: int,
@@ -63,10 +50,9 @@ def check(
 
     Exits 1 when any comparison is below --min-psnr or produces NaN/Inf.
     """
-    from oftsr_edge.export.check_data import parse_t_values
     from oftsr_edge.export.polygraphy_check import run_check
 
-    t_values = parse_t_values(t_text)
+    t_values = tuple(check_t(t) for t in t_values)
     _existing_file(model, "ONNX file")
     if reference is not None:
         _existing_file(reference, "reference ONNX file")

@@ -27,17 +27,6 @@ def psnr_unit(a: np.ndarray, b: np.ndarray) -> float:
     return math.inf if mse == 0.0 else 10.0 * math.log10(1.0 / mse)
 
 
-def parse_t_values(text: str) -> tuple[float, ...]:
-    """Parse ``"0,0.5,1"`` into (0.0, 0.5, 1.0); each in [0, 1] (the paper's range, docs/architecture.md §5)."""
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise OftsrError(f"--t must be comma-separated numbers, got {text!r}") from None
-    if not values or any(not 0.0 <= v <= 1.0 for v in values):
-        raise OftsrError(f"--t values must be in [0, 1], got {text!r}")
-    return values
-
-
 def lr_tiles_from(images: str | Path, tile: int, count: int, seed: int = 0) -> list[np.ndarray]:
     """``count`` (3, tile, tile) tiles cut from the photos in ``images`` (used as LR input as they are), with the
     export side's calibration-tile cutter (:func:`oftsr_edge.export.calibration.load_tiles`: seeded positions,

@@ -18,22 +18,12 @@ import click
 
 from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.export.simplify import DEFAULT_SIMPLIFIER, SIMPLIFIERS
+from oftsr_edge.vocabulary import Values, option
 
 PRECISIONS = ("fp32", "fp16", "int8")
 FP32_MAX_ABS = 1e-3  # a quarter of one 8-bit level: ORT and PyTorch normally agree to ~1e-6
 FP16_MIN_PSNR = 40.0
 INT8_MIN_PSNR = 30.0
-
-
-def parse_precisions(text: str) -> list[str]:
-    """``"fp32,fp16"`` → ``["fp32", "fp16"]`` in canonical order; an unknown name is a one-line error."""
-    names = [p.strip().lower() for p in text.split(",") if p.strip()]
-    unknown = [p for p in names if p not in PRECISIONS]
-    if unknown or not names:
-        raise OftsrError(
-            f"unknown precision {', '.join(unknown) or repr(text)}: choose from {', '.join(PRECISIONS)}"
-        )
-    return [p for p in PRECISIONS if p in names]
 
 
 def file_stem(name: str) -> str:
@@ -171,84 +161,29 @@ def build_engines(paths: list[Path], batch: int) -> None:
 
 @click.command("export")
 @click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    "output_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder for <name>_<precision>.onnx.",
-)
-@click.option(
-    "--precision",
-    default="fp32,fp16",
-    show_default=True,
-    help="Comma list of fp32, fp16, int8 (int8 needs --calib).",
-)
-@click.option(
-    "--opset",
-    type=int,
-    default=18,
-    show_default=True,
-    help="ONNX opset: 18-21 use the dynamo exporter, 17 the TorchScript one (TensorRT 8.5/8.6).",
-)
-@click.option(
-    "--tile",
-    type=int,
-    default=128,
-    show_default=True,
-    help="LR tile size the runtime uses (engine opt shape, INT8 calibration size).",
-)
-@click.option(
-    "--default-t", type=float, default=0.5, show_default=True, help="t stored as the model's default."
-)
-@click.option(
-    "--calib",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Folder of real images: INT8 calibration tiles and the FP16/INT8 checks.",
-)
-@click.option(
-    "--calib-tiles",
-    type=click.IntRange(1),
-    default=16,
-    show_default=True,
-    help="INT8 calibration tiles (each run at 5+ values of t).",
-)
-@click.option(
-    "--calib-method",
-    type=click.Choice(["minmax", "percentile", "entropy"]),
-    default="minmax",
-    show_default=True,
-    help="INT8 activation range estimator.",
-)
-@click.option("--simplifier", type=click.Choice(SIMPLIFIERS), default=DEFAULT_SIMPLIFIER, show_default=True)
-@click.option(
-    "--fp16-min-psnr",
-    type=float,
-    default=FP16_MIN_PSNR,
-    show_default=True,
-    help="Refuse an FP16 model below this PSNR vs FP32.",
-)
-@click.option(
-    "--int8-min-psnr",
-    type=float,
-    default=INT8_MIN_PSNR,
-    show_default=True,
-    help="Refuse an INT8 model below this PSNR vs FP32.",
-)
-@click.option(
-    "--trt",
-    is_flag=True,
-    help="Also build TensorRT engines (<name>_<precision>.engine) if TensorRT is importable.",
-)
-@click.option(
-    "--batch", type=click.IntRange(1), default=1, show_default=True, help="Engine batch size (with --trt)."
-)
+@option("--output", "output_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+        detail="a folder for <name>_<precision>.onnx")
+@option("--precision", type=Values(str, choices=PRECISIONS), default="fp32,fp16", show_default=True,
+        detail="comma list of the variants to write (int8 needs --calib)")
+@option("--opset", type=int, default=18, show_default=True,
+        detail="18-21 use the dynamo exporter, 17 the TorchScript one (TensorRT 8.5/8.6)")
+@option("--tile", type=int, default=128, show_default=True,
+        detail="stored as the model's recommended tile (engine opt shape, INT8 calibration size)")
+@option("--default-t", type=float, default=0.5, show_default=True)
+@option("--calib", type=click.Path(path_type=Path), default=None)
+@option("--calib-tiles", type=click.IntRange(1), default=16, show_default=True, detail="each run at 5+ values of t")
+@option("--calib-method", type=click.Choice(["minmax", "percentile", "entropy"]), default="minmax",
+        show_default=True)
+@option("--simplifier", type=click.Choice(SIMPLIFIERS), default=DEFAULT_SIMPLIFIER, show_default=True)
+@option("--fp16-min-psnr", type=float, default=FP16_MIN_PSNR, show_default=True)
+@option("--int8-min-psnr", type=float, default=INT8_MIN_PSNR, show_default=True)
+@option("--trt", is_flag=True, detail="<name>_<precision>.engine, if TensorRT is importable")
+@option("--batch-size", type=click.IntRange(1), default=1, show_default=True,
+        detail="tiles per engine call (with --trt)")
 def export(
     checkpoint: Path,
     output_dir: Path,
-    precision: str,
+    precision: tuple[str, ...],
     opset: int,
     tile: int,
     default_t: float,
@@ -259,7 +194,7 @@ def export(
     fp16_min_psnr: float,
     int8_min_psnr: float,
     trt: bool,
-    batch: int,
+    batch_size: int,
 ) -> None:
     """Export a student CHECKPOINT (run dir, checkpoint dir or weights file) to verified ONNX files.
 
@@ -269,7 +204,7 @@ def export(
     from oftsr_edge.export.calibration import list_images
     from oftsr_edge.extras import require
 
-    precisions = tuple(parse_precisions(precision))
+    precisions = tuple(p for p in PRECISIONS if p in precision)  # canonical order
     if "int8" in precisions and calib is None:
         raise OftsrError("--precision int8 needs --calib DIR (a folder of real images for calibration)")
     if calib is not None:
@@ -295,4 +230,4 @@ def export(
     for path in written:
         click.echo(f"wrote {path}")
     if trt:
-        build_engines(written, batch)
+        build_engines(written, batch_size)

@@ -1,9 +1,10 @@
 """``oftsr-edge upscale``: upscale image files and folders with an exported model, torch-free.
 
-Outputs mirror the inputs' names (and sub-folders, with --recursive) under the output folder; existing outputs are
-skipped unless --overwrite. In a run over several images a bad image is reported on one line and the rest still
-complete; the exit status is non-zero at the end. Every output is written atomically, so a failure never leaves a
-partial file.
+Outputs mirror the inputs' names (and sub-folders, with --recursive) under the output folder. An existing output is
+skipped only when the settings recorded in it match this run's (:mod:`oftsr_edge.runtime.provenance`), otherwise
+rewritten, and the summary line counts both, so a rerun never keeps a stale image silently. In a run over several
+images a bad image is reported on one line and the rest still complete; the exit status is non-zero at the end.
+Every output is written atomically, so a failure never leaves a partial file.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime import image_io
 from oftsr_edge.runtime.backends.options import BACKEND_NAMES, BackendOptions, parse_backend
 from oftsr_edge.runtime.checks import OptionError
+from oftsr_edge.runtime.models import resolve_model
+from oftsr_edge.runtime.provenance import RULE, is_current
+from oftsr_edge.vocabulary import Values, option
 
-#: the model used when --model is not given (shipped as package data once a trained default exists)
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.onnx"
-_FORMATS = ("same", "png", "jpg", "webp", "tif", "bmp")
+_FORMATS = ("auto", "png", "jpg", "webp", "tif", "bmp")
 
 
 @dataclass(frozen=True)
@@ -41,19 +43,12 @@ class RunOptions:
     backend: BackendOptions
     tile: int | None = None  # LR tile edge; None = the model's, 0 = whole image
     overlap: int | None = None  # None = tile/8, at least 8
-    batch: int = 1  # tiles per backend call
+    batch_size: int = 1  # tiles per backend call
     t: float | None = None  # None = the model's default
     seed: int | None = 0  # None = a fresh random seed per image
+    scale: int | None = None  # None = the model's; else it must be the model's
+    overwrite: bool = False  # rewrite outputs even when their recorded settings match
     quiet: bool = False  # no progress bar
-
-
-def default_model() -> Path:
-    if DEFAULT_MODEL.is_file():
-        return DEFAULT_MODEL
-    raise OftsrError(
-        "no default model ships with this version of oftsr-edge yet: pass --model PATH "
-        "(an ONNX from 'oftsr-edge export' or a TensorRT engine from 'oftsr-edge build')"
-    )
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
@@ -81,12 +76,17 @@ def plan_jobs(inputs: tuple[Path, ...], output: Path, recursive: bool, suffix: s
             found.append((item, Path(item.name)))
     single_file = len(inputs) == 1 and not inputs[0].is_dir()
     if single_file and image_io.is_image_path(output) and not output.is_dir():
+        if fmt != "auto" and image_io.format_for(output) != image_io.format_for(Path(f"x.{fmt}")):
+            raise OftsrError(
+                f"{output}: --format {fmt} does not match the file name's extension "
+                f"{output.suffix!r}; name the output .{fmt} or drop --format"
+            )
         return [Job(found[0][0], output)]
     if output.exists() and not output.is_dir():
         raise OftsrError(f"{output}: exists and is not a folder; give an output folder for these inputs")
     jobs, seen = [], set()
     for source, rel in found:
-        ext = source.suffix if fmt == "same" else f".{fmt}"
+        ext = source.suffix if fmt == "auto" else f".{fmt}"
         target = output / rel.with_name(f"{rel.stem}{suffix}{ext}")
         if target in seen:
             raise OftsrError(
@@ -103,65 +103,42 @@ def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: objec
     tqdm.write(f"oftsr-edge: warning: {message}", file=sys.stderr)  # never a click helper: it may warn itself
 
 
-@click.command("upscale")
+@click.command("upscale", epilog=f"Reruns: {RULE}; --overwrite rewrites all.")
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Output folder (or an image file name when the input is one file).",
-)
-@click.option(
-    "--t", "t", type=str, default=None, help="Fidelity (0) to realism (1) knob; default: the model's."
-)
-@click.option(
-    "--seed", type=str, default="0", show_default=True, help="Noise seed (an integer, or 'random')."
-)
-@click.option(
-    "--model",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Exported .onnx or TensorRT .engine; default: the bundled model.",
-)
-@click.option(
-    "--backend", type=str, default="auto", show_default=True, help=f"One of {', '.join(BACKEND_NAMES)}."
-)
-@click.option("--device", type=int, default=None, help="GPU index (default 0); GPU backends and auto only.")
-@click.option("--tile", type=int, default=None, help="LR tile size (0 = whole image); default: the model's.")
-@click.option(
-    "--overlap", type=int, default=None, help="LR overlap between tiles; default: tile/8, at least 8."
-)
-@click.option("--batch", type=int, default=1, show_default=True, help="Tiles per backend call (GPU).")
-@click.option(
-    "--threads",
-    type=int,
-    default=None,
-    help="CPU threads for ONNX Runtime (default: one per core); ort-cpu, ort, auto.",
-)
-@click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them).")
-@click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders of input folders.")
-@click.option("--suffix", default="", help="Appended to each output file's stem, e.g. _x4.")
-@click.option(
-    "--format",
-    "fmt",
-    type=str,
-    default="same",
-    show_default=True,
-    help=f"Output format: {', '.join(_FORMATS)}.",
-)
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@option("--input", "extra_inputs", multiple=True, type=click.Path(path_type=Path),
+        detail="repeatable; the same as a positional INPUT")
+@option("--output", required=True, type=click.Path(path_type=Path),
+        detail="a folder, or an image file name when the input is one file")
+@option("--t", "t", type=Values(float, many=False), default=None, detail="default: the model's")
+@option("--seed", type=Values(int, many=False, minimum=0, words=("random",)), default="0", show_default=True,
+        detail="of the noise: an integer, or 'random' (a random seed's output is never reused)")
+@option("--model", default=None, detail="default: the bundled default model")
+@option("--scale", type=int, default=None, detail="must be the model's (a check for scripts from other tools)")
+@option("--backend", type=Values(str, many=False, choices=BACKEND_NAMES), default="auto", show_default=True)
+@option("--device", type=int, default=None, detail="default 0; GPU backends and auto only")
+@option("--tile", type=int, default=None, detail="0 = whole image; default: the model's")
+@option("--overlap", type=int, default=None, detail="default: tile/8, at least 8")
+@option("--batch-size", type=int, default=1, show_default=True, detail="tiles per backend call (GPU)")
+@option("--threads", type=int, default=None, detail="for ONNX Runtime (default: one per core); ort-cpu, ort, auto")
+@option("--overwrite", is_flag=True, detail="by default only outputs made with other settings are rewritten")
+@option("--recursive", is_flag=True)
+@option("--suffix", default="", detail="e.g. _x4")
+@option("--format", "fmt", type=Values(str, many=False, choices=_FORMATS), default="auto", show_default=True,
+        detail="auto = the input's; must match an output file name's extension")
+@option("--quiet", is_flag=True)
 def upscale(
     inputs: tuple[Path, ...],
+    extra_inputs: tuple[Path, ...],
     output: Path,
-    t: str | None,
-    seed: str,
-    model: Path | None,
+    t: float | None,
+    seed: int | str,
+    model: str | None,
+    scale: int | None,
     backend: str,
     device: int | None,
     tile: int | None,
     overlap: int | None,
-    batch: int,
+    batch_size: int,
     threads: int | None,
     overwrite: bool,
     recursive: bool,
@@ -169,68 +146,56 @@ def upscale(
     fmt: str,
     quiet: bool,
 ) -> None:
-    """Upscale INPUT images/folders into OUT with a one-step OFTSR model."""
+    """Upscale INPUT images/folders into -o OUTPUT with a one-step OFTSR model."""
     backend_options = parse_backend(backend, device=device, threads=threads)
-    t_value, seed_value = _parse_t(t), _parse_seed(seed)
-    if fmt.lower().lstrip(".") not in _FORMATS:
-        raise OftsrError(f"unknown output format {fmt!r} (choose from {', '.join(_FORMATS)})")
-    jobs = plan_jobs(inputs, output, recursive, suffix, fmt.lower().lstrip("."))
-    todo = [job for job in jobs if overwrite or not job.target.exists()]
+    fmt = fmt.lower()
+    jobs = plan_jobs(tuple(inputs) + tuple(extra_inputs), output, recursive, suffix, fmt)
     options = RunOptions(
-        model=model or default_model(),
+        model=resolve_model(model),
         backend=backend_options,
         tile=tile,
         overlap=overlap,
-        batch=batch,
-        t=t_value,
-        seed=seed_value,
+        batch_size=batch_size,
+        t=t,
+        seed=None if seed == "random" else int(seed),
+        scale=scale,
+        overwrite=overwrite,
         quiet=quiet,
     )
     with warnings.catch_warnings():
         warnings.showwarning = _echo_warning
-        _run(todo, len(jobs) - len(todo), options)
+        _run(jobs, options)
 
 
-def _parse_t(text: str | None) -> float | None:
-    """--t as a number (None = the model's default); its range is the Upscaler's to check."""
-    if text is None:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise OptionError(f"--t must be a number in [0, 1], got {text!r}") from None
+def _run(jobs: list[Job], options: RunOptions) -> None:
+    """Upscale ``jobs`` with one Upscaler; a bad image is one line and the rest go on, a bad option stops the run.
 
-
-def _parse_seed(text: str) -> int | None:
-    """--seed as an integer, or None for 'random'; its range is the Upscaler's to check."""
-    if text.strip().lower() == "random":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise OptionError(f"--seed must be an integer or 'random', got {text!r}") from None
-
-
-def _run(jobs: list[Job], skipped: int, options: RunOptions) -> None:
-    """Upscale ``jobs`` with one Upscaler; a bad image is one line and the rest go on, a bad option stops the run."""
+    Each existing output is checked against the record this run would write: equal means skipped, anything else
+    means rewritten; both are counted in the summary line."""
     from tqdm import tqdm
 
     from oftsr_edge.runtime.upscaler import Upscaler
 
     err = sys.stderr
-    if not jobs:
-        click.echo(f"oftsr-edge: nothing to do: {skipped} output(s) exist already (use --overwrite)")
-        return
     start = time.perf_counter()
     failures: list[str] = []
     lr_mp = hr_mp = 0.0
-    done = 0
+    done = skipped = rewritten = 0
     with Upscaler(
-        options.model, options.backend, tile=options.tile, overlap=options.overlap, batch=options.batch
+        options.model, options.backend, tile=options.tile, overlap=options.overlap, batch_size=options.batch_size
     ) as upscaler:
-        bar = tqdm(total=0, unit="tile", disable=True if options.quiet else None, file=err)
-        for index, job in enumerate(jobs, 1):
-            bar.set_description(f"{index}/{len(jobs)} {job.source.name}")
+        _check_scale(options, upscaler.spec)
+        todo = []
+        for job in jobs:
+            if job.target.exists() and not options.overwrite:
+                if is_current(job.target, upscaler.record(job.source, options.t, options.seed)):
+                    skipped += 1
+                    continue
+                rewritten += 1
+            todo.append(job)
+        bar = tqdm(total=0, unit="tile", disable=True if options.quiet or not todo else None, file=err)
+        for index, job in enumerate(todo, 1):
+            bar.set_description(f"{index}/{len(todo)} {job.source.name}")
 
             def progress(step: int, total: int) -> None:
                 if step == 1:
@@ -246,8 +211,9 @@ def _run(jobs: list[Job], skipped: int, options: RunOptions) -> None:
                 if len(jobs) == 1 or isinstance(exc, OptionError):  # an option is wrong for every image
                     bar.close()
                     raise
+                kept = f" ({job.target} is left as it was)" if job.target.exists() else ""
                 failures.append(str(exc))
-                tqdm.write(f"oftsr-edge: error: {exc}", file=err)
+                tqdm.write(f"oftsr-edge: error: {exc}{kept}", file=err)
                 continue
             done += 1
             lr_mp += result.lr_size[0] * result.lr_size[1] / 1e6
@@ -255,12 +221,35 @@ def _run(jobs: list[Job], skipped: int, options: RunOptions) -> None:
         bar.close()
         name = upscaler.backend_name
     seconds = time.perf_counter() - start
-    rate = hr_mp / seconds if seconds > 0 else 0.0
-    notes = [f"{skipped} skipped (exist; --overwrite replaces)"] if skipped else []
-    notes += [f"{len(failures)} failed"] if failures else []
-    click.echo(
-        f"oftsr-edge: upscaled {done} image(s), {lr_mp:.2f} MP -> {hr_mp:.2f} MP in {seconds:.2f} s "
-        f"({rate:.2f} MP/s) on {name}" + (f"; {', '.join(notes)}" if notes else "")
-    )
+    click.echo(_summary(done, skipped, rewritten, len(failures), lr_mp, hr_mp, seconds, name))
     if failures:
         raise OftsrError(f"{len(failures)} of {len(jobs)} image(s) failed (see above)")
+
+
+def _check_scale(options: RunOptions, spec: object) -> None:
+    if options.scale is not None and options.scale != spec.scale:
+        raise OptionError(
+            f"--scale {options.scale}: {spec.name} upscales x{spec.scale} (outputs are never resized; "
+            "'oftsr-edge models' lists the bundled models and their scales)"
+        )
+
+
+def _summary(
+    done: int, skipped: int, rewritten: int, failed: int, lr_mp: float, hr_mp: float, seconds: float, backend: str
+) -> str:
+    """One line: what was made, and what happened to outputs that already existed (the rerun rule)."""
+    notes = []
+    if skipped:
+        notes.append(f"{skipped} skipped (made from the same input with the same model and settings)")
+    if rewritten:
+        notes.append(f"{rewritten} rewritten (made with other settings, or with no record of them)")
+    if failed:
+        notes.append(f"{failed} failed")
+    tail = f"; {', '.join(notes)}" if notes else ""
+    if not done and not failed:
+        return f"oftsr-edge: nothing to do{tail}; --overwrite rewrites them"
+    rate = hr_mp / seconds if seconds > 0 else 0.0
+    return (
+        f"oftsr-edge: upscaled {done} image(s), {lr_mp:.2f} MP -> {hr_mp:.2f} MP in {seconds:.2f} s "
+        f"({rate:.2f} MP/s) on {backend}{tail}"
+    )

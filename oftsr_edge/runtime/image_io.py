@@ -8,7 +8,9 @@ truncate to 8 bits, go through :mod:`oftsr_edge.runtime.png16`.
 Writing picks the format from the extension and stores 16-bit data as 16-bit PNG (or gray 16-bit TIFF); formats
 without 16-bit or alpha support get 8 bits / lose alpha (JPEG, BMP). Every file is written to a temp name in the target
 folder and renamed into place, so a failed or interrupted write never leaves a partial output. Metadata (EXIF, ICC)
-is not copied: the output is already upright and in sRGB-as-read.
+is not copied: the output is already upright and in sRGB-as-read. A short ``note`` (the settings that made the
+output, :mod:`oftsr_edge.runtime.provenance`) can be stored as the EXIF ImageDescription, which PNG, JPEG, WebP and
+TIFF carry and :func:`read_note` reads back without decoding pixels; BMP has no place for it.
 
 Every problem with a file is one :class:`OftsrError` line naming it.
 """
@@ -47,6 +49,9 @@ _TO_RGB = {
     "PA": "RGBA",
 }
 _ORIENTATION_TAG = 0x0112
+_DESCRIPTION_TAG = 0x010E
+#: formats that can carry a note (everything but BMP)
+NOTE_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
 
 
 def is_image_path(path: Path) -> bool:
@@ -178,20 +183,41 @@ def _prepare(pixels: np.ndarray, fmt: str, source: str) -> tuple[np.ndarray, boo
     return pixels, False
 
 
-def write_image(path: str | os.PathLike, pixels: np.ndarray, quality: int = 95) -> Path:
-    """Write ``pixels`` to ``path`` atomically (temp file in the same folder + ``os.replace``); returns the path."""
+def write_image(
+    path: str | os.PathLike, pixels: np.ndarray, quality: int = 95, note: str | None = None
+) -> Path:
+    """Write ``pixels`` to ``path`` atomically (temp file in the same folder + ``os.replace``); returns the path.
+
+    ``note``: ASCII text stored as the EXIF ImageDescription where the format has EXIF (not BMP)."""
     path = Path(path)
     source = str(path)
     fmt = format_for(path)
     pixels, as_png16 = _prepare(pixels, fmt, source)
+    exif = None
+    if note is not None and fmt in NOTE_FORMATS:
+        tags = Image.Exif()
+        tags[_DESCRIPTION_TAG] = note
+        exif = tags.tobytes()
     try:
         with atomic_open(path, "wb") as f:
             if as_png16:
-                png16.write_png16(f, pixels)
+                png16.write_png16(f, pixels, exif=exif)
             else:
                 image = Image.fromarray(np.ascontiguousarray(pixels))
-                options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+                options: dict = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+                if exif is not None:
+                    options["exif"] = exif
                 image.save(f, format=fmt, **options)
     except (OSError, ValueError) as exc:
         raise OftsrError(f"{source}: cannot write ({getattr(exc, 'strerror', None) or exc})") from None
     return path
+
+
+def read_note(path: str | os.PathLike) -> str | None:
+    """The note :func:`write_image` stored in ``path``, or None (no note, not an image, unreadable): header only."""
+    try:
+        with Image.open(path) as image:
+            value = image.getexif().get(_DESCRIPTION_TAG)
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+        return None
+    return value if isinstance(value, str) else None

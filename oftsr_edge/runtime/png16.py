@@ -130,8 +130,9 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
     )
 
 
-def write_png16(f: BinaryIO, pixels: np.ndarray, level: int = 6) -> None:
-    """Encode (H, W) or (H, W, C) uint16 as a 16-bit PNG into the open binary file ``f``."""
+def write_png16(f: BinaryIO, pixels: np.ndarray, level: int = 6, exif: bytes | None = None) -> None:
+    """Encode (H, W) or (H, W, C) uint16 as a 16-bit PNG into the open binary file ``f`` (with an ``eXIf`` chunk
+    before the image data when ``exif`` is given, where Pillow reads it without decoding pixels)."""
     if pixels.dtype != np.uint16:
         raise TypeError(f"write_png16 needs uint16 pixels, got {pixels.dtype}")
     height, width = pixels.shape[:2]
@@ -145,5 +146,7 @@ def write_png16(f: BinaryIO, pixels: np.ndarray, level: int = 6) -> None:
     f.write(
         _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, _TYPE_FOR_CHANNELS[channels], 0, 0, 0))
     )
+    if exif:
+        f.write(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
     f.write(_chunk(b"IDAT", zlib.compress(raw.tobytes(), level)))
     f.write(_chunk(b"IEND", b""))

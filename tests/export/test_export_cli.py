@@ -132,7 +132,7 @@ def _contract_breaker(tiny_onnx_fp32: Path, tmp_path: Path) -> Path:
         ("teacher", "teacher checkpoint"),
         ("missing checkpoint", "checkpoint not found"),
         ("bad onnx", "do not match the oftsr-edge contract"),
-        ("unknown precision", "unknown precision fp8"),
+        ("unknown precision", "--precision: unknown value 'fp8'"),
         ("int8 without calib", "needs --calib"),
         ("missing calib", "calibration folder not found"),
         ("bad opset", "--opset 12"),

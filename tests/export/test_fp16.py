@@ -73,9 +73,9 @@ def test_fp16_has_no_float32_round_trip_casts(fp16_path: Path) -> None:
 
 
 def test_fp16_is_within_40_db_of_fp32_on_real_images(
-    fp16_path: Path, tiny_onnx_fp32: Path, set5: Path
+    fp16_path: Path, tiny_onnx_fp32: Path, photos: Path
 ) -> None:
-    tiles = load_tiles(set5 / "HR", 32, count=5, seed=0)
+    tiles = load_tiles(photos / "HR", 32, count=5, seed=0)
     scores = psnr_against_fp32(tiny_onnx_fp32, fp16_path, model_feeds(tiles, 4, (0.0, 0.5, 1.0), batch=5))
     print("FP16 vs FP32 PSNR per t:", scores)
     assert min(scores.values()) >= 40.0, scores

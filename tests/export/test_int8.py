@@ -74,9 +74,9 @@ def test_int8_metadata_and_contract(int8_path: Path, tiny_onnx_fp32: Path) -> No
 
 
 def test_int8_is_within_30_db_of_fp32_on_real_images(
-    int8_path: Path, tiny_onnx_fp32: Path, set5: Path
+    int8_path: Path, tiny_onnx_fp32: Path, photos: Path
 ) -> None:
-    tiles = load_tiles(set5 / "HR", 32, count=5, seed=0)
+    tiles = load_tiles(photos / "HR", 32, count=5, seed=0)
     scores = psnr_against_fp32(tiny_onnx_fp32, int8_path, model_feeds(tiles, 4, (0.0, 0.5, 1.0), batch=5))
     print("INT8 vs FP32 PSNR per t:", scores)
     assert min(scores.values()) >= 30.0, scores

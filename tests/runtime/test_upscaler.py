@@ -1,5 +1,5 @@
 """The Python API on the real exported tiny model: tiling exactness, seeds, t, layouts, bad models, fp32 fallback,
-and the one check of every option (t, seed, tile, overlap, batch, backend) and of the image."""
+and the one check of every option (t, seed, tile, overlap, batch_size, backend) and of the image."""
 
 from __future__ import annotations
 
@@ -41,9 +41,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def photo(set5: Path) -> np.ndarray:
-    """A real LR photo crop (48×64) as float32 in [0, 1]."""
-    return read_image(set5 / "LR_bicubic" / "X4" / "baby.png")[40:88, 30:94].astype(np.float32) / 255.0
+def photo(photos: Path) -> np.ndarray:
+    """A real LR photo (48×64, houses) as float32 in [0, 1]."""
+    return read_image(photos / "LR_bicubic" / "X4" / "kodim08.png").astype(np.float32) / 255.0
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_tiled_output_matches_the_whole_image(
 
 
 def test_batches_give_the_same_output(tiny_onnx_fp32: Path, photo: np.ndarray, upscaler: Upscaler) -> None:
-    batched = Upscaler(tiny_onnx_fp32, tile=16, overlap=8, batch=3).upscale(photo, t=0.5, seed=3)
+    batched = Upscaler(tiny_onnx_fp32, tile=16, overlap=8, batch_size=3).upscale(photo, t=0.5, seed=3)
     np.testing.assert_allclose(batched, upscaler.upscale(photo, t=0.5, seed=3), atol=1e-5)
 
 
@@ -131,7 +131,7 @@ def test_bad_seeds_are_rejected(upscaler: Upscaler, photo: np.ndarray, seed) -> 
         ({"tile": -1}, "tile must be an integer ≥ 0"),
         ({"tile": 1.5}, "tile must be an integer"),
         ({"overlap": -2}, "overlap must be an integer ≥ 0"),
-        ({"batch": 0}, "batch must be an integer ≥ 1"),
+        ({"batch_size": 0}, "batch_size must be an integer ≥ 1"),
         ({"tile": 16, "overlap": 16}, "overlap 16 must be smaller than the tile 16"),
         ({"tile": 15, "overlap": 15}, "overlap 16 must be smaller than the tile 16"),  # after rounding up
     ],

@@ -54,6 +54,7 @@ def test_without_cuda_python(monkeypatch: pytest.MonkeyPatch) -> None:
         cuda_probe.require_cudart()
 
 
+@pytest.mark.gpu
 def test_real_cuda_python_if_installed() -> None:
     """On a GPU-less machine the real binding must report "no GPU", not crash."""
     cudart = cuda_probe.import_cudart()

