@@ -2,10 +2,10 @@
 
 - ``--lr DIR``: LR files matched to HR files by name (same file name, else same stem); HR is cropped to
   ``scale ×`` the LR size (the usual "modcrop"), and a size that does not fit is an error.
-- ``--degrade bicubic`` (default without ``--lr``): HR is cropped to a multiple of ``scale``, then downsampled with
+- ``--degradation bicubic`` (default without ``--lr``): HR is cropped to a multiple of ``scale``, then downsampled with
   Pillow's BICUBIC filter (a = −0.5, antialiased when shrinking: its support grows with the factor, like MATLAB's
   ``imresize``), and rounded to 8 bits. This is *not* the −0.75 torch bicubic of the model's own upsampler.
-- ``--degrade realesrgan``: the training pipeline's second-order degradation with a fixed seed per image (needs
+- ``--degradation realesrgan``: the training pipeline's second-order degradation with a fixed seed per image (needs
   torch: the [train] extra).
 
 Grayscale HR images stay grayscale (H, W, 1): LR is read or made as gray, the model's output for a gray input is

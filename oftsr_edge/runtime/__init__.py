@@ -6,9 +6,9 @@ upscales with onnxruntime or TensorRT.
 Public API::
 
     from oftsr_edge.runtime import Upscaler
-    with Upscaler("model.onnx", backend="auto", tile=128) as up:  # or OrtCuda(device=1), TensorRT()
-        hr = up.upscale(lr_array, t=0.3, seed=0)      # same dtype and layout as lr_array
-        up.upscale_file("in.png", "out.png", t=0.3)
+    with Upscaler(backend="auto", tile=128) as up:    # the bundled default; or Upscaler("oftsr-small-x4"),
+        hr = up.upscale(lr_array, t=0.3, seed=0)      # Upscaler("model.onnx", OrtCuda(device=1)); same dtype/layout
+        up.upscale_file("in.png", "out.png", t=0.3)   # the output records the settings that made it
 
 Names load on first use, so importing a light submodule (``oftsr_edge.runtime.image_io``) stays cheap. What a model
 file must contain, and its :class:`~oftsr_edge.contract.ModelSpec`, live in :mod:`oftsr_edge.contract`.

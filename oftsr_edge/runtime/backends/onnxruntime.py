@@ -183,7 +183,7 @@ class OrtBackend(Backend):
         except MemoryError:
             raise OftsrError(
                 f"{self.name}: out of memory for a batch of shape {feeds[contract.INPUT_LR].shape}: "
-                "use a smaller --tile or --batch"
+                "use a smaller --tile or --batch-size"
             ) from None
         except Exception as exc:  # ORT raises its own types (Fail, RuntimeException, EP errors): one line
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
