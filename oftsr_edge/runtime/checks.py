@@ -1,8 +1,9 @@
-"""Every check of an option value a caller hands the runtime, in one place, each done once.
+"""Every check of a value a caller hands the runtime (options and images), in one place, each done once.
 
-The :class:`~oftsr_edge.runtime.upscaler.Upscaler` calls :func:`check_t` and :func:`resolve_seed` on every upscale
-call and :func:`check_int` on its tiling when it is made; the backend options dataclasses call :func:`check_int` when
-they are made. The CLI only turns text into numbers; the tiler and the noise field trust what they get.
+The :class:`~oftsr_edge.runtime.upscaler.Upscaler` calls :func:`check_t`, :func:`resolve_seed` and
+:func:`check_image` on every upscale call and :func:`check_int` on its tiling when it is made; the backend options
+dataclasses call :func:`check_int` when they are made. The CLI only turns text into numbers; the tiler and the
+noise field trust what they get.
 
 A bad option is an :class:`OptionError`: it is wrong for every input, so a run over many files stops at the first
 one instead of reporting the same line once per file.
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.runtime.tiling.blending import DTYPE_MAX
 
 _SEEDS = 2**64  # the seed is one 64-bit Philox key word
 
@@ -54,3 +56,30 @@ def resolve_seed(seed: Any) -> int:
     if not 0 <= int(seed) < _SEEDS:
         raise OptionError(f"seed must be in [0, 2**64), got {seed}")
     return int(seed)
+
+
+def check_image(image: np.ndarray) -> np.ndarray:
+    """The one check of an image: a non-empty (H, W) or (H, W, 1–4) array of a supported dtype, as (H, W, C)."""
+    if not isinstance(image, np.ndarray):
+        raise OftsrError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.dtype not in DTYPE_MAX:
+        raise OftsrError(f"image dtype must be uint8, uint16 or float32, got {image.dtype}")
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
+        raise OftsrError(f"image must be (H, W) or (H, W, C) with C in 1-4, got shape {image.shape}")
+    if min(image.shape[:2]) < 1:
+        raise OftsrError(f"image is empty (shape {image.shape})")
+    if image.dtype == np.float32:
+        _check_unit_range(image)
+    return image
+
+
+def _check_unit_range(image: np.ndarray) -> None:
+    """float32 pixels must lie in [0, 1]: 0–255 floats (a common slip) would come back clipped to 1.0, silently."""
+    low, high = float(np.min(image)), float(np.max(image))
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise OftsrError("float32 image has NaN or Inf values")
+    if low < 0.0 or high > 1.0:
+        hint = " (0-255 values? divide by 255, or pass uint8)" if high > 1.0 else ""
+        raise OftsrError(f"float32 image values must be in [0, 1], got [{low:g}, {high:g}]{hint}")

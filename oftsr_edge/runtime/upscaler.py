@@ -26,9 +26,8 @@ from oftsr_edge.runtime import image_io, provenance
 from oftsr_edge.runtime.backends.base import Backend
 from oftsr_edge.runtime.backends.options import Auto, BackendOptions, as_options
 from oftsr_edge.runtime.backends.select import find_fp32_sibling, open_backend
-from oftsr_edge.runtime.checks import OptionError, check_int, check_t, resolve_seed
+from oftsr_edge.runtime.checks import OptionError, check_image, check_int, check_t, resolve_seed
 from oftsr_edge.runtime.models import resolve_model
-from oftsr_edge.runtime.tiling.blending import DTYPE_MAX
 from oftsr_edge.runtime.tiling.geometry import default_overlap, round_up
 from oftsr_edge.runtime.tiling.tiler import NonFiniteOutputError, ProgressFn, Tiler
 
@@ -225,7 +224,7 @@ class Upscaler:
         return (self.spec.default_t if t is None else check_t(t)), resolve_seed(seed)
 
     def _upscale(self, image: np.ndarray, t: float, seed: int, progress: ProgressFn | None) -> np.ndarray:
-        pixels = _as_hwc(image)
+        pixels = check_image(image)
         height, width, channels = pixels.shape
         colour = 3 if channels >= 3 else 1
         s = self.spec.scale
@@ -285,30 +284,3 @@ def _profile_tile(backend: Backend) -> int | None:
     if opt is not None and len(opt) == 3 and opt[1] == opt[2]:
         return int(opt[1])
     return None
-
-
-def _as_hwc(image: np.ndarray) -> np.ndarray:
-    """The one check of an image: a non-empty (H, W) or (H, W, 1–4) array of a supported dtype, as (H, W, C)."""
-    if not isinstance(image, np.ndarray):
-        raise OftsrError(f"image must be a numpy array, got {type(image).__name__}")
-    if image.dtype not in DTYPE_MAX:
-        raise OftsrError(f"image dtype must be uint8, uint16 or float32, got {image.dtype}")
-    if image.ndim == 2:
-        image = image[:, :, None]
-    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
-        raise OftsrError(f"image must be (H, W) or (H, W, C) with C in 1-4, got shape {image.shape}")
-    if min(image.shape[:2]) < 1:
-        raise OftsrError(f"image is empty (shape {image.shape})")
-    if image.dtype == np.float32:
-        _check_unit_range(image)
-    return image
-
-
-def _check_unit_range(image: np.ndarray) -> None:
-    """float32 pixels must lie in [0, 1]: 0–255 floats (a common slip) would come back clipped to 1.0, silently."""
-    low, high = float(np.min(image)), float(np.max(image))
-    if not (np.isfinite(low) and np.isfinite(high)):
-        raise OftsrError("float32 image has NaN or Inf values")
-    if low < 0.0 or high > 1.0:
-        hint = " (0-255 values? divide by 255, or pass uint8)" if high > 1.0 else ""
-        raise OftsrError(f"float32 image values must be in [0, 1], got [{low:g}, {high:g}]{hint}")
