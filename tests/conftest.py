@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ("pytester",)  # tests/test_skip_rules.py runs these rules in a scratch project
+
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = REPO / "tests" / "data" / "photos"
 DEVICE_MARKERS = ("gpu", "tensorrt")
