@@ -28,10 +28,11 @@ class Term:
     meaning: str  # the help text starts with this, in every command
     kind: str  # value kind: flag, int, float, text, path, choice
     short: tuple[str, ...] = ()
+    metavar: str | None = None  # what --help shows for the value (None: click's default)
 
 
-def _t(meaning: str, kind: str, *short: str) -> Term:
-    return Term(meaning, kind, short)
+def _t(meaning: str, kind: str, *short: str, metavar: str | None = None) -> Term:
+    return Term(meaning, kind, short, metavar)
 
 
 #: every option name of every command, by long name
@@ -39,12 +40,13 @@ TERMS: dict[str, Term] = {
     # inputs, outputs, models
     "--input": _t("Input image or folder", "path", "-i"),
     "--output": _t("Where the result is written", "path", "-o"),
-    "--model": _t("Model: a bundled name ('oftsr-edge models') or an .onnx/.engine file", "text", "-n", "-m"),
+    "--model": _t("Model: a bundled name ('oftsr-edge models') or an .onnx/.engine file", "text", "-n", "-m",
+                  metavar="NAME|PATH"),
     "--json": _t("Write the results as JSON to this file", "path"),
     "--csv": _t("Write per-image and mean rows as CSV to this file", "path"),
     "--plot-dir": _t("Write t_sweep.png (or .txt) and crops.png into this folder", "path"),
     "--report": _t("Write one self-contained HTML file here", "path"),
-    "--format": _t("Output image format", "choice", "-f"),
+    "--format": _t("Output image format: auto, png, jpg, webp, tif or bmp", "choice", "-f", metavar="FORMAT"),
     "--suffix": _t("Appended to each output file's stem", "text"),
     "--recursive": _t("Descend into sub-folders of input folders", "flag", "-r"),
     "--overwrite": _t("Rewrite every output, even one made from the same input with the same settings", "flag"),
@@ -55,7 +57,7 @@ TERMS: dict[str, Term] = {
     "--seed": _t("Random seed", "int"),
     "--scale": _t("Upscaling factor", "int", "-s"),
     # where and how inference runs
-    "--backend": _t("Inference backend: auto, ort, trt, ort-cpu, ort-cuda or ort-trt", "choice"),
+    "--backend": _t("Inference backend: auto, ort, trt, ort-cpu, ort-cuda or ort-trt", "choice", metavar="NAME"),
     "--device": _t("CUDA GPU index", "int", "-g"),
     "--threads": _t("CPU threads", "int"),
     "--tile": _t("LR tile edge in pixels", "int"),
@@ -139,6 +141,8 @@ def option(long: str, *decls: str, detail: str = "", **kwargs: Any) -> Callable[
     help = meaning [+ "; " + detail]."""
     term = TERMS[long]
     text = term.meaning + (f"; {detail}" if detail else "")
+    if term.metavar and "metavar" not in kwargs:
+        kwargs["metavar"] = term.metavar
     return click.option(*term.short, long, *decls, help=text, **kwargs)
 
 
