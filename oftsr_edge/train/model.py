@@ -66,6 +66,8 @@ CONFIGS: dict[str, UNetConfig] = {
     "tiny": UNetConfig("tiny", channels=(8, 16), blocks=1, emb_dim=16),
     # the default edge model: see `describe()` for params and FLOPs
     "small": UNetConfig("small", channels=(48, 96, 128), blocks=1, emb_dim=64),
+    # the architecture study's winner at equal CPU time (benchmarks/README.md): all blocks at full LR resolution
+    "flat48x8": UNetConfig("flat48x8", channels=(48,), blocks=8, emb_dim=64),
     # GPU-sized
     "base": UNetConfig("base", channels=(96, 192, 288, 384), blocks=2, emb_dim=256),
 }
