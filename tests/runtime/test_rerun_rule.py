@@ -8,24 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oftsr_edge.cli import main
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import sha256_file
 from oftsr_edge.runtime.image_io import read_image, read_note, write_image
 from oftsr_edge.runtime.provenance import read_record
 from oftsr_edge.runtime.upscaler import Upscaler
+from tests.helpers.cli import run_main
 
 RNG = np.random.default_rng(5)
 
 
 def upscale(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    try:
-        main(["upscale", "-q", *map(str, args)])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+    result = run_main(capsys, "upscale", "-q", *map(str, args))
+    return result.code, result.out, result.err
 
 
 def photo(path: Path, shape: tuple[int, ...] = (20, 28, 3), dtype: type = np.uint8) -> Path:
@@ -74,8 +69,7 @@ def test_random_seed_overwrite_and_bmp_never_skip(capsys, tmp_path: Path, tiny_o
 
 
 def test_help_states_the_rule(capsys) -> None:
-    main(["upscale", "--help"])
-    text = " ".join(capsys.readouterr().out.split())
+    text = " ".join(run_main(capsys, "upscale", "--help").out.split())
     assert "skipped only when the settings recorded in it" in text and "rewritten" in text
 
 

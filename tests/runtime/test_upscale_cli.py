@@ -9,26 +9,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from oftsr_edge.cli import main
 from oftsr_edge.fileio import sha256_file
 from oftsr_edge.runtime import models
 from oftsr_edge.runtime.backends.onnxruntime import available_providers
 from oftsr_edge.runtime.image_io import read_image, write_image
 from oftsr_edge.runtime.models import resolve_model
 from oftsr_edge.runtime.provenance import read_record
+from tests.helpers.cli import run_main
 from tests.runtime.onnx_edits import edit_onnx
 
 RNG = np.random.default_rng(0)
 
 
 def upscale(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    try:
-        main(["upscale", *map(str, args)])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+    result = run_main(capsys, "upscale", *map(str, args))
+    return result.code, result.out, result.err
 
 
 def photo(path: Path, shape: tuple[int, ...] = (20, 28, 3), dtype: type = np.uint8) -> Path:
