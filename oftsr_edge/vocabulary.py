@@ -117,6 +117,8 @@ TERMS: dict[str, Term] = {
     "--opt": _t("lr shape at the profile's opt", "text"),
     "--max": _t("lr shape at the profile's max", "text"),
     "--workspace": _t("Builder workspace limit in GiB", "float"),
+    "--preset": _t("Device memory preset (workspace, tile, batch; 'oftsr-edge doctor' shows this machine's)",
+                   "choice", metavar="NAME"),
     "--engine": _t("TensorRT engine file", "path"),
     "--reference": _t("Reference ONNX to compare with", "path"),
     "--min-psnr": _t("Gate: worst PSNR in dB", "float"),
