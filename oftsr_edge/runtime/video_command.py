@@ -1,0 +1,212 @@
+"""``oftsr-edge upscale in.mp4 -o out.mp4``: one video file in, one upscaled video file out, audio copied.
+
+The output is written to a temporary file beside the target and renamed when the last packet is muxed, so an
+interrupted or failed run leaves no partial video under the target's name. Like images, an existing output is
+skipped only when the settings recorded in it (here also the encoder and its options) equal this run's.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from oftsr_edge.errors import OftsrError
+from oftsr_edge.fileio import atomic_path, sha256_file
+from oftsr_edge.runtime import provenance, video_io
+from oftsr_edge.runtime.backends.options import BackendOptions
+from oftsr_edge.runtime.checks import OptionError
+from oftsr_edge.runtime.frames import FrameUpscaler
+from oftsr_edge.runtime.video_pipeline import PipelineStats, VideoPipeline
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One video run as the command line asked for it (the names are the upscale command's options)."""
+
+    source: Path
+    target: Path
+    model: Path | str | None = None
+    backend: BackendOptions | str = "auto"
+    tile: int | None = None
+    overlap: int | None = None
+    batch_size: int = 1
+    t: float | None = None
+    seed: int | None = 0
+    scale: int | None = None
+    codec: str | None = None  # None = libx264 (libvpx-vp9 for .webm)
+    crf: int | None = None  # None = the encoder's default in video_io.CRF_ENCODERS
+    overwrite: bool = False
+    quiet: bool = False
+
+
+def video_target(source: Path, output: Path) -> Path:
+    """``-o`` names the output video, or a folder to put ``<input name>.mp4``-style files in."""
+    if output.is_dir() or not output.suffix:
+        return output / source.name if source.suffix.lower() in video_io.MUXERS else output / f"{source.stem}.mp4"
+    return output
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """What one run did: ``stats`` is None when the output was already current (nothing done)."""
+
+    summary: str
+    stats: PipelineStats | None
+
+
+def upscale_video(job: VideoJob, progress: Callable[[int], None] | None = None) -> VideoResult:
+    """Run ``job``; ``progress(frames_done)`` after each frame. Every problem is an :class:`OftsrError` (one line)."""
+    from oftsr_edge.runtime.upscaler import Upscaler
+
+    source, target = job.source, job.target
+    muxer = video_io.muxer_for(target)
+    codec, codec_options = video_io.resolve_codec(job.codec, job.crf, muxer)
+    if target.exists() and target.resolve() == source.resolve():
+        raise OftsrError(f"{target}: output would overwrite its input")
+    info = video_io.probe(source)
+    with Upscaler(job.model, job.backend, tile=job.tile, overlap=job.overlap, batch_size=job.batch_size) as up:
+        if job.scale is not None and job.scale != up.spec.scale:
+            raise OptionError(f"--scale {job.scale}: {up.spec.name} upscales x{up.spec.scale} (outputs are never "
+                              "resized; 'oftsr-edge models' lists the bundled models and their scales)")  # fmt: skip
+        frames = FrameUpscaler(up, job.t, job.seed)
+        record = provenance.make_record(
+            sha256_file(source), up.model_sha256, frames.t, frames.seed, job.seed is None,
+            up.tile, up.overlap, up.backend_name,
+        )  # fmt: skip
+        record.update(codec=codec, codec_options=codec_options)
+        if not job.overwrite and _is_current(target, record):
+            return VideoResult(f"oftsr-edge: nothing to do; {target} was made from the same input with the same "
+                               "settings; --overwrite rewrites it", None)  # fmt: skip
+        stats = _write(frames, source, target, muxer, codec, codec_options, info, record, job.quiet, progress)
+        name = up.backend_name
+    lr_mp = stats.frames * info.width * info.height / 1e6
+    hr_mp = lr_mp * up.spec.scale**2
+    fps = stats.frames / stats.seconds if stats.seconds > 0 else 0.0
+    audio = f", {len(info.audio_codecs)} audio stream(s) copied" if info.audio_codecs else ", no audio"
+    return VideoResult(
+        f"oftsr-edge: upscaled {stats.frames} frame(s) {info.width}x{info.height} -> "
+        f"{info.width * up.spec.scale}x{info.height * up.spec.scale} in {stats.seconds:.2f} s ({fps:.2f} fps, "
+        f"{hr_mp / stats.seconds if stats.seconds > 0 else 0.0:.2f} MP/s) on {name}{audio} -> {target}",
+        stats,
+    )
+
+
+def _is_current(target: Path, record: dict[str, Any]) -> bool:
+    if record["random_seed"] or record["model_sha256"] is None or not target.is_file():
+        return False
+    return video_io.read_record(target) == record
+
+
+def _write(
+    frames: FrameUpscaler,
+    source: Path,
+    target: Path,
+    muxer: str,
+    codec: str,
+    codec_options: dict[str, str],
+    info: video_io.VideoInfo,
+    record: dict[str, Any],
+    quiet: bool,
+    progress: Callable[[int], None] | None,
+) -> PipelineStats:
+    """Open input and a temporary output, run the pipeline, rename on success (removed on any failure)."""
+    from tqdm import tqdm
+
+    av = video_io.import_av()
+    scale = frames.upscaler.spec.scale
+    bar = tqdm(total=info.estimated_frames() or None, unit="frame", disable=True if quiet else None,
+               file=sys.stderr, desc=source.name)  # fmt: skip
+
+    def tick(done: int) -> None:
+        bar.update(1)
+        if progress is not None:
+            progress(done)
+
+    try:
+        with atomic_path(target) as tmp, ExitStack() as stack:
+            src = stack.enter_context(av.open(str(source), "r"))
+            try:
+                out = stack.enter_context(av.open(str(tmp), "w", format=muxer))
+            except Exception as exc:
+                raise OftsrError(f"{target}: cannot write ({video_io.gist(exc)})") from None
+            video_out, audio_map = _streams(out, src, info, scale, codec, codec_options, target)
+            out.metadata["comment"] = provenance.encode(record)
+            try:
+                out.start_encoding()
+            except Exception as exc:
+                audio = f" with {'/'.join(info.audio_codecs)} audio" if info.audio_codecs else ""
+                raise OftsrError(f"{target}: {muxer} cannot hold {codec} video{audio} "
+                                 f"({video_io.gist(exc)}); try .mkv or another --codec") from None  # fmt: skip
+            stats = VideoPipeline(frames, src, out, video_out, audio_map, info, progress=tick).run()
+    except OftsrError:
+        raise
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as exc:  # FFmpeg errors from a stage: one line naming the files
+        raise OftsrError(f"{source} -> {target}: video processing failed ({video_io.gist(exc)})") from None
+    finally:
+        bar.close()
+    return stats
+
+
+def _streams(
+    out: Any, src: Any, info: video_io.VideoInfo, scale: int, codec: str, options: dict[str, str], target: Path
+) -> tuple[Any, dict[int, Any]]:
+    """The output video stream (HR size, the input's time base and rotation) and one copied stream per audio."""
+    kwargs = {"rate": info.rate} if info.rate else {}
+    try:
+        video = out.add_stream(codec, options=options, **kwargs)
+    except Exception as exc:
+        raise OftsrError(f"{target}: cannot add a {codec} stream ({video_io.gist(exc)})") from None
+    video.width, video.height = info.width * scale, info.height * scale
+    formats = [f.name for f in (video.codec_context.codec.video_formats or ())]
+    video.pix_fmt = "yuv420p" if not formats or "yuv420p" in formats else formats[0]
+    video.codec_context.time_base = info.time_base
+    video.time_base = info.time_base
+    if info.rotation:
+        video.set_display_rotation(info.rotation)
+    audio_map = {}
+    for stream in src.streams.audio:
+        try:
+            audio_map[stream.index] = out.add_stream_from_template(stream)
+        except Exception as exc:
+            raise OftsrError(f"{target}: cannot copy the {stream.codec_context.name} audio into this container "
+                             f"({video_io.gist(exc)}); try .mkv") from None  # fmt: skip
+    return video, audio_map
+
+
+def dispatch(
+    inputs: tuple[Path, ...],
+    output: Path,
+    options: Any,
+    *,
+    codec: str | None,
+    crf: int | None,
+    image_only: dict[str, bool],
+) -> bool:
+    """The upscale command's video branch: True when ``inputs`` is one video (then it has been upscaled and the
+    summary printed), False for images. ``options`` is the command's ``RunOptions``; ``image_only`` names the
+    image options that were given (an error with a video). --codec / --crf with images is an error too."""
+    import click
+
+    videos = [p for p in inputs if video_io.is_video_path(p)]
+    if not videos:
+        if codec is not None or crf is not None:
+            raise OptionError("--codec and --crf apply to video inputs only")
+        return False
+    if len(inputs) > 1:
+        raise OftsrError(f"{videos[0]}: a video is upscaled on its own: one video per run, without other inputs")
+    given = [name for name, used in image_only.items() if used]
+    if given:
+        raise OptionError(f"{', '.join(given)}: for images only, not for the video {videos[0]}")
+    job = VideoJob(
+        source=videos[0], target=video_target(videos[0], output), model=options.model, backend=options.backend,
+        tile=options.tile, overlap=options.overlap, batch_size=options.batch_size, t=options.t, seed=options.seed,
+        scale=options.scale, codec=codec, crf=crf, overwrite=options.overwrite, quiet=options.quiet,
+    )  # fmt: skip
+    click.echo(upscale_video(job).summary)
+    return True
