@@ -7,8 +7,8 @@ Why these numbers (starting points, not measurements on the devices — docs/jet
 
 - workspace: TensorRT's scratch for tactic timing. On a Jetson it comes out of the RAM that the OS, the builder
   and the CUDA libraries share, and an engine build killed for memory is the most reported Jetson failure
-  (edge-notes §1.8: jetson-containers #598, jkjung-avt/tensorrt_demos #293), so it stays at about 1/16 of memory
-  (at least 256 MiB, at most 8 GiB).
+  (edge-notes §1.8: jetson-containers #598, jkjung-avt/tensorrt_demos #293), so it stays at most 1/16 of the
+  shared memory (at least 256 MiB); a desktop GPU's at most 1/8 of its VRAM.
 - tile and batch: the engine's profile (max = batch × tile², runtime/backends/tensorrt/profiles.py). Per LR tile
   the graph's I/O is 3·t²·(1 + 2·s²)·4 bytes (6.5 MB at t = 128, s = 4) and ONNX Runtime on CPU grew 48 MiB running
   the default model at tile 128 (benchmarks/README.md); activations grow with t², so small-memory devices keep
@@ -60,7 +60,7 @@ PRESETS: tuple[DevicePreset, ...] = (
     _p("gpu-4gb", "desktop GPU, under 6 GiB", 4, False, 0.5, 128, 2),
     _p("gpu-8gb", "desktop GPU, 6-12 GiB", 8, False, 1.0, 256, 2),
     _p("gpu-16gb", "desktop GPU, 12-20 GiB", 16, False, 2.0, 256, 4),
-    _p("gpu-24gb", "desktop GPU, 20 GiB or more", 24, False, 4.0, 256, 8),
+    _p("gpu-24gb", "desktop GPU, 20 GiB or more", 24, False, 3.0, 256, 8),
 )  # fmt: skip
 
 #: desktop classes: (VRAM below this many GiB, preset name); the last class takes everything above

@@ -80,7 +80,7 @@ def prepare_build(
     device: int,
     trt: ModuleType | None = None,
     probe: Callable[[], GpuProbe] | None = None,
-    jetson: Callable[[], JetsonInfo | None] = detect_jetson,
+    jetson: Callable[[], JetsonInfo | None] | None = None,
 ) -> PreparedBuild:
     """Resolve MODEL and this machine's defaults; the TensorRT module, GPU probe and Jetson detection are
     injectable for tests."""
@@ -92,7 +92,7 @@ def prepare_build(
     choice = choose_onnx(version, source, precision, read_spec)
     gpus = (probe or (lambda: probe_gpus(import_cudart())))()
     gpu = next((g for g in gpus.gpus if g.index == device), None)
-    board = jetson()
+    board = (jetson or detect_jetson)()
     preset = choose_preset(
         jetson_key=board.preset_key if board else None,
         jetson_family=board.family if board else None,
