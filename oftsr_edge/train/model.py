@@ -5,7 +5,10 @@ convolution runs on h×w pixels with 6·s² input channels and the output veloci
 therefore grows with LR pixels, which is what makes an edge model possible (docs/architecture.md §4).
 
 `t` enters every residual block as a FiLM scale/shift computed from a sinusoidal embedding of 1000·t (the reference
-code feeds 999·t) followed by an MLP. A per-channel linear skip, α(t)·x + β(t)·x_lr, adds the inputs straight to
+code feeds 999·t) followed by an MLP. A two-time model (``times=2``, the MeanFlow student u(x_r, r, s) of
+docs/architecture.md §5) embeds its state time r through that same MLP and adds a second MLP of the interval s − r,
+whose last layer starts at zero: loaded with a teacher's weights it begins as u(x, r, s) = v_θ(x, r), exact at r = s.
+One-time models build no second MLP, so their weights, checkpoints and outputs are what they always were. A per-channel linear skip, α(t)·x + β(t)·x_lr, adds the inputs straight to
 the velocity: the exact optimum at t = 0 removes the start noise pixel by pixel, which a narrow bottleneck cannot
 carry, and with α = −1, β = 1 at initialisation the untrained model's t = 0 output is the bicubic image. Blocks have no normalisation layers: fewer reductions on the hot path, and
 nothing for FP16 to overflow in (the usual cause of black FP16 outputs); the last conv of every block and the
@@ -33,8 +36,11 @@ class UNetConfig:
     blocks: int | tuple[int, ...]  # blocks per level (one int for all), in the encoder and again in the decoder
     emb_dim: int  # width of the t embedding
     block: str = "res"  # block type, a key of oftsr_edge.train.blocks.BLOCKS
+    times: int = 1  # 1: v(x, t) (teacher, OFTSR student); 2: u(x, r, s) (MeanFlow student, §5)
 
     def __post_init__(self) -> None:
+        if self.times not in (1, 2):
+            raise ValueError(f"{self.name}: times must be 1 (v(x, t)) or 2 (u(x, r, s)), got {self.times}")
         if isinstance(self.blocks, (list, tuple)) and len(self.blocks) != len(self.channels):
             raise ValueError(f"{self.name}: blocks {self.blocks} needs one count per level {self.channels}")
         if self.block not in BLOCKS:
@@ -50,7 +56,11 @@ class UNetConfig:
         return 2 ** (len(self.channels) - 1)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The checkpoint's ``model`` JSON; a one-time model's has no ``times`` key (the format before it existed)."""
+        data = asdict(self)
+        if self.times == 1:
+            del data["times"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> UNetConfig:
@@ -58,7 +68,8 @@ class UNetConfig:
         blocks = data["blocks"]
         return cls(name=data["name"], channels=tuple(data["channels"]),
                    blocks=int(blocks) if isinstance(blocks, int) else tuple(int(b) for b in blocks),
-                   emb_dim=int(data["emb_dim"]), block=str(data.get("block", "res")))
+                   emb_dim=int(data["emb_dim"]), block=str(data.get("block", "res")),
+                   times=int(data.get("times", 1)))
 
 
 CONFIGS: dict[str, UNetConfig] = {
@@ -116,10 +127,28 @@ class OFTSRUNet(nn.Module):
         nn.init.zeros_(self.skip_film.weight)
         with torch.no_grad():
             self.skip_film.bias.copy_(torch.cat([-torch.ones(out_ch), torch.ones(out_ch)]))
+        if config.times == 2:  # built last, so the other layers draw the same initial weights as a one-time model's
+            self.interval_mlp = nn.Sequential(
+                nn.Linear(config.emb_dim, config.emb_dim), nn.SiLU(), nn.Linear(config.emb_dim, config.emb_dim)
+            )
+            nn.init.zeros_(self.interval_mlp[2].weight)
+            nn.init.zeros_(self.interval_mlp[2].bias)
 
-    def velocity_unshuffled(self, x_u: torch.Tensor, x_lr_u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """The network proper: unshuffled (N, 3s², h, w) x and x_lr, t of shape (N,) → unshuffled velocity."""
-        emb = self.t_mlp(timestep_embedding(t, self.config.emb_dim))
+    def embed(self, t: torch.Tensor, r: torch.Tensor | None = None) -> torch.Tensor:
+        """The FiLM conditioning: MLP(E(t)) for a one-time model; MLP(E(r)) + MLP'(E(t − r)) for a two-time one,
+        where ``t`` is the end time s and ``r`` the state's time (default 0: u(x0, 0, t), OFTSR's v_φ(x0, t) role)."""
+        d = self.config.emb_dim
+        if self.config.times == 1:
+            if r is not None:
+                raise ValueError("a one-time model v(x, t) takes no start time r")
+            return self.t_mlp(timestep_embedding(t, d))
+        r = torch.zeros_like(t) if r is None else r
+        return self.t_mlp(timestep_embedding(r, d)) + self.interval_mlp(timestep_embedding(t - r, d))
+
+    def velocity_unshuffled(self, x_u: torch.Tensor, x_lr_u: torch.Tensor, t: torch.Tensor,
+                            r: torch.Tensor | None = None) -> torch.Tensor:
+        """The network proper: unshuffled (N, 3s², h, w) x and x_lr, t (and r) of shape (N,) → unshuffled velocity."""
+        emb = self.embed(t, r)
         h = self.conv_in(torch.cat([x_u, x_lr_u], dim=1))
         skips = []
         for i, blocks in enumerate(self.down_blocks):
@@ -135,11 +164,14 @@ class OFTSRUNet(nn.Module):
         alpha, beta = self.skip_film(emb)[:, :, None, None].chunk(2, dim=1)
         return self.conv_out(F.silu(h)) + alpha * x_u + beta * x_lr_u
 
-    def forward(self, x: torch.Tensor, x_lr: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
-        """HR-layout velocity v(concat(x, x_lr), t); ``t`` is a float or a tensor of shape (N,)."""
+    def forward(self, x: torch.Tensor, x_lr: torch.Tensor, t: torch.Tensor | float,
+                r: torch.Tensor | float | None = None) -> torch.Tensor:
+        """HR-layout velocity v(concat(x, x_lr), t), or u(concat(x, x_lr), r, t) for a two-time model; ``t`` and
+        ``r`` are floats or tensors of shape (N,)."""
         t = as_batch_t(t, x)
+        r = None if r is None else as_batch_t(r, x)
         s = self.scale
-        v_u = self.velocity_unshuffled(F.pixel_unshuffle(x, s), F.pixel_unshuffle(x_lr, s), t)
+        v_u = self.velocity_unshuffled(F.pixel_unshuffle(x, s), F.pixel_unshuffle(x_lr, s), t, r)
         return F.pixel_shuffle(v_u, s)
 
 
