@@ -2,9 +2,10 @@
 
 - ``bicubic``: antialiased bicubic downsampling (the classic SR degradation), optional Gaussian noise σn, 8-bit
   quantisation (real LR images are 8-bit).
-- ``realesrgan``: a second-order degradation in the spirit of Real-ESRGAN (Wang et al. 2021): twice (blur → random
-  resize → Gaussian or Poisson noise → JPEG), then a resize to the LR size and a final JPEG. Parameter ranges follow
-  the paper's; the sinc filter is left out.
+- ``realesrgan``: Real-ESRGAN's second-order degradation (Wang et al. 2021) with its x4plus training ranges: twice
+  (blur from six kernel families or a sinc → random resize → Gaussian or Poisson noise → JPEG), then resize to the
+  LR size with the final sinc filter and a last JPEG in random order. docs/degradations.md lists every range beside
+  Real-ESRGAN's configuration and the few deliberate differences.
 
 All randomness comes from the numpy generator passed in, so a batch is a pure function of the step seed.
 Inputs and outputs are float32 tensors (B, 3, H, W) in [0, 1]. Downsampling here may be antialiased: it is the
@@ -14,7 +15,6 @@ degradation, not the model's upsample (which is always ``BicubicUpsampler``).
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.train.blur_kernels import KernelRanges, random_kernel, random_sinc
 
 
 def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
@@ -48,10 +49,11 @@ def degrade_bicubic(hr: torch.Tensor, scale: int, rng: np.random.Generator, nois
 
 @dataclass(frozen=True)
 class StageRanges:
-    """Ranges for one order of the Real-ESRGAN degradation (paper Tab./code defaults, first vs second order)."""
+    """One order of the second-order degradation; the values are Real-ESRGAN's x4plus training configuration
+    (docs/degradations.md compares them line by line)."""
 
     blur_prob: float
-    blur_sigma: tuple[float, float]
+    kernel: KernelRanges
     resize_probs: tuple[float, float, float]  # up, down, keep
     resize_range: tuple[float, float]
     gaussian_noise_prob: float
@@ -61,34 +63,25 @@ class StageRanges:
     jpeg_range: tuple[int, int]
 
 
-FIRST_ORDER = StageRanges(1.0, (0.2, 3.0), (0.2, 0.7, 0.1), (0.15, 1.5), 0.5, (1, 30), (0.05, 3.0), 0.4, (30, 95))
-SECOND_ORDER = StageRanges(0.8, (0.2, 1.5), (0.3, 0.4, 0.3), (0.3, 1.2), 0.5, (1, 25), (0.05, 2.5), 0.4, (30, 95))
+FIRST_ORDER = StageRanges(1.0, KernelRanges((0.2, 3.0)), (0.2, 0.7, 0.1), (0.15, 1.5), 0.5, (1, 30), (0.05, 3.0), 0.4,
+                          (30, 95))
+SECOND_ORDER = StageRanges(0.8, KernelRanges((0.2, 1.5)), (0.3, 0.4, 0.3), (0.3, 1.2), 0.5, (1, 25), (0.05, 2.5), 0.4,
+                           (30, 95))
+FINAL_SINC_PROB = 0.8
 RESIZE_MODES = ("area", "bilinear", "bicubic")
 
 
-def gaussian_kernel(rng: np.random.Generator, sigma_range: tuple[float, float]) -> np.ndarray:
-    """A random isotropic or anisotropic (rotated) Gaussian blur kernel, odd size 7..21, normalised."""
-    size = int(rng.choice(np.arange(7, 22, 2)))
-    sx = rng.uniform(*sigma_range)
-    sy = sx if rng.random() < 0.5 else rng.uniform(*sigma_range)
-    theta = rng.uniform(-math.pi, math.pi)
-    r = np.arange(size) - size // 2
-    xx, yy = np.meshgrid(r, r)
-    c, s = math.cos(theta), math.sin(theta)
-    u, v = c * xx + s * yy, -s * xx + c * yy
-    k = np.exp(-0.5 * ((u / sx) ** 2 + (v / sy) ** 2))
-    return (k / k.sum()).astype(np.float32)
-
-
 def blur(x: torch.Tensor, kernel: np.ndarray) -> torch.Tensor:
+    """Depthwise convolution, reflect-padded (replicate when the image is smaller than the kernel's half-width)."""
     k = torch.from_numpy(kernel)[None, None].repeat(x.shape[1], 1, 1, 1)
     pad = kernel.shape[0] // 2
-    return F.conv2d(F.pad(x, (pad, pad, pad, pad), mode="reflect"), k, groups=x.shape[1])
+    mode = "reflect" if pad < min(x.shape[-2:]) else "replicate"
+    return F.conv2d(F.pad(x, (pad, pad, pad, pad), mode=mode), k, groups=x.shape[1])
 
 
 def resize(x: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
-    kwargs = {} if mode == "area" else {"align_corners": False, "antialias": True}
-    return F.interpolate(x, size=size, mode=mode, **kwargs)
+    """Plain ``F.interpolate`` without antialiasing, as Real-ESRGAN resizes: the aliasing is part of the damage."""
+    return F.interpolate(x, size=size, mode=mode, **({} if mode == "area" else {"align_corners": False}))
 
 
 def add_noise(x: torch.Tensor, rng: np.random.Generator, ranges: StageRanges) -> torch.Tensor:
@@ -117,31 +110,49 @@ def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
     return torch.from_numpy(out).permute(2, 0, 1)[None].contiguous()
 
 
+def _jpeg_quality(rng: np.random.Generator, ranges: StageRanges) -> int:
+    return int(rng.integers(ranges.jpeg_range[0], ranges.jpeg_range[1] + 1))
+
+
 def _stage(x: torch.Tensor, rng: np.random.Generator, ranges: StageRanges, base_size: tuple[int, int]) -> torch.Tensor:
+    """Blur → random resize (relative to ``base_size``) → Gaussian or Poisson noise → JPEG."""
     if rng.random() < ranges.blur_prob:
-        x = blur(x, gaussian_kernel(rng, ranges.blur_sigma))
+        x = blur(x, random_kernel(rng, ranges.kernel))
     kind = rng.choice(3, p=ranges.resize_probs)
     factor = rng.uniform(1.0, ranges.resize_range[1]) if kind == 0 else (
         rng.uniform(ranges.resize_range[0], 1.0) if kind == 1 else 1.0)
     if factor != 1.0:
         size = (max(4, int(base_size[0] * factor)), max(4, int(base_size[1] * factor)))
         x = resize(x, size, str(rng.choice(RESIZE_MODES)))
-    x = add_noise(x, rng, ranges)
-    return jpeg(x, int(rng.integers(ranges.jpeg_range[0], ranges.jpeg_range[1] + 1)))
+    return jpeg(add_noise(x, rng, ranges), _jpeg_quality(rng, ranges))
+
+
+def _final(x: torch.Tensor, rng: np.random.Generator, lr_size: tuple[int, int]) -> torch.Tensor:
+    """Resize to the LR size + the final sinc filter, and JPEG, in either order (Real-ESRGAN draws the order 50/50)."""
+    sinc = random_sinc(rng, final=True) if rng.random() < FINAL_SINC_PROB else None
+
+    def resize_and_sinc(y: torch.Tensor) -> torch.Tensor:
+        y = resize(y, lr_size, str(rng.choice(RESIZE_MODES)))
+        return y if sinc is None else blur(y, sinc)
+
+    if rng.random() < 0.5:
+        return jpeg(resize_and_sinc(x).clamp(0, 1), _jpeg_quality(rng, SECOND_ORDER))
+    return resize_and_sinc(jpeg(x, _jpeg_quality(rng, SECOND_ORDER)))
 
 
 def degrade_realesrgan(hr: torch.Tensor, scale: int, rng: np.random.Generator, noise_sigma: float = 0.0) -> torch.Tensor:
-    """Second-order degradation, image by image; the result has exactly the LR size (H/s, W/s)."""
+    """Second-order degradation, image by image; the result has exactly the LR size (H/s, W/s).
+
+    The first order resizes relative to the HR size, the second relative to the LR size (as Real-ESRGAN does), so the
+    second order's noise and JPEG blocks land at LR scale, where real photos carry them.
+    """
     del noise_sigma  # the stages draw their own noise levels
     lr_size = (hr.shape[-2] // scale, hr.shape[-1] // scale)
     out = []
     for i in range(hr.shape[0]):
-        x = hr[i : i + 1]
-        x = _stage(x, rng, FIRST_ORDER, tuple(hr.shape[-2:]))
-        x = _stage(x, rng, SECOND_ORDER, tuple(hr.shape[-2:]))
-        x = resize(x, lr_size, str(rng.choice(RESIZE_MODES)))
-        x = jpeg(x, int(rng.integers(*SECOND_ORDER.jpeg_range)))
-        out.append(x)
+        x = _stage(hr[i : i + 1], rng, FIRST_ORDER, tuple(hr.shape[-2:]))
+        x = _stage(x, rng, SECOND_ORDER, lr_size)
+        out.append(_final(x, rng, lr_size))
     return quantize_8bit(torch.cat(out))
 
 
