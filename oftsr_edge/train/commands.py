@@ -106,20 +106,31 @@ def train(data: Path, exclude: tuple[str, ...], out: Path, model: str, scale: in
 @option("--dt", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True)
 @option("--teacher-solver", "teacher_step", type=click.Choice(SOLVER_STEPS), default="midpoint", show_default=True,
         detail="one RK step over [t, t+dt]")
-@option("--lambda-align", type=float, default=0.01, show_default=True)
-@option("--lambda-bc", type=float, default=0.1, show_default=True)
+@option("--lambda-align", type=float, default=0.01, show_default=True, detail="oftsr")
+@option("--lambda-bc", type=float, default=0.1, show_default=True, detail="oftsr")
+@option("--method", type=click.Choice(["oftsr", "meanflow"]), default="oftsr", show_default=True)
+@option("--lambda-lpips", type=click.FloatRange(min=0), default=0.0, show_default=True,
+        detail="0 = off; at t = 1, needs --lpips-weights or OFTSR_LPIPS_WEIGHTS")
+@option("--tv-gamma", type=click.FloatRange(min=0), default=0.5, show_default=True)
+@option("--lambda-adl", type=click.FloatRange(min=0), default=0.0, show_default=True,
+        detail="0 = off; at every block, at t = 1")
+@option("--lpips-weights", type=click.Path(path_type=Path), default=None, detail="default: $OFTSR_LPIPS_WEIGHTS")
 @settings_options
 def distill(teacher_path: Path, data: Path, out: Path, dt: float, teacher_step: str, lambda_align: float,
-            lambda_bc: float, resume: bool, accelerator: str, threads: int | None, quiet: bool, **kw: object) -> None:
-    """Stage 2: distil the teacher into a one-step student with tunable t (Algorithm 1)."""
+            lambda_bc: float, method: str, lambda_lpips: float, tv_gamma: float, lambda_adl: float,
+            lpips_weights: Path | None, resume: bool, accelerator: str, threads: int | None, quiet: bool,
+            **kw: object) -> None:
+    """Stage 2: distil the teacher into a one-step student with tunable t (oftsr: Algorithm 1) or a two-time
+    student with a few-step path (meanflow: the MeanFlow identity); FluxSR's TV-LPIPS and ADL terms optional."""
     dist_info = _prepare(accelerator, threads)
-    from oftsr_edge.train.distill import build_distill_trainer
+    from oftsr_edge.train.distill import RealismOptions, build_distill_trainer
 
     _check_val(kw.get("val_dir"))
     val_dir = kw.pop("val_dir")
     settings = _settings(5e-5, 100, **kw)
+    realism = RealismOptions(lambda_lpips, lambda_adl, tv_gamma, lpips_weights)
     trainer = build_distill_trainer(teacher_path, data, out, dt, teacher_step, lambda_align, lambda_bc, settings,
-                                    val_dir, resume, dist_info, quiet)
+                                    val_dir, resume, dist_info, quiet, method=method, realism=realism)
     _run(trainer, dist_info)
 
 

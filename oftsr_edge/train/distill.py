@@ -1,10 +1,19 @@
-"""Stage 2: distil the teacher into a one-step student v_φ (Algorithm 1: Eq. 9 + λ_align·Eq. 10 + λ_BC·Eq. 11).
+"""Stage 2: distil the teacher into a student (docs/architecture.md §5), by one of two methods:
 
-The student starts from the teacher's EMA weights (same architecture); t ~ U[0.01, 0.99], s = t + dt.
+- ``oftsr`` (default): the one-step student v_φ(x0, t) of Algorithm 1 (Eq. 9 + λ_align·Eq. 10 + λ_BC·Eq. 11),
+  t ~ U[0.01, 0.99], s = t + dt.
+- ``meanflow``: the two-time student u_φ(x_r, r, s) trained on the MeanFlow identity (:mod:`.meanflow`), whose
+  u(x0, 0, t) is the one-step map and whose chained steps give the few-step path (:mod:`oftsr_edge.few_step`).
+
+Either student starts from the teacher's EMA weights (a two-time student adds a zero-initialised interval MLP, so it
+starts as u(x, r, s) = v_θ(x, r)). FluxSR's TV-LPIPS and ADL terms (:mod:`.fluxsr`) can be added to either method.
+An ``oftsr`` run without those terms writes the same config and checkpoints as before they existed.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,26 +21,38 @@ import torch
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import sha256_file
-from oftsr_edge.train.checkpoint import WEIGHTS, load_checkpoint
+from oftsr_edge.train.checkpoint import WEIGHTS, Checkpoint, load_checkpoint
 from oftsr_edge.train.data import HRImageFolder
+from oftsr_edge.train.fluxsr import DEFAULT_GAMMA, FeatureTap, RealismTerms, block_layers
 from oftsr_edge.train.losses import distillation_losses
+from oftsr_edge.train.meanflow import R_EQUALS_S_SHARE, R_ZERO_SHARE, meanflow_loss, sample_times
+from oftsr_edge.train.model import OFTSRUNet
 from oftsr_edge.train.solvers import RK_METHODS
 from oftsr_edge.train.trainer import Batch, DistInfo, Trainer, TrainSettings
 from oftsr_edge.train.validate import load_val_pairs
 
 T_MIN, T_MAX = 0.01, 0.99
+METHODS = ("oftsr", "meanflow")
 
 
-class DistillObjective:
-    """Draws t ~ U[0.01, 0.99] and evaluates Algorithm 1's loss against the frozen teacher."""
+@dataclass(frozen=True)
+class RealismOptions:
+    """FluxSR's optional terms: weights (0 = off), γ of TV-LPIPS and where the LPIPS weights are."""
 
-    def __init__(self, teacher: torch.nn.Module, dt: float, teacher_step: str, lambda_align: float,
-                 lambda_bc: float) -> None:
-        if teacher_step not in RK_METHODS:
-            raise OftsrError(f"unknown teacher step {teacher_step!r}; choose from {', '.join(RK_METHODS)}")
+    lambda_lpips: float = 0.0
+    lambda_adl: float = 0.0
+    gamma: float = DEFAULT_GAMMA
+    lpips_weights: str | os.PathLike | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.lambda_lpips > 0 or self.lambda_adl > 0
+
+
+class _FrozenTeacher:
+    def __init__(self, teacher: torch.nn.Module, realism: RealismTerms | None) -> None:
         self.teacher = teacher.eval().requires_grad_(False)
-        self.dt, self.teacher_step = dt, teacher_step
-        self.lambda_align, self.lambda_bc = lambda_align, lambda_bc
+        self.realism = realism
 
     def _teacher(self, x: torch.Tensor, x_lr: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if x.device.type == "cuda":
@@ -39,35 +60,105 @@ class DistillObjective:
                 return self.teacher(x, x_lr, t).float()
         return self.teacher(x, x_lr, t)
 
+    def _add_realism(self, forward: Any, batch: Batch, total: torch.Tensor,
+                     logs: dict[str, float]) -> torch.Tensor:
+        if self.realism is None or not self.realism.active:
+            return total
+        extra, more = self.realism(forward, batch.x0, batch.x1, batch.x_lr)
+        logs.update(more)
+        return total + extra
+
+
+class DistillObjective(_FrozenTeacher):
+    """Draws t ~ U[0.01, 0.99] and evaluates Algorithm 1's loss against the frozen teacher."""
+
+    def __init__(self, teacher: torch.nn.Module, dt: float, teacher_step: str, lambda_align: float,
+                 lambda_bc: float, realism: RealismTerms | None = None) -> None:
+        if teacher_step not in RK_METHODS:
+            raise OftsrError(f"unknown teacher step {teacher_step!r}; choose from {', '.join(RK_METHODS)}")
+        super().__init__(teacher, realism)
+        self.dt, self.teacher_step = dt, teacher_step
+        self.lambda_align, self.lambda_bc = lambda_align, lambda_bc
+
     def __call__(self, forward: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         n = batch.x1.shape[0]
         t = (T_MIN + (T_MAX - T_MIN) * torch.rand(n, generator=batch.generator)).to(batch.x1.device)
         losses = distillation_losses(forward, self._teacher, batch.x0, batch.x_lr, t, self.dt, self.teacher_step,
                                      self.lambda_align, self.lambda_bc)
         logs = {k: float(getattr(losses, k).detach()) for k in ("distill", "align", "bc")}
-        return losses.total, logs
+        return self._add_realism(forward, batch, losses.total, logs), logs
+
+
+class MeanFlowObjective(_FrozenTeacher):
+    """Draws (r, s) from :func:`~oftsr_edge.train.meanflow.sample_times` and evaluates the MeanFlow loss."""
+
+    def __call__(self, forward: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        r, s = sample_times(batch.x1.shape[0], batch.generator)
+        dev = batch.x1.device
+        losses = meanflow_loss(forward, self._teacher, batch.x0, batch.x1, batch.x_lr, r.to(dev), s.to(dev))
+        logs = {"meanflow": float(losses.total.detach())}
+        return self._add_realism(forward, batch, losses.total, logs), logs
+
+
+def two_time_student(t_ckpt: Checkpoint, seed: int) -> OFTSRUNet:
+    """A two-time copy of the teacher's EMA network: every shared weight loaded, the interval MLP new (zero out)."""
+    torch.manual_seed(seed)
+    student = OFTSRUNet(replace(t_ckpt.model_config, times=2), t_ckpt.scale)
+    missing, unexpected = student.load_state_dict(t_ckpt.ema_state, strict=False)
+    if unexpected or any(not k.startswith("interval_mlp.") for k in missing):
+        raise OftsrError(f"{t_ckpt.path}: teacher weights do not fit a two-time {t_ckpt.model_config.name} model")
+    return student.train()
+
+
+def _realism_terms(options: RealismOptions | None) -> tuple[RealismTerms | None, dict[str, Any]]:
+    if options is None or not options.active:
+        return None, {}
+    lpips, record = None, {"lambda_lpips": options.lambda_lpips, "lambda_adl": options.lambda_adl,
+                           "gamma": options.gamma, "adl_layers": "every block"}
+    if options.lambda_lpips > 0:
+        from oftsr_edge.train.lpips_torch import load_lpips_loss
+
+        lpips = load_lpips_loss(options.lpips_weights)
+        record["lpips_weights"] = lpips.source
+    return RealismTerms(options.lambda_lpips, options.lambda_adl, options.gamma, lpips), record
 
 
 def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path, dt: float = 0.05,
                           teacher_step: str = "midpoint", lambda_align: float = 0.01, lambda_bc: float = 0.1,
                           settings: TrainSettings | None = None, val_dir: str | Path | None = None,
-                          resume: bool = False, dist_info: DistInfo | None = None, quiet: bool = False) -> Trainer:
+                          resume: bool = False, dist_info: DistInfo | None = None, quiet: bool = False,
+                          method: str = "oftsr", realism: RealismOptions | None = None) -> Trainer:
+    if method not in METHODS:
+        raise OftsrError(f"unknown distillation method {method!r}; choose from {', '.join(METHODS)}")
     settings = settings or TrainSettings(lr=5e-5, warmup=100)
     t_ckpt = load_checkpoint(teacher, kind="teacher")
     model_name = t_ckpt.config["model"]["name"]
+    terms, realism_record = _realism_terms(realism)
     config = {k: t_ckpt.config[k] for k in ("scale", "sigma_p", "degradation", "noise_sigma", "model")
               if k in t_ckpt.config}
     config.update(kind="student", name=f"oftsr-{model_name}-x{t_ckpt.scale}", data=str(Path(data).resolve()),
                   teacher={"path": str(t_ckpt.path.resolve()), "sha256": sha256_file(t_ckpt.path / WEIGHTS),
-                           "step": t_ckpt.step},
-                  distill={"dt": dt, "teacher_step": teacher_step, "lambda_align": lambda_align,
-                           "lambda_bc": lambda_bc, "t_range": [T_MIN, T_MAX]})
+                           "step": t_ckpt.step})
     folder = HRImageFolder.load(data, settings.crop_size)
-    student = t_ckpt.build_model("ema").train()  # Algorithm 1: φ ← θ (the teacher's EMA weights)
-    teacher_net = t_ckpt.build_model("ema")
-    objective = DistillObjective(teacher_net.to(dist_info.device if dist_info else "cpu"), dt, teacher_step,
-                                 lambda_align, lambda_bc)
+    device = dist_info.device if dist_info else "cpu"
+    if method == "oftsr":
+        config["distill"] = {"dt": dt, "teacher_step": teacher_step, "lambda_align": lambda_align,
+                             "lambda_bc": lambda_bc, "t_range": [T_MIN, T_MAX]}
+        student = t_ckpt.build_model("ema").train()  # Algorithm 1: φ ← θ (the teacher's EMA weights)
+        objective: Any = DistillObjective(t_ckpt.build_model("ema").to(device), dt, teacher_step, lambda_align,
+                                          lambda_bc, terms)
+    else:
+        student = two_time_student(t_ckpt, settings.seed)
+        config["name"] += "-meanflow"
+        config["model"] = student.config.to_dict()
+        config["distill"] = {"method": "meanflow", "r_zero_share": R_ZERO_SHARE, "r_equals_s_share": R_EQUALS_S_SHARE,
+                             "states": "(1 - r) x0 + r x1"}
+        objective = MeanFlowObjective(t_ckpt.build_model("ema").to(device), terms)
+    if realism_record:
+        config["distill"]["realism"] = realism_record
     val = load_val_pairs(val_dir, t_ckpt.scale, settings.val_limit) if val_dir else None
     trainer = Trainer(Path(out), config, student, objective, folder, settings, val, resume, dist_info, quiet)
+    if terms is not None and terms.lambda_adl > 0:  # after the Trainer made the EMA copy: hooks on the student only
+        terms.tap = FeatureTap(block_layers(trainer.model))
     trainer.data_summary = folder.summary()
     return trainer
