@@ -28,6 +28,7 @@ _COMMANDS: dict[str, str] = {
     "eval": "oftsr_edge.evaluation.commands:evaluate",
     "tune-t": "oftsr_edge.evaluation.commands:tune_t",
     "models": "oftsr_edge.runtime.models_command:models",
+    "doctor": "oftsr_edge.doctor.command:doctor",
 }
 
 
