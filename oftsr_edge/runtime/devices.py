@@ -44,7 +44,7 @@ def _p(name: str, label: str, memory: int, shared: bool, workspace: float, tile:
 
 #: THE table. Jetson rows are keyed ``<family>-<N>gb`` (runtime/jetson.py); ``gpu-*`` rows are desktop classes by VRAM.
 PRESETS: tuple[DevicePreset, ...] = (
-    _p("orin-nano-4gb", "Jetson Orin Nano 4 GB", 4, True, 0.25, 96, 1),
+    _p("orin-nano-4gb", "Jetson Orin Nano 4 GB", 4, True, 0.25, 128, 1),
     _p("orin-nano-8gb", "Jetson Orin Nano 8 GB", 8, True, 0.5, 128, 2),
     _p("orin-nx-8gb", "Jetson Orin NX 8 GB", 8, True, 0.5, 128, 2),
     _p("orin-nx-16gb", "Jetson Orin NX 16 GB", 16, True, 1.0, 192, 2),

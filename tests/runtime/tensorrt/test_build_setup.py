@@ -41,9 +41,9 @@ def test_without_a_preset_the_models_tile() -> None:
 
 
 def test_the_preset_tile_is_rounded_to_the_models_multiple() -> None:
-    spec = dataclasses.replace(SPEC, multiple_of=64, tile=64)
-    s = merge_settings(spec, PresetChoice(preset("orin-nano-4gb"), "t"), tile=None, batch=None, workspace_gib=None)
-    assert s.tile == 64  # the preset's 96 is not a multiple of 64
+    spec = dataclasses.replace(SPEC, multiple_of=128, tile=128)
+    s = merge_settings(spec, PresetChoice(preset("orin-nx-16gb"), "t"), tile=None, batch=None, workspace_gib=None)
+    assert s.tile == 128  # the preset's 192 is not a multiple of 128
 
 
 def _models(folder: Path, opset: int) -> Path:
@@ -124,7 +124,7 @@ def test_build_command_uses_the_preset_and_flags_override_it(
     done = run_main(capsys, "build", str(models), "-o", str(tmp_path / "c.engine"), "--cache-dir", cache,
                     "--preset", "orin-nano-4gb")  # fmt: skip
     assert done.code == 0 and "preset orin-nano-4gb (chosen with --preset)" in done.err
-    assert _built_profile(tmp_path / "c.engine")[0] == [1, 96, 96]
+    assert _built_profile(tmp_path / "c.engine")[0] == [1, 128, 128]
 
 
 def test_build_command_on_tensorrt_8_takes_the_fp32_file_with_the_flag(
