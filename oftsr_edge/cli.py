@@ -26,6 +26,7 @@ _COMMANDS: dict[str, str] = {
     "upscale": "oftsr_edge.runtime.commands:upscale",
     "bench": "oftsr_edge.evaluation.commands:bench",
     "eval": "oftsr_edge.evaluation.commands:evaluate",
+    "degrade": "oftsr_edge.evaluation.degrade_command:degrade",
     "tune-t": "oftsr_edge.evaluation.commands:tune_t",
     "models": "oftsr_edge.runtime.models_command:models",
     "doctor": "oftsr_edge.doctor.command:doctor",
