@@ -63,6 +63,9 @@ TERMS: dict[str, Term] = {
     "--tile": _t("LR tile edge in pixels", "int"),
     "--overlap": _t("LR overlap between tiles in pixels", "int"),
     "--batch-size": _t("Batch size", "int"),
+    "--memory-budget": _t("Memory one upscale call may use, in MiB", "int"),
+    "--png-compression": _t("PNG deflate level 0-9", "int"),
+    "--quality": _t("JPEG and WebP quality 1-100", "int"),
     "--precision": _t("Model precision (fp32, fp16, int8)", "choice"),
     "--cache-dir": _t("Engine and timing cache folder", "path"),
     # data for training and evaluation

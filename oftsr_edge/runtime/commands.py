@@ -4,7 +4,8 @@ Outputs mirror the inputs' names (and sub-folders, with --recursive) under the o
 skipped only when the settings recorded in it match this run's (:mod:`oftsr_edge.runtime.provenance`), otherwise
 rewritten, and the summary line counts both, so a rerun never keeps a stale image silently. In a run over several
 images a bad image is reported on one line and the rest still complete; the exit status is non-zero at the end.
-Every output is written atomically, so a failure never leaves a partial file.
+Every output is written atomically, so a failure never leaves a partial file. Decoding, the network and encoding
+overlap (:mod:`oftsr_edge.runtime.pipeline`), so a folder runs at the network's pace.
 """
 
 from __future__ import annotations
@@ -21,17 +22,13 @@ from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime import image_io
 from oftsr_edge.runtime.backends.options import BACKEND_NAMES, BackendOptions, parse_backend
 from oftsr_edge.runtime.checks import OptionError
+from oftsr_edge.runtime.encode import PNG_COMPRESSION
 from oftsr_edge.runtime.models import resolve_model
-from oftsr_edge.runtime.provenance import RULE, is_current
+from oftsr_edge.runtime.pipeline import Job, WriteOptions
+from oftsr_edge.runtime.provenance import RULE
 from oftsr_edge.vocabulary import Values, option
 
 _FORMATS = ("auto", "png", "jpg", "webp", "tif", "bmp")
-
-
-@dataclass(frozen=True)
-class Job:
-    source: Path
-    target: Path
 
 
 @dataclass(frozen=True)
@@ -41,14 +38,16 @@ class RunOptions:
 
     model: Path
     backend: BackendOptions
-    tile: int | None = None  # LR tile edge; None = the model's, 0 = whole image
-    overlap: int | None = None  # None = tile/8, at least 8
+    tile: int | str = "auto"  # LR tile edge, 0 = whole image, "auto" = per image from the memory budget
+    overlap: int | None = None  # None = 16 with auto, else tile/8, at least 8
     batch_size: int = 1  # tiles per backend call
     t: float | None = None  # None = the model's default
     seed: int | None = 0  # None = a fresh random seed per image
     scale: int | None = None  # None = the model's; else it must be the model's
     overwrite: bool = False  # rewrite outputs even when their recorded settings match
     quiet: bool = False  # no progress bar
+    memory_budget_mib: int | None = None  # None = half the free memory, read per image
+    write: WriteOptions = WriteOptions()  # PNG compression level, JPEG/WebP quality
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
@@ -116,8 +115,12 @@ def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: objec
 @option("--scale", type=int, default=None, detail="must be the model's (a check for scripts from other tools)")
 @option("--backend", type=Values(str, many=False, choices=BACKEND_NAMES), default="auto", show_default=True)
 @option("--device", type=int, default=None, detail="default 0; GPU backends and auto only")
-@option("--tile", type=int, default=None, detail="0 = whole image; default: the model's")
-@option("--overlap", type=int, default=None, detail="default: tile/8, at least 8")
+@option("--tile", type=Values(int, many=False, minimum=0, words=("auto",)), default="auto", show_default=True,
+        detail="auto = one whole-image call when it fits --memory-budget, else the least-waste tiles that do; "
+        "0 = whole image")
+@option("--overlap", type=int, default=None, detail="default: 16 with auto, else tile/8, at least 8")
+@option("--memory-budget", type=Values(int, many=False, minimum=1), default=None,
+        detail="default: half the free RAM (free VRAM on a GPU), read per image")
 @option("--batch-size", type=int, default=1, show_default=True, detail="tiles per backend call (GPU)")
 @option("--threads", type=int, default=None, detail="for ONNX Runtime (default: one per core); ort-cpu, ort, auto")
 @option("--overwrite", is_flag=True, detail="by default only outputs made with other settings are rewritten")
@@ -125,6 +128,9 @@ def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: objec
 @option("--suffix", default="", detail="e.g. _x4")
 @option("--format", "fmt", type=Values(str, many=False, choices=_FORMATS), default="auto", show_default=True,
         detail="auto = the input's; must match an output file name's extension")
+@option("--png-compression", type=click.IntRange(0, 9), default=PNG_COMPRESSION, show_default=True,
+        detail="1 is fast; 9 makes files ~15% smaller and is ~5x slower (README: Output files)")
+@option("--quality", type=click.IntRange(1, 100), default=None, detail="default: 95")
 @option("--quiet", is_flag=True)
 def upscale(
     inputs: tuple[Path, ...],
@@ -136,14 +142,17 @@ def upscale(
     scale: int | None,
     backend: str,
     device: int | None,
-    tile: int | None,
+    tile: int | str,
     overlap: int | None,
+    memory_budget: int | None,
     batch_size: int,
     threads: int | None,
     overwrite: bool,
     recursive: bool,
     suffix: str,
     fmt: str,
+    png_compression: int,
+    quality: int | None,
     quiet: bool,
 ) -> None:
     """Upscale INPUT images/folders into -o OUTPUT with a one-step OFTSR model."""
@@ -161,6 +170,8 @@ def upscale(
         scale=scale,
         overwrite=overwrite,
         quiet=quiet,
+        memory_budget_mib=memory_budget,
+        write=WriteOptions(png_compression, quality),
     )
     with warnings.catch_warnings():
         warnings.showwarning = _echo_warning
@@ -168,62 +179,51 @@ def upscale(
 
 
 def _run(jobs: list[Job], options: RunOptions) -> None:
-    """Upscale ``jobs`` with one Upscaler; a bad image is one line and the rest go on, a bad option stops the run.
-
-    Each existing output is checked against the record this run would write: equal means skipped, anything else
-    means rewritten; both are counted in the summary line."""
+    """Upscale ``jobs`` with one Upscaler through the folder pipeline; a bad image is one line and the rest go on,
+    a bad option stops the run. Existing outputs follow the rerun rule; both kinds are counted in the summary."""
     from tqdm import tqdm
 
+    from oftsr_edge.runtime.pipeline import run_folder
     from oftsr_edge.runtime.upscaler import Upscaler
 
     err = sys.stderr
     start = time.perf_counter()
-    failures: list[str] = []
-    lr_mp = hr_mp = 0.0
-    done = skipped = rewritten = 0
+    budget = None if options.memory_budget_mib is None else options.memory_budget_mib * 1024 * 1024
     with Upscaler(
-        options.model, options.backend, tile=options.tile, overlap=options.overlap, batch_size=options.batch_size
-    ) as upscaler:
+        options.model, options.backend, tile=options.tile, overlap=options.overlap, batch_size=options.batch_size,
+        memory_budget=budget,
+    ) as upscaler:  # fmt: skip
         _check_scale(options, upscaler.spec)
-        todo = []
-        for job in jobs:
-            if job.target.exists() and not options.overwrite:
-                if is_current(job.target, upscaler.record(job.source, options.t, options.seed)):
-                    skipped += 1
-                    continue
-                rewritten += 1
-            todo.append(job)
-        bar = tqdm(total=0, unit="tile", disable=True if options.quiet or not todo else None, file=err)
-        for index, job in enumerate(todo, 1):
-            bar.set_description(f"{index}/{len(todo)} {job.source.name}")
+        bar = tqdm(total=0, unit="tile", disable=True if options.quiet else None, file=err)
 
-            def progress(step: int, total: int) -> None:
-                if step == 1:
+        def progress(job: Job, index: int) -> object:
+            bar.set_description(f"{index}/{len(jobs)} {job.source.name}")
+
+            def step(done: int, total: int) -> None:
+                if done == 1:
                     bar.total += total
                     bar.refresh()
                 bar.update(1)
 
-            try:
-                result = upscaler.upscale_file(
-                    job.source, job.target, t=options.t, seed=options.seed, progress=progress
-                )
-            except OftsrError as exc:
-                if len(jobs) == 1 or isinstance(exc, OptionError):  # an option is wrong for every image
-                    bar.close()
-                    raise
-                kept = f" ({job.target} is left as it was)" if job.target.exists() else ""
-                failures.append(str(exc))
-                tqdm.write(f"oftsr-edge: error: {exc}{kept}", file=err)
-                continue
-            done += 1
-            lr_mp += result.lr_size[0] * result.lr_size[1] / 1e6
-            hr_mp += result.hr_size[0] * result.hr_size[1] / 1e6
-        bar.close()
+            return step
+
+        def on_error(job: Job, exc: OftsrError) -> None:
+            tqdm.write(f"oftsr-edge: error: {exc}", file=err)
+
+        try:
+            result = run_folder(
+                upscaler, jobs, options.t, options.seed, overwrite=options.overwrite, write=options.write,
+                on_error=on_error, progress=progress,
+            )  # fmt: skip
+        finally:
+            bar.close()
         name = upscaler.backend_name
     seconds = time.perf_counter() - start
-    click.echo(_summary(done, skipped, rewritten, len(failures), lr_mp, hr_mp, seconds, name))
-    if failures:
-        raise OftsrError(f"{len(failures)} of {len(jobs)} image(s) failed (see above)")
+    failed = len(result.failures)
+    click.echo(_summary(result.done, result.skipped, result.rewritten, failed, result.lr_mp, result.hr_mp, seconds,
+                        name))  # fmt: skip
+    if failed:
+        raise OftsrError(f"{failed} of {len(jobs)} image(s) failed (see above)")
 
 
 def _check_scale(options: RunOptions, spec: object) -> None:

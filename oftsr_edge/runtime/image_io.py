@@ -5,7 +5,9 @@ Reading returns a plain numpy array whose layout says what the image is: (H, W) 
 upright); palette, CMYK, YCbCr, 1-bit and premultiplied modes are converted. 16-bit colour PNGs, which Pillow would
 truncate to 8 bits, go through :mod:`oftsr_edge.runtime.png16`.
 
-Writing picks the format from the extension and stores 16-bit data as 16-bit PNG (or gray 16-bit TIFF); formats
+Writing picks the format from the extension and stores 16-bit data as 16-bit PNG (or gray 16-bit TIFF); PNGs are
+encoded by :mod:`oftsr_edge.runtime.encode` (fast deflate level 1 by default, ``png_compression`` up to 9 for
+smaller files), the other formats by Pillow (``quality`` for JPEG and WebP); formats
 without 16-bit or alpha support get 8 bits / lose alpha (JPEG, BMP). Every file is written to a temp name in the target
 folder and renamed into place, so a failed or interrupted write never leaves a partial output. Metadata (EXIF, ICC)
 is not copied: the output is already upright and in sRGB-as-read. A short ``note`` (the settings that made the
@@ -25,7 +27,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import atomic_open
-from oftsr_edge.runtime import png16
+from oftsr_edge.runtime import encode, png16
+from oftsr_edge.runtime.encode import PNG_COMPRESSION
+
+_PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # PNG colour type -> samples per pixel
+#: JPEG and WebP quality when none is given
+QUALITY = 95
 
 #: extension -> Pillow format name; the files a directory run picks up, and the outputs it can write
 FORMATS = {
@@ -184,15 +191,20 @@ def _prepare(pixels: np.ndarray, fmt: str, source: str) -> tuple[np.ndarray, boo
 
 
 def write_image(
-    path: str | os.PathLike, pixels: np.ndarray, quality: int = 95, note: str | None = None
+    path: str | os.PathLike,
+    pixels: np.ndarray,
+    quality: int | None = None,
+    note: str | None = None,
+    png_compression: int = PNG_COMPRESSION,
 ) -> Path:
     """Write ``pixels`` to ``path`` atomically (temp file in the same folder + ``os.replace``); returns the path.
 
+    ``quality``: JPEG/WebP quality 1–100 (None = :data:`QUALITY`); ``png_compression``: PNG deflate level 0–9.
     ``note``: ASCII text stored as the EXIF ImageDescription where the format has EXIF (not BMP)."""
     path = Path(path)
     source = str(path)
     fmt = format_for(path)
-    pixels, as_png16 = _prepare(pixels, fmt, source)
+    pixels, _ = _prepare(pixels, fmt, source)
     exif = None
     if note is not None and fmt in NOTE_FORMATS:
         tags = Image.Exif()
@@ -200,17 +212,54 @@ def write_image(
         exif = tags.tobytes()
     try:
         with atomic_open(path, "wb") as f:
-            if as_png16:
-                png16.write_png16(f, pixels, exif=exif)
+            if fmt == "PNG":
+                encode.write_png(f, pixels, png_compression, exif=exif)
             else:
                 image = Image.fromarray(np.ascontiguousarray(pixels))
-                options: dict = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+                options: dict = {"quality": quality or QUALITY} if fmt in ("JPEG", "WEBP") else {}
                 if exif is not None:
                     options["exif"] = exif
                 image.save(f, format=fmt, **options)
     except (OSError, ValueError) as exc:
         raise OftsrError(f"{source}: cannot write ({getattr(exc, 'strerror', None) or exc})") from None
     return path
+
+
+def image_layout(path: str | os.PathLike) -> tuple[int, int, int, int]:
+    """(height, width, bytes per sample, channels) of the array :func:`read_image` would return, from the file's
+    header (no pixels decoded): what the tile plan of an image needs before it is read."""
+    source = str(path)
+    try:
+        header = png16.png_header(Path(path))
+        with Image.open(path) as image:
+            width, height = image.size
+            mode = image.mode
+            if mode == "P":
+                mode = "RGBA" if "transparency" in image.info else "RGB"
+            mode = _TO_RGB.get(mode, mode)
+            orientation = int(image.getexif().get(_ORIENTATION_TAG, 1))
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        raise OftsrError(f"{source}: not a readable image ({exc})") from None
+    channels, itemsize = {"L": (1, 1), "LA": (2, 1), "RGB": (3, 1), "RGBA": (4, 1)}.get(mode, (1, 2))
+    if header is not None and header[0] == 16:  # 16-bit PNG: Pillow's mode may say 8 bits
+        channels, itemsize = _PNG_CHANNELS.get(header[1], channels), 2
+    if orientation in (5, 6, 7, 8):
+        height, width = width, height
+    return height, width, itemsize, channels
+
+
+def resize_alpha(alpha: np.ndarray, scale: int) -> np.ndarray:
+    """Upscale an (H, W) alpha plane by ``scale`` with Pillow's bicubic filter, in its own dtype."""
+    height, width = alpha.shape
+    size = (width * scale, height * scale)
+    if alpha.min() == alpha.max():  # fully opaque (or uniform) alpha: nothing to interpolate
+        return np.full((size[1], size[0]), alpha.flat[0], dtype=alpha.dtype)
+    if alpha.dtype == np.uint8:
+        return np.asarray(Image.fromarray(alpha).resize(size, Image.Resampling.BICUBIC))
+    big = np.asarray(Image.fromarray(alpha.astype(np.float32)).resize(size, Image.Resampling.BICUBIC))
+    if alpha.dtype == np.uint16:
+        return np.rint(np.clip(big, 0.0, 65535.0)).astype(np.uint16)
+    return np.clip(big, 0.0, 1.0).astype(np.float32)
 
 
 def read_note(path: str | os.PathLike) -> str | None:

@@ -32,7 +32,7 @@ def make_record(
     t: float,
     seed: int,
     random_seed: bool,
-    tile: int,
+    tile: int | tuple[int, int],
     overlap: int,
     backend: str,
 ) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def make_record(
         "t": float(t),
         "seed": int(seed),
         "random_seed": bool(random_seed),
-        "tile": int(tile),
+        "tile": int(tile) if isinstance(tile, int) else [int(v) for v in tile],  # (rows, cols) when not square
         "overlap": int(overlap),
         "backend": backend,
         "version": __version__,

@@ -1,6 +1,6 @@
 """The Python API of the runtime: ``Upscaler(model).upscale(image, t, seed)`` on arrays, ``upscale_file`` on files.
 
-It owns the backend and the :class:`~oftsr_edge.runtime.tiling.tiler.Tiler`, checks what users hand in once (``t``,
+It owns the backend and the tiling policy (per image with ``tile="auto"``), checks what users hand in once (``t``,
 seed, tile, overlap, batch, the image; :mod:`oftsr_edge.runtime.checks`) and adapts it to what the model takes: gray
 images are fed as RGB and come back gray; an alpha channel is upscaled separately with Pillow's bicubic resize (a
 mask has no texture for a generative model to invent, and a second model pass would double the cost) and
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import OftsrError
@@ -27,23 +26,11 @@ from oftsr_edge.runtime.backends.base import Backend
 from oftsr_edge.runtime.backends.options import Auto, BackendOptions, as_options
 from oftsr_edge.runtime.backends.select import find_fp32_sibling, open_backend
 from oftsr_edge.runtime.checks import OptionError, check_image, check_int, check_t, resolve_seed
+from oftsr_edge.runtime.image_io import resize_alpha
+from oftsr_edge.runtime.memory import TileChoice
 from oftsr_edge.runtime.models import resolve_model
-from oftsr_edge.runtime.tiling.geometry import default_overlap, round_up
+from oftsr_edge.runtime.tiling.policy import AUTO, TilingPolicy, profile_tile_of
 from oftsr_edge.runtime.tiling.tiler import NonFiniteOutputError, ProgressFn, Tiler
-
-
-def resize_alpha(alpha: np.ndarray, scale: int) -> np.ndarray:
-    """Upscale an (H, W) alpha plane by ``scale`` with Pillow's bicubic filter, in its own dtype."""
-    height, width = alpha.shape
-    size = (width * scale, height * scale)
-    if alpha.min() == alpha.max():  # fully opaque (or uniform) alpha: nothing to interpolate
-        return np.full((size[1], size[0]), alpha.flat[0], dtype=alpha.dtype)
-    if alpha.dtype == np.uint8:
-        return np.asarray(Image.fromarray(alpha).resize(size, Image.Resampling.BICUBIC))
-    big = np.asarray(Image.fromarray(alpha.astype(np.float32)).resize(size, Image.Resampling.BICUBIC))
-    if alpha.dtype == np.uint16:
-        return np.rint(np.clip(big, 0.0, 65535.0)).astype(np.uint16)
-    return np.clip(big, 0.0, 1.0).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -63,10 +50,13 @@ class Upscaler:
     ``model``: None = the bundled default, a bundled name (``oftsr-edge models`` lists them) or an ``.onnx`` /
     ``.engine`` path. ``backend``: one of the options classes of :mod:`oftsr_edge.runtime.backends.options` (``OrtCpu(threads=4)``,
     ``OrtCuda(device=1)``, ``TensorRT()``, ...) or its short name ("auto", "ort", "trt", "ort-cpu", "ort-cuda",
-    "ort-trt"); ``backend_name`` says what was picked. ``tile`` (LR pixels): None = the model's recommended tile
-    (or the engine's profile tile), 0 = whole image in one call; rounded up to the model's ``multiple_of``.
-    ``overlap``: None = :func:`~oftsr_edge.runtime.tiling.geometry.default_overlap`. ``batch_size``: tiles per
-    backend call (helps on GPUs). The names are the CLI's (``--tile``, ``--overlap``, ``--batch-size``).
+    "ort-trt"); ``backend_name`` says what was picked. ``tile`` (LR pixels): "auto" (or None, the default) = per
+    image, one whole-image call when it fits ``memory_budget`` (bytes; None = half the free RAM, or free VRAM on
+    a GPU, read per image) and otherwise the least-waste tiling that does (:mod:`oftsr_edge.runtime.memory`; a
+    TensorRT engine keeps its profile's tile); 0 = whole image in one call; N = tiles of N², rounded up to the
+    model's ``multiple_of``. ``overlap``: None = 16 with auto, else
+    :func:`~oftsr_edge.runtime.tiling.geometry.default_overlap`. ``batch_size``: tiles per backend call (helps on
+    GPUs). The names are the CLI's (``--tile``, ``--overlap``, ``--batch-size``, ``--memory-budget``).
     """
 
     def __init__(
@@ -74,16 +64,17 @@ class Upscaler:
         model: str | Path | None = None,
         backend: str | BackendOptions = "auto",
         *,
-        tile: int | None = None,
+        tile: int | str | None = AUTO,
         overlap: int | None = None,
         batch_size: int = 1,
+        memory_budget: int | None = None,
         fp32_fallback: bool = True,
     ) -> None:
         self._options = as_options(backend)
-        self._check_tiling(tile, overlap, batch_size)
+        self._check_tiling(tile, overlap, batch_size, memory_budget)
         self.model_path: Path | None = resolve_model(model)
         self.fp32_fallback = fp32_fallback
-        opened = open_backend(self.model_path, self._options, tile=self._tile_arg, batch=self.batch_size)
+        opened = open_backend(self.model_path, self._options, tile=self._profile_arg, batch=self.batch_size)
         try:
             self._setup(opened)
         except BaseException:
@@ -95,47 +86,52 @@ class Upscaler:
         cls,
         backend: Backend,
         *,
-        tile: int | None = None,
+        tile: int | str | None = AUTO,
         overlap: int | None = None,
         batch_size: int = 1,
+        memory_budget: int | None = None,
         model_path: str | Path | None = None,
     ) -> Upscaler:
         """Wrap an already open backend (any object with ``run``, ``spec`` and ``name``), e.g. a custom runtime."""
         self = cls.__new__(cls)
         self._options = Auto()
-        self._check_tiling(tile, overlap, batch_size)
+        self._check_tiling(tile, overlap, batch_size, memory_budget)
         self.model_path = Path(model_path) if model_path is not None else None
         self.fp32_fallback = model_path is not None
         self._setup(backend)
         return self
 
-    def _check_tiling(self, tile: int | None, overlap: int | None, batch_size: int) -> None:
-        """Check the tiling the caller asked for (None = the model's choice) and keep it for a reopen."""
-        self._tile_arg = None if tile is None else check_int("tile", tile, 0)
+    def _check_tiling(
+        self, tile: int | str | None, overlap: int | None, batch_size: int, memory_budget: int | None
+    ) -> None:
+        """Check the tiling the caller asked for and keep it for a reopen."""
+        if tile is None or (isinstance(tile, str) and tile.strip().lower() == AUTO):
+            self._tile_arg: int | str = AUTO
+        else:
+            self._tile_arg = check_int("tile", tile, 0)
         self._overlap_arg = None if overlap is None else check_int("overlap", overlap, 0)
         self.batch_size = check_int("batch_size", batch_size, 1)
+        self._budget = None if memory_budget is None else check_int("memory_budget", memory_budget, 1)
+
+    @property
+    def _profile_arg(self) -> int | None:
+        """The tile a TensorRT profile is built for: the fixed tile, or None (the model's) with auto."""
+        return None if self._tile_arg == AUTO else self._tile_arg
 
     def _setup(self, backend: Backend) -> None:
-        """Resolve the tiling against the model (rounded to its ``multiple_of``) and make the tiler for it."""
+        """Make the tiling policy for this backend (the tile rounded to the model's ``multiple_of``)."""
         self._backend = backend
         spec = backend.spec
-        m = spec.multiple_of
-        tile = self._tile_arg if self._tile_arg is not None else _profile_tile(backend) or spec.tile
-        overlap = self._overlap_arg if self._overlap_arg is not None else default_overlap(tile, m)
-        tile = round_up(tile, m)
-        overlap = round_up(overlap, m) if tile else 0
-        if tile and overlap >= tile:
-            raise OptionError(f"overlap {overlap} must be smaller than the tile {tile} (LR pixels)")
-        self._tiler = Tiler(
-            backend.run,
-            spec.scale,
-            m,
-            tile=tile,
-            overlap=overlap,
-            batch=self.batch_size,
-            fixed_shape=bool(getattr(backend, "fixed_shape", True)),
-            check_finite=spec.precision != "fp32",
-        )
+        fixed = bool(getattr(backend, "fixed_shape", True))
+        policy = TilingPolicy(
+            backend.run, spec, self._tile_arg, self._overlap_arg, self.batch_size,
+            fixed_tile=(profile_tile_of(backend) or spec.tile) if fixed else None,
+            on_gpu=getattr(backend, "name", "ort-cpu") not in ("ort-cpu", "ort"),
+            budget=self._budget, device=int(getattr(self._options, "device", 0) or 0),
+        )  # fmt: skip
+        if policy.tile and policy.overlap >= policy.tile:
+            raise OptionError(f"overlap {policy.overlap} must be smaller than the tile {policy.tile} (LR pixels)")
+        self._policy = policy
 
     @property
     def spec(self) -> ModelSpec:
@@ -152,12 +148,25 @@ class Upscaler:
 
     @property
     def tile(self) -> int:
-        """Effective LR tile edge (0 = whole image), after rounding to the model's multiple_of."""
-        return self._tiler.tile
+        """The fixed LR tile edge (0 = whole image), after rounding to the model's multiple_of; 0 with auto, whose
+        per-image choice is :meth:`plan`."""
+        return self._policy.tile
+
+    @property
+    def auto_tile(self) -> bool:
+        return self._policy.auto
 
     @property
     def overlap(self) -> int:
-        return self._tiler.overlap
+        return self._policy.overlap
+
+    def plan(self, height: int, width: int, itemsize: int = 1, channels: int = 3) -> TileChoice:
+        """The tiling an LR image of ``height × width`` gets now (auto: from the free memory at this moment)."""
+        return self._policy.plan(height, width, itemsize, channels)
+
+    def tiler_for(self, choice: TileChoice) -> Tiler:
+        """The :class:`Tiler` that runs ``choice`` (from :meth:`plan`) on this backend: e.g. for frame streams."""
+        return self._policy.tiler_for(choice)
 
     def upscale(
         self,
@@ -172,7 +181,7 @@ class Upscaler:
         random seed. ``progress(done, total)`` is called per tile.
         """
         t, seed = self._settings(t, seed)
-        return self._upscale(image, t, seed, progress)
+        return self._upscale(image, t, seed, progress)[0]
 
     def upscale_file(
         self,
@@ -181,9 +190,13 @@ class Upscaler:
         t: float | None = None,
         seed: int | None = 0,
         progress: ProgressFn | None = None,
+        *,
+        png_compression: int = image_io.PNG_COMPRESSION,
+        quality: int | None = None,
     ) -> FileResult:
         """Read ``source``, upscale, write ``target`` atomically (format from its extension), with the record of
-        what made it (:mod:`~oftsr_edge.runtime.provenance`) in its metadata."""
+        what made it (:mod:`~oftsr_edge.runtime.provenance`) in its metadata. ``png_compression`` (0–9) and
+        ``quality`` (JPEG/WebP, 1–100) are :func:`~oftsr_edge.runtime.image_io.write_image`'s."""
         source, target = Path(source), Path(target)
         image_io.format_for(source)
         image_io.format_for(target)
@@ -192,20 +205,26 @@ class Upscaler:
         start = time.perf_counter()
         pixels = image_io.read_image(source)
         t_used, seed_used = self._settings(t, seed)
-        result = self._upscale(pixels, t_used, seed_used, progress)
-        record = self._record(_file_sha256(source), t_used, seed_used, seed is None)
-        image_io.write_image(target, result, note=provenance.encode(record))
+        result, choice = self._upscale(pixels, t_used, seed_used, progress)
+        record = self.file_record(_file_sha256(source), t_used, seed_used, seed is None, choice)
+        image_io.write_image(
+            target, result, note=provenance.encode(record), png_compression=png_compression, quality=quality
+        )
         return FileResult(source, target, pixels.shape[:2], result.shape[:2], time.perf_counter() - start)
 
     def record(self, source: str | Path, t: float | None = None, seed: int | None = 0) -> dict:
         """The provenance record ``upscale_file(source, ..., t, seed)`` would write now (seed None = random)."""
         t_used = self.spec.default_t if t is None else check_t(t)
         seed_used = 0 if seed is None else resolve_seed(seed)
-        return self._record(_file_sha256(Path(source)), t_used, seed_used, seed is None)
+        height, width, itemsize, channels = image_io.image_layout(source)
+        choice = self.plan(height, width, itemsize, channels)
+        return self.file_record(_file_sha256(Path(source)), t_used, seed_used, seed is None, choice)
 
-    def _record(self, input_sha256: str, t: float, seed: int, random_seed: bool) -> dict:
+    def file_record(self, input_sha256: str, t: float, seed: int, random_seed: bool, choice: TileChoice) -> dict:
+        """The record of an output made from an input with this sha256, with ``choice``'s tiling."""
+        tile = choice.tile[0] if choice.tile[0] == choice.tile[1] else choice.tile
         return provenance.make_record(
-            input_sha256, self.model_sha256, t, seed, random_seed, self.tile, self.overlap, self.backend_name
+            input_sha256, self.model_sha256, t, seed, random_seed, tile, choice.overlap, self.backend_name
         )
 
     @property
@@ -223,20 +242,31 @@ class Upscaler:
         """The one check of ``t`` (None = the model's default) and the seed (None = a fresh random one)."""
         return (self.spec.default_t if t is None else check_t(t)), resolve_seed(seed)
 
-    def _upscale(self, image: np.ndarray, t: float, seed: int, progress: ProgressFn | None) -> np.ndarray:
+    def upscale_planned(
+        self, image: np.ndarray, t: float | None = None, seed: int | None = 0, progress: ProgressFn | None = None
+    ) -> tuple[np.ndarray, TileChoice]:
+        """:meth:`upscale`, also returning the tiling it used (for the record of a file)."""
+        t, seed = self._settings(t, seed)
+        return self._upscale(image, t, seed, progress)
+
+    def _upscale(
+        self, image: np.ndarray, t: float, seed: int, progress: ProgressFn | None
+    ) -> tuple[np.ndarray, TileChoice]:
         pixels = check_image(image)
         height, width, channels = pixels.shape
         colour = 3 if channels >= 3 else 1
         s = self.spec.scale
         out = np.empty((height * s, width * s, channels), dtype=pixels.dtype)
+        choice = self.plan(height, width, pixels.dtype.itemsize, channels)
         try:
-            self._tiler.upscale(pixels[..., :colour], t, seed, progress=progress, out=out[..., :colour])
+            self.tiler_for(choice).upscale(pixels[..., :colour], t, seed, progress=progress, out=out[..., :colour])
         except NonFiniteOutputError:
             self._fall_back_to_fp32()
-            self._tiler.upscale(pixels[..., :colour], t, seed, progress=progress, out=out[..., :colour])
+            choice = self.plan(height, width, pixels.dtype.itemsize, channels)
+            self.tiler_for(choice).upscale(pixels[..., :colour], t, seed, progress=progress, out=out[..., :colour])
         if channels in (2, 4):
             out[..., colour] = resize_alpha(pixels[..., colour], s)
-        return out[..., 0] if image.ndim == 2 else out
+        return (out[..., 0] if image.ndim == 2 else out), choice
 
     def _fall_back_to_fp32(self) -> None:
         spec, model = self.spec, self.model_path
@@ -255,7 +285,7 @@ class Upscaler:
             RuntimeWarning,
             stacklevel=4,
         )
-        backend = open_backend(sibling, self._options, tile=self._tile_arg, batch=self.batch_size)
+        backend = open_backend(sibling, self._options, tile=self._profile_arg, batch=self.batch_size)
         self._backend.close()
         self.model_path = sibling
         self._setup(backend)
@@ -275,12 +305,3 @@ def _file_sha256(path: Path) -> str:
         return sha256_file(path)
     except OSError as exc:
         raise OftsrError(f"{path}: cannot read ({exc.strerror or exc})") from None
-
-
-def _profile_tile(backend: Backend) -> int | None:
-    """The square tile a TensorRT engine was built for (its profile's opt shape), if the backend has one."""
-    profile = getattr(backend, "profile", None)
-    opt = getattr(profile, "opt", None)
-    if opt is not None and len(opt) == 3 and opt[1] == opt[2]:
-        return int(opt[1])
-    return None

@@ -58,8 +58,10 @@ def test_spec_comes_from_the_model_metadata(tiny_onnx_fp32: Path, upscaler: Upsc
     props = {p.key: p.value for p in onnx.load(str(tiny_onnx_fp32)).metadata_props}
     assert upscaler.spec == ModelSpec.from_json(props[METADATA_KEY])
     assert upscaler.backend_name == "ort-cpu"
-    default = Upscaler(tiny_onnx_fp32)
-    assert default.tile == default.spec.tile and default.overlap >= 8
+    default = Upscaler(tiny_onnx_fp32)  # tile "auto": a small image fits the memory budget, so one whole call
+    assert default.auto_tile and default.plan(64, 64).whole and default.overlap >= 8
+    fixed = Upscaler(tiny_onnx_fp32, tile=default.spec.tile)
+    assert not fixed.auto_tile and fixed.tile == default.spec.tile and fixed.overlap >= 8
 
 
 @pytest.mark.parametrize("tile,overlap", [(16, 4), (16, 8), (24, 8), (32, 8), (32, 16)])

@@ -8,6 +8,9 @@ luma) as soon as no later tile touches them, whatever the image size.
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from oftsr_edge.runtime.tiling.geometry import AxisPlan, TilePlan
@@ -119,14 +122,38 @@ class Band:
         are discarded afterwards)."""
         if stop <= start:
             return
-        block = self.acc[:, start - self.top : stop - self.top]
-        dest = self.out[start:stop]
-        if dest.shape[2] == 1:
-            block = np.tensordot(_LUMA, block, axes=1)[None]
-        peak = DTYPE_MAX[dest.dtype]
-        if peak != 1.0:
-            block *= np.float32(peak)
-        np.clip(block, 0.0, peak, out=block)
-        if peak != 1.0:
-            np.rint(block, out=block)
-        dest[...] = block.transpose(1, 2, 0)
+        to_output(self.acc[:, start - self.top : stop - self.top], self.out[start:stop])
+
+
+#: Rows × columns above which :func:`to_output` splits its work over two threads (numpy releases the GIL).
+_PARALLEL_PIXELS = 256 * 1024
+
+
+def to_output(block: np.ndarray, dest: np.ndarray) -> None:
+    """Convert float32 RGB rows ``block`` (3, h, w) in [0, 1] into ``dest`` (h, w, 1 or 3) of its dtype, in place
+    (``block`` is scribbled on): gray as BT.601 luma, integers scaled to full range, clipped and rounded."""
+    rows = block.shape[1]
+    if rows * block.shape[2] < _PARALLEL_PIXELS or rows < 2:
+        _to_output(block, dest)
+        return
+    half = rows // 2
+    job = _pool().submit(_to_output, block[:, half:], dest[half:])
+    _to_output(block[:, :half], dest[:half])
+    job.result()
+
+
+def _to_output(block: np.ndarray, dest: np.ndarray) -> None:
+    if dest.shape[2] == 1:
+        block = np.tensordot(_LUMA, block, axes=1)[None]
+    peak = DTYPE_MAX[dest.dtype]
+    if peak != 1.0:
+        block *= np.float32(peak)
+    np.clip(block, 0.0, peak, out=block)
+    if peak != 1.0:
+        np.rint(block, out=block)
+    dest[...] = block.transpose(1, 2, 0)
+
+
+@functools.lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(1, thread_name_prefix="oftsr-convert")

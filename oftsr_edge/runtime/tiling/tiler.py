@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime.noise import NOISE_BLOCK, NoiseField
-from oftsr_edge.runtime.tiling.blending import BLEND_MARGIN, DTYPE_MAX, Band
+from oftsr_edge.runtime.noise import NOISE_BLOCK, NoiseCache, NoiseField
+from oftsr_edge.runtime.tiling.blending import BLEND_MARGIN, DTYPE_MAX, Band, to_output
 from oftsr_edge.runtime.tiling.geometry import TilePlan, plan_axis
 
 #: ``run(lr, noise, t) -> hr`` on float32 NCHW arrays: a backend's ``run`` or any function with that contract.
@@ -30,13 +30,17 @@ class NonFiniteOutputError(OftsrError):
 class Tiler:
     """Runs ``run`` over fixed-size overlapping tiles of an LR image and blends them into the HR image.
 
-    The tiler trusts its arguments (the :class:`~oftsr_edge.runtime.upscaler.Upscaler` checks them): ``tile`` and
-    ``overlap`` are multiples of ``multiple_of`` with ``overlap < tile``; ``tile`` = 0 processes the (padded) image
-    in one call. ``fixed_shape`` pads images smaller than a tile up to the tile (one shape for static engines);
+    The tiler trusts its arguments (the :class:`~oftsr_edge.runtime.upscaler.Upscaler` checks them): ``tile`` (an
+    edge, or (rows, cols)) and ``overlap`` are multiples of ``multiple_of`` with ``overlap < tile``; ``tile`` = 0
+    processes the (padded) image in one call. ``fixed_shape`` pads images smaller than a tile up to the tile (one shape for static engines);
     without it a small image is padded only to ``multiple_of``. ``batch`` (≥ 1) tiles go into one ``run`` call.
     ``pipeline`` prepares the next batch and blends the previous one on two worker threads while ``run`` works;
     ``run`` must then return a fresh array each call, and ``progress`` is called from the blending thread.
     ``check_finite`` raises :class:`NonFiniteOutputError` on NaN/Inf output (for fp16/int8 models).
+    ``noise_cache`` keeps a one-call image's noise for the next image of that size and seed.
+
+    An image that is one tile skips the blending band: the HR result is converted straight into ``out`` (the
+    same float32 operations as the band's, so the output is bit-identical) and its noise is drawn on two threads.
     """
 
     def __init__(
@@ -44,7 +48,7 @@ class Tiler:
         run: RunFn,
         scale: int,
         multiple_of: int = 1,
-        tile: int = 0,
+        tile: int | tuple[int, int] = 0,
         overlap: int = 0,
         batch: int = 1,
         fixed_shape: bool = True,
@@ -52,24 +56,28 @@ class Tiler:
         pipeline: bool = True,
         margin: float = BLEND_MARGIN,
         noise_block: int = NOISE_BLOCK,
+        noise_cache: NoiseCache | None = None,
     ) -> None:
         self.run = run
         self.scale = int(scale)
         self.multiple_of = max(1, int(multiple_of))
-        self.tile = int(tile)
-        self.overlap = int(overlap) if self.tile else 0
+        rows, cols = (tile, tile) if isinstance(tile, (int, np.integer)) else tile
+        self.tile_hw = (int(rows), int(cols))
+        self.tile = self.tile_hw[0] if rows == cols else self.tile_hw  # an int for square tiles (0 = whole)
+        self.overlap = int(overlap) if any(self.tile_hw) else 0
         self.batch = int(batch)
         self.fixed_shape = fixed_shape
         self.check_finite = check_finite
         self.pipeline = pipeline
         self.margin = margin
         self.noise_block = noise_block
+        self.noise_cache = noise_cache
 
     def plan(self, height: int, width: int) -> TilePlan:
         """The tile grid this tiler uses for an LR image of ``height × width``."""
         return TilePlan(*(
-            plan_axis(length, self.tile, self.overlap, self.multiple_of, self.fixed_shape)
-            for length in (height, width)
+            plan_axis(length, tile, self.overlap, self.multiple_of, self.fixed_shape)
+            for length, tile in zip((height, width), self.tile_hw)
         ))  # fmt: skip
 
     def upscale(
@@ -92,9 +100,37 @@ class Tiler:
         plan = self.plan(height, width)
         pad = ((0, plan.rows.padded - height), (0, plan.cols.padded - width), (0, 0))
         padded = np.pad(image, pad, mode="reflect") if any(p[1] for p in pad) else image
+        if plan.count == 1:
+            self._single(padded, plan, float(t), seed, progress, out)
+            return out
         band = Band(plan, self.scale, self.margin, out)
         _Run(self, plan, padded, band, float(t), NoiseField(seed, self.noise_block), progress).execute()
         return out
+
+
+    def _single(
+        self, image: np.ndarray, plan: TilePlan, t: float, seed: int, progress: ProgressFn | None, out: np.ndarray
+    ) -> None:
+        """One backend call for the whole (padded) image, converted straight into ``out``."""
+        s = self.scale
+        th, tw = plan.tile_shape
+        lr = np.empty((1, 3, th, tw), dtype=np.float32)
+        np.multiply(image[:th, :tw].transpose(2, 0, 1), np.float32(1.0 / DTYPE_MAX[image.dtype]), out=lr[0],
+                    casting="unsafe")  # fmt: skip
+        if image.dtype == np.float32:  # float images may stray outside the model's [0, 1] input range
+            np.clip(lr, 0.0, 1.0, out=lr)
+        if self.noise_cache is not None:
+            noise = self.noise_cache.get(seed, th * s, tw * s, self.noise_block)
+        else:
+            noise = np.empty((1, 3, th * s, tw * s), dtype=np.float32)
+            NoiseField(seed, self.noise_block).fill_parallel(noise[0], 0, 0)
+        hr = self.run(lr, noise, np.full((1,), t, dtype=np.float32))
+        _check_output(hr, (1, 3, th * s, tw * s), self.check_finite)
+        block = hr[0] if hr[0].flags.writeable else hr[0].copy()  # the backend's output is ours to scribble on
+        height, width = out.shape[:2]
+        to_output(block[:, :height, :width], out)
+        if progress is not None:
+            progress(1, 1)
 
 
 class _Batch:
@@ -198,9 +234,12 @@ class _Run:
         self.noise.fill(batch.nz[k], y * s, x * s, keep_rows_from=next_row, keep_cols_from=next_col)
 
     def _check(self, hr: np.ndarray, n: int) -> None:
-        """The backend's answer, not the caller's input, is checked: a wrong shape or NaN/Inf is caught here."""
-        expected = (n, *self.buffers[0].nz.shape[1:])
-        if getattr(hr, "shape", None) != expected:
-            raise OftsrError(f"backend returned shape {getattr(hr, 'shape', None)}, expected {expected}")
-        if self.tiler.check_finite and not np.isfinite(hr).all():
-            raise NonFiniteOutputError("the model produced NaN/Inf values (reduced-precision overflow?)")
+        _check_output(hr, (n, *self.buffers[0].nz.shape[1:]), self.tiler.check_finite)
+
+
+def _check_output(hr: np.ndarray, expected: tuple[int, ...], check_finite: bool) -> None:
+    """The backend's answer, not the caller's input, is checked: a wrong shape or NaN/Inf is caught here."""
+    if getattr(hr, "shape", None) != expected:
+        raise OftsrError(f"backend returned shape {getattr(hr, 'shape', None)}, expected {expected}")
+    if check_finite and not np.isfinite(hr).all():
+        raise NonFiniteOutputError("the model produced NaN/Inf values (reduced-precision overflow?)")

@@ -1,0 +1,207 @@
+"""A folder run as three overlapped stages, so its throughput is set by the network, not by file I/O.
+
+    reader thread ──(queue of 2)──► caller's thread: the network ──(queue of 1)──► writer thread
+    sha256, rerun check, decode                                                   record, encode, atomic write
+
+Why threads: decoding, hashing, deflate (zlib/ISA-L) and numpy release the GIL, and ONNX Runtime's threads leave
+gaps between operators, so the writer and the reader fill CPU time the network does not use. The queues are
+bounded: at most two decoded inputs wait and one finished image waits to be written, whatever the folder's size.
+
+Errors: a bad image (unreadable input, a failed write) is reported through ``on_error`` and the run goes on; an
+:class:`~oftsr_edge.runtime.checks.OptionError` (wrong for every image) stops the run and is raised, as is any
+error when the run has a single image. Outputs are written atomically (:mod:`oftsr_edge.fileio`).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from oftsr_edge.errors import OftsrError
+from oftsr_edge.fileio import sha256_file
+from oftsr_edge.runtime import image_io, provenance
+from oftsr_edge.runtime.checks import OptionError, resolve_seed
+from oftsr_edge.runtime.tiling.tiler import ProgressFn
+
+_END = object()  # end of a stage's stream
+
+
+@dataclass(frozen=True)
+class Job:
+    source: Path
+    target: Path
+
+
+@dataclass
+class FolderResult:
+    """What a folder run did: the counts of the CLI's summary line."""
+
+    done: int = 0
+    skipped: int = 0  # existing output made with the same settings
+    rewritten: int = 0  # existing output made otherwise (or with no record)
+    failures: list[str] = field(default_factory=list)
+    lr_mp: float = 0.0
+    hr_mp: float = 0.0
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    png_compression: int = image_io.PNG_COMPRESSION
+    quality: int | None = None
+
+
+def run_folder(
+    upscaler: object,
+    jobs: list[Job],
+    t: float | None,
+    seed: int | None,
+    *,
+    overwrite: bool = False,
+    write: WriteOptions = WriteOptions(),
+    on_error: Callable[[Job, OftsrError], None] | None = None,
+    progress: Callable[[Job, int], ProgressFn] | None = None,
+) -> FolderResult:
+    """Upscale every job with ``upscaler`` (an :class:`~oftsr_edge.runtime.upscaler.Upscaler`), decode, network
+    and encode overlapped. ``progress(job, index)`` returns the per-tile callback of that image."""
+    result = FolderResult()
+    t_used, seed_used = upscaler._settings(t, seed)  # checked once: a bad t stops the run before any work
+    random_seed = seed is None
+    upscaler.model_sha256  # noqa: B018 - hash the model once, before threads ask for it
+    inputs: queue.Queue = queue.Queue(maxsize=2)
+    outputs: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def fail(job: Job, exc: OftsrError) -> None:
+        if len(jobs) == 1:
+            raise exc
+        kept = f" ({job.target} is left as it was)" if job.target.exists() else ""
+        with lock:
+            result.failures.append(f"{exc}{kept}")
+        if on_error is not None:
+            on_error(job, OftsrError(f"{exc}{kept}"))
+
+    def read() -> None:
+        for job in jobs:
+            if stop.is_set():
+                break
+            try:
+                sha = sha256_file(job.source)
+                if job.target.exists() and not overwrite:
+                    height, width, itemsize, channels = image_io.image_layout(job.source)
+                    choice = upscaler.plan(height, width, itemsize, channels)
+                    wanted = upscaler.file_record(sha, t_used, seed_used if not random_seed else 0, random_seed,
+                                                  choice)  # fmt: skip
+                    if provenance.is_current(job.target, wanted):
+                        with lock:
+                            result.skipped += 1
+                        continue
+                    with lock:
+                        result.rewritten += 1
+                item = (job, image_io.read_image(job.source), sha, None)
+            except OSError as exc:
+                item = (job, None, None, OftsrError(f"{job.source}: cannot read ({exc.strerror or exc})"))
+            except OftsrError as exc:
+                item = (job, None, None, exc)
+            if not _put(inputs, item, lambda: not stop.is_set()):
+                return
+        _put(inputs, _END, lambda: not stop.is_set())
+
+    def write_all() -> None:
+        while (item := outputs.get()) is not _END:
+            job, image, sha, seed_of_image, choice = item
+            try:
+                record = upscaler.file_record(sha, t_used, seed_of_image, random_seed, choice)
+                image_io.write_image(job.target, image, note=provenance.encode(record),
+                                     png_compression=write.png_compression, quality=write.quality)  # fmt: skip
+            except OftsrError as exc:
+                _report(fail, job, exc, outputs_failed)
+                continue
+            with lock:
+                result.done += 1
+                result.lr_mp += choice.image_pixels / 1e6
+                result.hr_mp += choice.image_pixels * upscaler.spec.scale**2 / 1e6
+
+    outputs_failed: list[BaseException] = []
+    def reader_failed(exc: BaseException) -> None:
+        for item in ((None, None, None, exc), _END):
+            _put(inputs, item, lambda: not stop.is_set())
+
+    reader = threading.Thread(target=_guarded(read, reader_failed), name="oftsr-read", daemon=True)
+    writer = threading.Thread(target=_guarded(write_all, outputs_failed.append), name="oftsr-write", daemon=True)
+    reader.start()
+    writer.start()
+    try:
+        index = 0
+        while (item := inputs.get()) is not _END:
+            job, pixels, sha, error = item
+            if isinstance(error, BaseException) and not isinstance(error, OftsrError):
+                raise error  # a bug in the reader: surface it
+            if error is not None:
+                fail(job, error)
+                continue
+            index += 1
+            callback = progress(job, index) if progress is not None else None
+            seed_of_image = resolve_seed(None) if random_seed else seed_used  # a random seed: one per image
+            try:
+                image, choice = upscaler.upscale_planned(pixels, t_used, seed_of_image, callback)
+            except OptionError:
+                raise
+            except OftsrError as exc:
+                fail(job, exc)
+                continue
+            _put(outputs, (job, image, sha, seed_of_image, choice), writer.is_alive)
+            if outputs_failed:
+                raise outputs_failed[0]
+    finally:
+        stop.set()
+        _drain(inputs)
+        _put(outputs, _END, writer.is_alive)
+        writer.join()
+        reader.join()
+    if outputs_failed:
+        raise outputs_failed[0]
+    return result
+
+
+def _report(fail: Callable[[Job, OftsrError], None], job: Job, exc: OftsrError, errors: list) -> None:
+    """A failed write: one line (or, for a single image, the error itself, raised from the caller's thread)."""
+    try:
+        fail(job, exc)
+    except OftsrError as raised:
+        errors.append(raised)
+
+
+def _guarded(fn: Callable[[], None], failed: Callable[[BaseException], None]) -> Callable[[], None]:
+    """Run ``fn`` so that an unexpected exception reaches the caller's thread instead of dying silently."""
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            failed(exc)
+
+    return run
+
+
+def _put(target: queue.Queue, item: object, alive: Callable[[], bool]) -> bool:
+    """Put ``item`` unless the other side is gone (``alive()`` false): a stage never waits forever on a dead one."""
+    while alive():
+        try:
+            target.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _drain(inputs: queue.Queue) -> None:
+    """Empty the input queue so a reader blocked on a full queue can see the stop flag and finish."""
+    while True:
+        try:
+            inputs.get_nowait()
+        except queue.Empty:
+            return

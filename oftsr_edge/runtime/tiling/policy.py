@@ -1,0 +1,102 @@
+"""Which tiling one image gets: the caller's fixed tile, an engine's profile tile, or ``auto`` (the memory plan).
+
+Why a class of its own: with ``tile="auto"`` the tiling is decided per image (its size, the free memory now), so
+the :class:`~oftsr_edge.runtime.upscaler.Upscaler` asks this policy for a plan and a
+:class:`~oftsr_edge.runtime.tiling.tiler.Tiler` on every call instead of holding one tiler. Tilers are cheap and
+kept per geometry; the noise cache is shared by all of them.
+
+- explicit tile (``tile=N``, 0 = whole image): that tile, the given or default overlap, every image;
+- ``auto`` on a backend that takes any shape (ONNX Runtime CPU/CUDA): :func:`~oftsr_edge.runtime.memory.plan_tiles`
+  against the budget (given, or :func:`~oftsr_edge.runtime.memory.default_budget` read per image);
+- ``auto`` on a fixed-shape backend (TensorRT engines): the profile's tile, as before.
+"""
+
+from __future__ import annotations
+
+from oftsr_edge.contract import ModelSpec
+from oftsr_edge.runtime import memory
+from oftsr_edge.runtime.noise import NoiseCache
+from oftsr_edge.runtime.tiling.geometry import default_overlap, round_up
+from oftsr_edge.runtime.tiling.tiler import RunFn, Tiler
+
+AUTO = "auto"
+
+
+class TilingPolicy:
+    """The tiling rules of one open backend. ``tile``: an int (LR pixels, 0 = whole image) or :data:`AUTO`;
+    ``fixed_tile``: the tile a fixed-shape backend needs (None = any shape); ``budget``: bytes per call (None =
+    read the free memory per image)."""
+
+    def __init__(
+        self,
+        run: RunFn,
+        spec: ModelSpec,
+        tile: int | str,
+        overlap: int | None,
+        batch: int,
+        fixed_tile: int | None,
+        on_gpu: bool,
+        budget: int | None = None,
+        device: int = 0,
+    ) -> None:
+        self.run, self.spec, self.batch = run, spec, batch
+        self.fixed_shape = fixed_tile is not None
+        self.on_gpu, self.device, self.budget = on_gpu, device, budget
+        self.check_finite = spec.precision != "fp32"
+        m = spec.multiple_of
+        self.auto = tile == AUTO and not self.fixed_shape
+        edge = fixed_tile if tile == AUTO else int(tile)
+        self.tile = round_up(edge or 0, m) if not self.auto else 0
+        if self.auto:
+            self.overlap = round_up(memory.AUTO_OVERLAP if overlap is None else overlap, m)
+        else:
+            chosen = default_overlap(self.tile, m) if overlap is None else overlap
+            self.overlap = round_up(chosen, m) if self.tile else 0
+        self.noise_cache = NoiseCache()
+        self._tilers: dict[tuple[tuple[int, int], int], Tiler] = {}
+
+    def budget_now(self) -> int:
+        return self.budget if self.budget is not None else memory.default_budget(self.on_gpu, self.device)
+
+    def plan(self, height: int, width: int, itemsize: int = 1, channels: int = 3) -> memory.TileChoice:
+        """The tiling of an LR image of ``height × width`` (``itemsize``/``channels`` of the output array)."""
+        if self.auto:
+            budget = self.budget_now()
+            return memory.plan_tiles(
+                (height, width), self.spec, budget, batch=self.batch, overlap=self.overlap,
+                itemsize=itemsize, channels=channels,
+            )  # fmt: skip
+        tiler = self.tiler((self.tile, self.tile), self.overlap)
+        grid = tiler.plan(height, width)
+        tile = (0, 0) if not self.tile else grid.tile_shape
+        covered = grid.count * grid.tile_shape[0] * grid.tile_shape[1]
+        budget = self.budget if self.budget is not None else 0
+        peak = memory.estimate_bytes(self.spec, (height, width), tile, self.batch, itemsize, channels)
+        return memory.TileChoice(tile, self.overlap, self.batch, grid.count, covered, height * width, peak, budget)
+
+    def tiler(self, tile: tuple[int, int], overlap: int) -> Tiler:
+        """The tiler for one geometry (made once, then reused)."""
+        key = (tile, overlap if any(tile) else 0)
+        found = self._tilers.get(key)
+        if found is None:
+            if len(self._tilers) > 8:
+                self._tilers.clear()
+            found = self._tilers[key] = Tiler(
+                self.run, self.spec.scale, self.spec.multiple_of, tile=tile, overlap=key[1], batch=self.batch,
+                fixed_shape=self.fixed_shape, check_finite=self.check_finite, noise_cache=self.noise_cache,
+            )  # fmt: skip
+        return found
+
+    def tiler_for(self, choice: memory.TileChoice) -> Tiler:
+        if not self.auto:
+            return self.tiler((self.tile, self.tile), self.overlap)
+        return self.tiler(choice.tile, choice.overlap)
+
+
+def profile_tile_of(backend: object) -> int | None:
+    """The square tile a TensorRT engine was built for (its profile's opt shape), if the backend has one."""
+    profile = getattr(backend, "profile", None)
+    opt = getattr(profile, "opt", None)
+    if opt is not None and len(opt) == 3 and opt[1] == opt[2]:
+        return int(opt[1])
+    return None
