@@ -1,26 +1,41 @@
 """The model contract of docs/architecture.md §3 in one place: tensor names, dtypes, shape rules, metadata schema, reader, validator.
 
+Two graph formats, told apart by the metadata's ``format_version``: 1, the one-step graph ``hr = f(lr, noise, t)``
+(every OFTSR student; what every runtime reads), and 2, the two-time graph of a MeanFlow student,
+``hr, next_state = f(lr, noise, t, state, r)``, one step of the few-step path (:mod:`oftsr_edge.few_step`). A reader
+accepts format 2 only when it says it can feed it (``allow_two_time``), so code written for one-step graphs fails
+with one clear line instead of a missing-input error.
+
 Export writes what this module defines (:func:`metadata_props`, :func:`dim_names`), and everything that opens a model
 (runtime backends, ``check``, ``eval``, the engine builder, tests) reads it back through :func:`read_spec` or
 :func:`spec_from_session`, which both end in the one validator :func:`validate`. No other module spells a tensor name
 or the metadata key: they use the constants below.
 
-Only stdlib, numpy and :mod:`oftsr_edge.errors` at module level: the runtime imports this on a box without torch or
-onnx. The ``onnx`` package is imported inside :func:`read_spec`, and only when the caller lets it.
+Only stdlib, numpy, :mod:`oftsr_edge.errors` and :mod:`oftsr_edge.contract_io` (the readers) at module level: the
+runtime imports this on a box without torch or onnx. The ``onnx`` package is imported inside the readers, and only
+when the caller lets it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from oftsr_edge.errors import MissingExtraError, OftsrError
+from oftsr_edge.contract_io import (  # noqa: F401 - ModelIO, TensorInfo and the describers are part of this API
+    ModelIO,
+    TensorInfo,
+    describe_proto,
+    describe_session,
+    onnx_available,
+    read_with_onnx,
+    read_with_onnxruntime,
+)
+from oftsr_edge.errors import OftsrError
 
 INPUT_LR = "lr"  # float32 [N, 3, h, w]: RGB LR image in [0, 1]
 INPUT_NOISE = "noise"  # float32 [N, 3, s·h, s·w]: standard normal noise drawn by the runtime
@@ -28,20 +43,42 @@ INPUT_T = "t"  # float32 [N]: fidelity-realism knob in [0, 1]; a real graph inpu
 OUTPUT_HR = "hr"  # float32 [N, 3, s·h, s·w]: RGB HR image in [0, 1]
 INPUT_NAMES = (INPUT_LR, INPUT_NOISE, INPUT_T)  # in graph order
 OUTPUT_NAMES = (OUTPUT_HR,)
+# format 2 (two-time graph, one step r → t): t is the step's end time (the knob itself for one step)
+INPUT_STATE = "state"  # float32 [N, 3, s·h, s·w]: x_r − x0 in HR image units ([0, 1] scale); zeros at r = 0
+INPUT_R = "r"  # float32 [N]: the time r of the state, 0 <= r <= t
+OUTPUT_STATE = "next_state"  # float32 [N, 3, s·h, s·w]: x_t − x0, the next step's state (unclamped)
+TWO_TIME_INPUT_NAMES = (*INPUT_NAMES, INPUT_STATE, INPUT_R)
+TWO_TIME_OUTPUT_NAMES = (OUTPUT_HR, OUTPUT_STATE)  # hr: x_r + (1 − r)·u(x_r, r, t), clamped to [0, 1]
 DTYPE = np.dtype(np.float32)  # every I/O tensor at every precision (fp16/int8 graphs keep float32 I/O)
 CHANNELS = 3
-RANKS = {INPUT_LR: 4, INPUT_NOISE: 4, INPUT_T: 1, OUTPUT_HR: 4}
-DYNAMIC_AXES = {INPUT_LR: (0, 2, 3), INPUT_NOISE: (0, 2, 3), INPUT_T: (0,), OUTPUT_HR: (0, 2, 3)}
+RANKS = {INPUT_LR: 4, INPUT_NOISE: 4, INPUT_T: 1, OUTPUT_HR: 4, INPUT_STATE: 4, INPUT_R: 1, OUTPUT_STATE: 4}
+_IMAGE_AXES = (0, 2, 3)
+DYNAMIC_AXES = {
+    INPUT_LR: _IMAGE_AXES,
+    INPUT_NOISE: _IMAGE_AXES,
+    INPUT_T: (0,),
+    OUTPUT_HR: _IMAGE_AXES,
+    INPUT_STATE: _IMAGE_AXES,
+    INPUT_R: (0,),
+    OUTPUT_STATE: _IMAGE_AXES,
+}
 
 METADATA_KEY = "oftsr_edge"  # the one ONNX metadata_props key; its value is ModelSpec.to_json()
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # the one-step graph (lr, noise, t -> hr)
+TWO_TIME_FORMAT_VERSION = (
+    2  # the two-time graph (lr, noise, t, state, r -> hr, next_state) + method, default_steps
+)
+FORMAT_VERSIONS = (FORMAT_VERSION, TWO_TIME_FORMAT_VERSION)
+_TWO_TIME_FIELDS = ("method", "default_steps")  # absent from format-1 metadata
+MAX_STEPS = 64
 PRECISIONS = ("fp32", "fp16", "int8")
 SCALES = (2, 4, 8)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Facts the runtime needs: scale, σp, padding multiple, default t, precision, recommended tile, provenance."""
+    """Facts the runtime needs: scale, σp, padding multiple, default t, precision, recommended tile, provenance;
+    for a two-time graph (format 2) also the distillation method and the default number of steps."""
 
     name: str
     scale: int
@@ -54,8 +91,19 @@ class ModelSpec:
     degradation: str
     checkpoint_sha256: str
     format_version: int = FORMAT_VERSION
+    method: str = "oftsr"  # format 2: "meanflow"
+    default_steps: int = 1  # format 2: the K a runtime uses when not told
 
     def __post_init__(self) -> None:
+        if self.format_version not in FORMAT_VERSIONS:
+            raise OftsrError(f"model metadata: format_version must be one of {FORMAT_VERSIONS}")
+        if not self.two_time and (self.method, self.default_steps) != ("oftsr", 1):
+            raise OftsrError("model metadata: a format-1 (one-step) model is an oftsr student with 1 step")
+        if self.two_time and (self.method != "meanflow" or not 1 <= self.default_steps <= MAX_STEPS):
+            raise OftsrError(
+                f"model metadata: a format-2 model is a meanflow student with 1-{MAX_STEPS} steps, "
+                f"got {self.method!r}, {self.default_steps}"
+            )
         if self.scale not in SCALES:
             raise OftsrError(f"model metadata: scale must be 2, 4 or 8, got {self.scale}")
         if self.precision not in PRECISIONS:
@@ -65,8 +113,26 @@ class ModelSpec:
         if self.multiple_of < 1 or self.tile % self.multiple_of:
             raise OftsrError(f"model metadata: tile {self.tile} is not a multiple of {self.multiple_of}")
 
+    @property
+    def two_time(self) -> bool:
+        """A two-time (MeanFlow) graph with state and r inputs: the few-step path is available."""
+        return self.format_version == TWO_TIME_FORMAT_VERSION
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return TWO_TIME_INPUT_NAMES if self.two_time else INPUT_NAMES
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return TWO_TIME_OUTPUT_NAMES if self.two_time else OUTPUT_NAMES
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        """The metadata value; format 1 leaves out the format-2 fields, so it is byte-for-byte what it always was."""
+        data = asdict(self)
+        if not self.two_time:
+            for name in _TWO_TIME_FIELDS:
+                del data[name]
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str, source: str = "model") -> ModelSpec:
@@ -78,11 +144,15 @@ class ModelSpec:
         if not isinstance(data, dict):
             raise OftsrError(f"{source}: oftsr-edge metadata is not a JSON object")
         version = data.get("format_version")
-        if version != FORMAT_VERSION:
+        if version not in FORMAT_VERSIONS or isinstance(version, bool):
             raise OftsrError(
-                f"{source}: metadata format_version {version!r} is not supported (expected {FORMAT_VERSION})"
+                f"{source}: metadata format_version {version!r} is not supported (expected "
+                f"{' or '.join(map(str, FORMAT_VERSIONS))})"
             )
-        missing = sorted({f.name for f in fields(cls)} - set(data))
+        needed = {f.name for f in fields(cls)} - (
+            set() if version == TWO_TIME_FORMAT_VERSION else set(_TWO_TIME_FIELDS)
+        )
+        missing = sorted(needed - set(data))
         if missing:
             raise OftsrError(f"{source}: oftsr-edge metadata lacks {', '.join(missing)}")
         try:
@@ -91,7 +161,8 @@ class ModelSpec:
                 multiple_of=int(data["multiple_of"]), default_t=float(data["default_t"]),
                 precision=str(data["precision"]), opset=int(data["opset"]), tile=int(data["tile"]),
                 degradation=str(data["degradation"]), checkpoint_sha256=str(data["checkpoint_sha256"]),
-                format_version=int(version),
+                format_version=int(version), method=str(data.get("method", "oftsr")),
+                default_steps=int(data.get("default_steps", 1)),
             )  # fmt: skip
         except (TypeError, ValueError) as exc:
             raise OftsrError(f"{source}: oftsr-edge metadata has a bad value ({exc})") from None
@@ -99,16 +170,21 @@ class ModelSpec:
             raise OftsrError(f"{source}: {exc}") from None
 
     def with_precision(self, precision: str) -> ModelSpec:
+        """The same spec at another precision (FP16/INT8 variants)."""
         return ModelSpec(**{**asdict(self), "precision": precision})
 
 
 # ---- shape rules ------------------------------------------------------------------------------------------------
 
 
-def dim_names(scale: int) -> dict[str, tuple[int | str, ...]]:
-    """The symbolic I/O dims an export carries: ``N``, 3 channels, ``h, w`` for lr and ``s*h, s*w`` for noise/hr."""
+def dim_names(scale: int, two_time: bool = False) -> dict[str, tuple[int | str, ...]]:
+    """The symbolic I/O dims an export carries: ``N``, 3 channels, ``h, w`` for lr and ``s*h, s*w`` for noise/hr
+    (and state/next_state); t and r are ``N``."""
     hr = ("N", CHANNELS, f"{scale}*h", f"{scale}*w")
-    return {INPUT_LR: ("N", CHANNELS, "h", "w"), INPUT_NOISE: hr, INPUT_T: ("N",), OUTPUT_HR: hr}
+    names = {INPUT_LR: ("N", CHANNELS, "h", "w"), INPUT_NOISE: hr, INPUT_T: ("N",), OUTPUT_HR: hr}
+    if two_time:
+        names.update({INPUT_STATE: hr, INPUT_R: ("N",), OUTPUT_STATE: hr})
+    return names
 
 
 def io_shapes(spec: ModelSpec, n: int, h: int, w: int) -> dict[str, tuple[int, ...]]:
@@ -119,16 +195,43 @@ def io_shapes(spec: ModelSpec, n: int, h: int, w: int) -> dict[str, tuple[int, .
         raise OftsrError(f"LR tiles of {n}x{h}x{w}: h and w must be positive multiples of {m}")
     s = spec.scale
     hr = (n, CHANNELS, s * h, s * w)
-    return {INPUT_LR: (n, CHANNELS, h, w), INPUT_NOISE: hr, INPUT_T: (n,), OUTPUT_HR: hr}
+    shapes = {INPUT_LR: (n, CHANNELS, h, w), INPUT_NOISE: hr, INPUT_T: (n,), OUTPUT_HR: hr}
+    if spec.two_time:
+        shapes.update({INPUT_STATE: hr, INPUT_R: (n,), OUTPUT_STATE: hr})
+    return shapes
 
 
-def feeds(lr: np.ndarray, noise: np.ndarray, t: np.ndarray | float) -> dict[str, np.ndarray]:
-    """The input dict a session runs on: contiguous float32 arrays under the contract's names (``t`` flattened)."""
-    return {
+def feeds(
+    lr: np.ndarray,
+    noise: np.ndarray,
+    t: np.ndarray | float,
+    state: np.ndarray | None = None,
+    r: np.ndarray | float | None = None,
+) -> dict[str, np.ndarray]:
+    """The input dict a session runs on: contiguous float32 arrays under the contract's names (``t``, ``r``
+    flattened); ``state`` and ``r`` together make a format-2 feed."""
+    out = {
         INPUT_LR: np.ascontiguousarray(lr, dtype=DTYPE),
         INPUT_NOISE: np.ascontiguousarray(noise, dtype=DTYPE),
         INPUT_T: np.ascontiguousarray(np.reshape(t, (-1,)), dtype=DTYPE),
     }
+    if (state is None) != (r is None):
+        raise ValueError("a two-time feed needs both state and r")
+    if state is not None:
+        out[INPUT_STATE] = np.ascontiguousarray(state, dtype=DTYPE)
+        out[INPUT_R] = np.ascontiguousarray(
+            np.broadcast_to(np.reshape(r, (-1,)), out[INPUT_T].shape), dtype=DTYPE
+        )
+    return out
+
+
+def first_step_feeds(
+    spec: ModelSpec, lr: np.ndarray, noise: np.ndarray, t: np.ndarray | float
+) -> dict[str, np.ndarray]:
+    """The one-step feed of either format: a format-2 graph gets state 0 and r = 0 (hr = x0 + u(x0, 0, t))."""
+    if not spec.two_time:
+        return feeds(lr, noise, t)
+    return feeds(lr, noise, t, np.zeros(np.shape(noise), DTYPE), np.zeros(np.shape(lr)[0], DTYPE))
 
 
 def metadata_props(spec: ModelSpec) -> dict[str, str]:
@@ -136,86 +239,33 @@ def metadata_props(spec: ModelSpec) -> dict[str, str]:
     return {METADATA_KEY: spec.to_json()}
 
 
-# ---- reading a model: a neutral description, then one validator --------------------------------------------------
+# ---- validating what a reader (oftsr_edge.contract_io) saw ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TensorInfo:
-    """One graph input or output as a reader saw it; ``dims`` holds ints (fixed), strings (named) or None."""
+def validate(
+    io: ModelIO, source: str, *, expect_precision: str | None = None, allow_two_time: bool = False
+) -> ModelSpec:
+    """The one contract check: metadata, I/O names, dtypes, ranks, channels, named dynamic axes and live times.
 
-    name: str
-    dtype: str  # "float32", or the reader's own label for anything else
-    dims: tuple[int | str | None, ...]
-
-
-@dataclass(frozen=True)
-class ModelIO:
-    """What :func:`validate` needs from a model file, whichever library read it."""
-
-    inputs: tuple[TensorInfo, ...]
-    outputs: tuple[TensorInfo, ...]
-    metadata: Mapping[str, str]
-    consumed: frozenset[str] | None = None  # names some node reads; None when the reader cannot see the graph
-
-
-_ONNX_DTYPES = {1: "float32", 10: "float16", 11: "float64", 16: "bfloat16", 6: "int32", 7: "int64"}
-_ORT_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64"}
-
-
-def describe_proto(model: Any) -> ModelIO:
-    """An ``onnx.ModelProto`` as :class:`ModelIO` (attribute access only: this does not import onnx)."""
-    graph = model.graph
-    initializers = {init.name for init in graph.initializer}
-
-    def dim(d: Any) -> int | str | None:
-        if d.HasField("dim_value"):
-            return int(d.dim_value)
-        return d.dim_param or None
-
-    def info(value: Any) -> TensorInfo:
-        tensor = value.type.tensor_type
-        dims = tuple(dim(d) for d in tensor.shape.dim)
-        dtype = _ONNX_DTYPES.get(tensor.elem_type, f"onnx element type {tensor.elem_type}")
-        return TensorInfo(value.name, dtype, dims)
-
-    return ModelIO(
-        inputs=tuple(info(v) for v in graph.input if v.name not in initializers),
-        outputs=tuple(info(v) for v in graph.output),
-        metadata={p.key: p.value for p in model.metadata_props},
-        consumed=frozenset(name for node in graph.node for name in node.input),
-    )
-
-
-def describe_session(session: Any) -> ModelIO:
-    """An onnxruntime ``InferenceSession`` as :class:`ModelIO` (it cannot tell which inputs nodes consume)."""
-
-    def info(arg: Any) -> TensorInfo:
-        dims = tuple(d if isinstance(d, (int, str)) else None for d in (arg.shape or ()))
-        return TensorInfo(arg.name, _ORT_DTYPES.get(arg.type, arg.type), dims)
-
-    return ModelIO(
-        inputs=tuple(info(a) for a in session.get_inputs()),
-        outputs=tuple(info(a) for a in session.get_outputs()),
-        metadata=dict(session.get_modelmeta().custom_metadata_map),
-    )
-
-
-def validate(io: ModelIO, source: str, *, expect_precision: str | None = None) -> ModelSpec:
-    """The one contract check: metadata, I/O names, dtypes, ranks, channels, named dynamic axes and a live ``t``.
-
-    Every breach is one :class:`OftsrError` line that starts with ``source``.
+    Every breach is one :class:`OftsrError` line that starts with ``source``. A format-2 (two-time) model passes only
+    with ``allow_two_time``: callers that feed the one-step inputs alone must not get one.
     """
     if METADATA_KEY not in io.metadata:
         raise OftsrError(
             f"{source}: not an oftsr-edge model (no '{METADATA_KEY}' metadata); export one with 'oftsr-edge export'"
         )
     spec = ModelSpec.from_json(io.metadata[METADATA_KEY], source=source)
+    if spec.two_time and not allow_two_time:
+        raise OftsrError(
+            f"{source}: a two-time MeanFlow student (contract format {spec.format_version}, inputs "
+            f"{', '.join(spec.input_names)}); this command runs one-step (format 1) models only"
+        )
     inputs = [v.name for v in io.inputs]
     outputs = [v.name for v in io.outputs]
-    if tuple(inputs) != INPUT_NAMES or tuple(outputs) != OUTPUT_NAMES:
+    if tuple(inputs) != spec.input_names or tuple(outputs) != spec.output_names:
         raise OftsrError(
             f"{source}: inputs {inputs} / outputs {outputs} do not match the oftsr-edge contract "
-            f"({', '.join(INPUT_NAMES)} -> {', '.join(OUTPUT_NAMES)})"
+            f"({', '.join(spec.input_names)} -> {', '.join(spec.output_names)})"
         )
     for value in (*io.inputs, *io.outputs):
         if value.dtype != DTYPE.name:
@@ -228,77 +278,38 @@ def validate(io: ModelIO, source: str, *, expect_precision: str | None = None) -
             raise OftsrError(f"{source}: '{value.name}' axes {fixed} are not named dynamic axes")
         if rank == 4 and value.dims[1] != CHANNELS:
             raise OftsrError(f"{source}: '{value.name}' must have {CHANNELS} channels, got {value.dims[1]}")
-    if io.consumed is not None and INPUT_T not in io.consumed:
-        raise OftsrError(
-            f"{source}: input '{INPUT_T}' feeds no node (folded to a constant?): the knob would do nothing"
-        )
+    for name in (INPUT_T, INPUT_R) if spec.two_time else (INPUT_T,):
+        if io.consumed is not None and name not in io.consumed:
+            raise OftsrError(
+                f"{source}: input '{name}' feeds no node (folded to a constant?): the knob would do nothing"
+            )
     if expect_precision is not None and spec.precision != expect_precision:
         raise OftsrError(f"{source}: metadata says precision {spec.precision}, expected {expect_precision}")
     return spec
 
 
 def spec_from_session(
-    session: Any, source: str | os.PathLike, *, expect_precision: str | None = None
+    session: Any,
+    source: str | os.PathLike,
+    *,
+    expect_precision: str | None = None,
+    allow_two_time: bool = False,
 ) -> ModelSpec:
     """Validate a session a backend already opened (no second session for the metadata)."""
-    return validate(describe_session(session), str(source), expect_precision=expect_precision)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _onnx_available() -> bool:
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _read_with_onnx(source: Any, label: str) -> ModelIO:
-    try:
-        import onnx
-    except ImportError:
-        raise MissingExtraError(
-            f"{label}: reading with via='onnx' needs the onnx package: pip install onnx"
-        ) from None
-
-    if isinstance(source, onnx.ModelProto):
-        return describe_proto(source)
-    try:
-        if isinstance(source, bytes):
-            model = onnx.load_from_string(source)
-        else:
-            model = onnx.load(str(source), load_external_data=False)
-    except Exception as exc:  # protobuf's DecodeError and friends
-        raise OftsrError(
-            f"{label}: not a loadable ONNX model ({type(exc).__name__}: {_first_line(exc)})"
-        ) from None
-    return describe_proto(model)
-
-
-def _read_with_onnxruntime(source: str | os.PathLike | bytes, label: str) -> ModelIO:
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise MissingExtraError(
-            f"{label}: reading a model needs onnx or onnxruntime, and neither is installed: pip install onnxruntime"
-        ) from None
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # metadata only: stay cheap
-    options.log_severity_level = 3
-    model = source if isinstance(source, bytes) else str(source)
-    try:
-        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own pybind types (InvalidProtobuf, Fail, ...)
-        raise OftsrError(f"{label}: not a loadable ONNX model ({_first_line(exc)})") from None
-    return describe_session(session)
+    return validate(
+        describe_session(session),
+        str(source),
+        expect_precision=expect_precision,
+        allow_two_time=allow_two_time,
+    )
 
 
 def read_spec(
-    source: str | os.PathLike | bytes | Any, *, via: str = "auto", expect_precision: str | None = None
+    source: str | os.PathLike | bytes | Any,
+    *,
+    via: str = "auto",
+    expect_precision: str | None = None,
+    allow_two_time: bool = False,
 ) -> ModelSpec:
     """The one reader: a model file path, ONNX bytes or an ``onnx.ModelProto`` -> its validated :class:`ModelSpec`.
 
@@ -316,6 +327,6 @@ def read_spec(
     else:
         label = "ONNX bytes" if isinstance(source, bytes) else "exported graph"
     in_memory_proto = not is_file and not isinstance(source, bytes)
-    use_onnx = via == "onnx" or (via == "auto" and (in_memory_proto or _onnx_available()))
-    io = _read_with_onnx(source, label) if use_onnx else _read_with_onnxruntime(source, label)
-    return validate(io, label, expect_precision=expect_precision)
+    use_onnx = via == "onnx" or (via == "auto" and (in_memory_proto or onnx_available()))
+    io = read_with_onnx(source, label) if use_onnx else read_with_onnxruntime(source, label)
+    return validate(io, label, expect_precision=expect_precision, allow_two_time=allow_two_time)

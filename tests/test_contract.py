@@ -149,7 +149,7 @@ BREACHES = {
     "grey noise": (dict(dims={"noise": ["N", 1, "4*h", "4*w"]}), "'noise' must have 3 channels, got 1"),
     "float16 I/O": (dict(half=("t",)), "'t' must be float32 (keep_io_types), got float16"),
     "no metadata": (dict(metadata=None), "not an oftsr-edge model (no 'oftsr_edge' metadata)"),
-    "newer format": (dict(metadata=_meta(format_version=2)), "format_version 2 is not supported (expected 1)"),
+    "newer format": (dict(metadata=_meta(format_version=3)), "format_version 3 is not supported (expected 1 or 2)"),
     "no format version": (dict(metadata=_meta(format_version=None)), "format_version None is not supported"),
     "metadata not JSON": (dict(metadata="{scale: 4"), "oftsr-edge metadata is not valid JSON"),
     "metadata lacks a field": (dict(metadata=_meta(tile=None)), "oftsr-edge metadata lacks tile"),
@@ -273,3 +273,101 @@ def test_metadata_props_round_trip() -> None:
     assert list(props) == ["oftsr_edge"]
     assert ModelSpec.from_json(props["oftsr_edge"]) == SPEC
     assert SPEC.with_precision("int8").precision == "int8"
+
+
+# ---- format 2: the two-time (MeanFlow) graph ----------------------------------------------------------------------
+
+SPEC2 = ModelSpec(**{**SPEC.__dict__, "name": "oftsr-test-x4-meanflow", "format_version": 2, "method": "meanflow",
+                     "default_steps": 2})  # fmt: skip
+
+
+def test_the_two_time_wire_names_are_pinned() -> None:
+    assert contract.TWO_TIME_INPUT_NAMES == ("lr", "noise", "t", "state", "r")
+    assert contract.TWO_TIME_OUTPUT_NAMES == ("hr", "next_state")
+    assert (contract.TWO_TIME_FORMAT_VERSION, contract.FORMAT_VERSIONS) == (2, (1, 2))
+    assert SPEC2.two_time and not SPEC.two_time
+    assert (SPEC2.input_names, SPEC2.output_names) == (contract.TWO_TIME_INPUT_NAMES, contract.TWO_TIME_OUTPUT_NAMES)
+
+
+def build_two_time(*, metadata: str | None = SPEC2.to_json(), r_used: bool = True, names=None):  # noqa: ANN001, ANN201
+    """hr = noise + 0·t + 0·r, next_state = state: the format-2 I/O with live t and r."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    hr_dims = ["N", 3, "4*h", "4*w"]
+    shapes = {"lr": ["N", 3, "h", "w"], "noise": hr_dims, "t": ["N"], "state": hr_dims, "r": ["N"]}
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shapes[n]) for n in (names or shapes)]
+    outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, hr_dims) for n in ("hr", "next_state")]
+    inits = [numpy_helper.from_array(np.array([-1, 1, 1, 1], np.int64), "shape4"),
+             numpy_helper.from_array(np.array(0.0, np.float32), "zero")]  # fmt: skip
+    nodes = [helper.make_node("Reshape", ["t", "shape4"], ["t4"]), helper.make_node("Mul", ["t4", "zero"], ["t0"]),
+             helper.make_node("Add", ["noise", "t0"], ["hr0"]), helper.make_node("Identity", ["state"], ["next_state"])]
+    if r_used:
+        nodes += [helper.make_node("Reshape", ["r", "shape4"], ["r4"]), helper.make_node("Mul", ["r4", "zero"], ["r0"]),
+                  helper.make_node("Add", ["hr0", "r0"], ["hr"])]  # fmt: skip
+    else:
+        nodes.append(helper.make_node("Identity", ["hr0"], ["hr"]))
+    model = helper.make_model(helper.make_graph(nodes, "two_time", inputs, outputs, inits),
+                              opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    if metadata is not None:
+        helper.set_model_props(model, {"oftsr_edge": metadata})
+    return model
+
+
+@pytest.mark.parametrize("via", READERS)
+def test_a_two_time_model_reads_only_where_it_is_allowed(tmp_path: Path, via: str) -> None:
+    pytest.importorskip("onnxruntime")
+    path = save(build_two_time(), tmp_path / "mf.onnx")
+    assert read_spec(path, via=via, allow_two_time=True) == SPEC2
+    with pytest.raises(OftsrError) as info:  # code written for (lr, noise, t) must not get a graph it cannot feed
+        read_spec(path, via=via)
+    text = str(info.value)
+    assert text.startswith(f"{path}: a two-time MeanFlow student (contract format 2") and "\n" not in text
+    assert "one-step (format 1) models only" in text
+    # a one-step model still reads with the flag: old files keep working everywhere
+    assert read_spec(save(build(), tmp_path / "one.onnx"), via=via, allow_two_time=True) == SPEC
+
+
+def test_one_step_metadata_is_byte_for_byte_the_old_format() -> None:
+    data = json.loads(SPEC.to_json())
+    assert "method" not in data and "default_steps" not in data and data["format_version"] == 1
+    assert json.loads(SPEC2.to_json())["method"] == "meanflow" and ModelSpec.from_json(SPEC2.to_json()) == SPEC2
+
+
+TWO_TIME_BREACHES = {
+    "v2 metadata on a one-step graph": (lambda: build(metadata=SPEC2.to_json()),
+                                        "inputs ['lr', 'noise', 't'] / outputs ['hr'] do not match"),
+    "a folded r": (lambda: build_two_time(r_used=False), "input 'r' feeds no node"),
+    "state and r swapped": (lambda: build_two_time(names=("lr", "noise", "t", "r", "state")), "do not match"),
+    "v2 without default_steps": (lambda: build_two_time(metadata=json.dumps(
+        {k: v for k, v in json.loads(SPEC2.to_json()).items() if k != "default_steps"})), "lacks default_steps"),
+    "v2 that says oftsr": (lambda: build_two_time(metadata=SPEC2.to_json().replace('"meanflow"', '"oftsr"')),
+                           "a format-2 model is a meanflow student"),
+    "v1 that says meanflow": (lambda: build(metadata=_meta(method="meanflow")), "format-1 (one-step) model is an oftsr"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(TWO_TIME_BREACHES))
+def test_two_time_breaches_are_one_line_errors(tmp_path: Path, case: str) -> None:
+    make, message = TWO_TIME_BREACHES[case]
+    path = save(make(), tmp_path / "broken.onnx")
+    with pytest.raises(OftsrError) as info:
+        read_spec(path, via="onnx", allow_two_time=True)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_two_time_shapes_and_feeds() -> None:
+    shapes = contract.io_shapes(SPEC2, 2, 8, 12)
+    assert shapes["state"] == shapes["next_state"] == shapes["hr"] == (2, 3, 32, 48) and shapes["r"] == (2,)
+    assert contract.dim_names(2, two_time=True)["state"] == ("N", 3, "2*h", "2*w")
+    assert contract.dim_names(2, two_time=True)["r"] == ("N",)
+    lr, noise = np.zeros((2, 3, 4, 4), np.float32), np.ones((2, 3, 16, 16), np.float64)
+    feed = contract.feeds(lr, noise, [0.5, 0.25], state=noise * 2, r=0.1)
+    assert list(feed) == ["lr", "noise", "t", "state", "r"]
+    assert feed["r"].tolist() == pytest.approx([0.1, 0.1]) and feed["state"].dtype == np.float32
+    with pytest.raises(ValueError, match="both state and r"):
+        contract.feeds(lr, noise, 0.5, state=noise)
+    first = contract.first_step_feeds(SPEC2, lr, noise, [0.5, 0.5])
+    assert not first["state"].any() and first["r"].tolist() == [0.0, 0.0]
+    assert list(contract.first_step_feeds(SPEC, lr, noise, 0.5)) == ["lr", "noise", "t"]

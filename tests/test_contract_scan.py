@@ -15,7 +15,7 @@ from oftsr_edge import contract
 
 REPO = Path(__file__).resolve().parents[1]
 EXEMPT = {REPO / "oftsr_edge" / "contract.py", REPO / "tests" / "test_contract.py"}
-TENSOR_NAMES = frozenset((*contract.INPUT_NAMES, *contract.OUTPUT_NAMES))
+TENSOR_NAMES = frozenset((*contract.TWO_TIME_INPUT_NAMES, *contract.TWO_TIME_OUTPUT_NAMES))  # format 1 is a subset
 CONTRACT_STRINGS = TENSOR_NAMES | {contract.METADATA_KEY}
 # calls whose string arguments are graph tensor names (ONNX Runtime, TensorRT, torch.onnx, onnx.helper)
 IO_CALLS = frozenset({
