@@ -39,24 +39,26 @@ class FrameUpscaler:
         self.t = upscaler.spec.default_t if t is None else check_t(t)
         self.seed = resolve_seed(seed)
         self._tiler: Tiler | None = None
+        self._tiler_key: tuple | None = None
         self._tiler_backend: object = None
 
-    def _current_tiler(self) -> Tiler:
-        """The Upscaler's tiling on its current backend (remade after an fp32 fallback swapped the backend)."""
+    def tiler_for(self, shape: tuple[int, ...], dtype: np.dtype = np.dtype(np.uint8)) -> Tiler:
+        """The tiler for (H, W, 3) frames of ``dtype``: planned once per frame size and backend, so the tiling (and
+        with it every pixel of a still region) cannot change in the middle of a stream."""
         up = self.upscaler
-        if self._tiler is None or self._tiler_backend is not up.backend:
-            backend, spec = up.backend, up.spec
-            self._tiler = Tiler(
-                backend.run,
-                spec.scale,
-                spec.multiple_of,
-                tile=up.tile,
-                overlap=up.overlap,
-                batch=up.batch_size,
-                fixed_shape=bool(getattr(backend, "fixed_shape", True)),
-                check_finite=spec.precision != "fp32",
-            )
-            self._tiler_backend = backend
+        key = (tuple(shape), np.dtype(dtype))
+        if self._tiler is None or self._tiler_key != key or self._tiler_backend is not up.backend:
+            height, width, channels = shape
+            if hasattr(up, "tiler_for"):  # Upscalers with a per-image tiling policy ("auto" tiles) plan it here
+                self._tiler = up.tiler_for(up.plan(height, width, key[1].itemsize, channels))
+            else:
+                backend, spec = up.backend, up.spec
+                self._tiler = Tiler(
+                    backend.run, spec.scale, spec.multiple_of, tile=up.tile, overlap=up.overlap,
+                    batch=up.batch_size, fixed_shape=bool(getattr(backend, "fixed_shape", True)),
+                    check_finite=spec.precision != "fp32",
+                )  # fmt: skip
+            self._tiler_key, self._tiler_backend = key, up.backend
         return self._tiler
 
     def hr_shape(self, frame: np.ndarray) -> tuple[int, ...]:
@@ -79,7 +81,7 @@ class FrameUpscaler:
         else:
             _check_out(out, shape, frame.dtype)
         try:
-            return self._current_tiler().upscale(pixels, self.t, self.seed, out=out)
+            return self.tiler_for(pixels.shape, pixels.dtype).upscale(pixels, self.t, self.seed, out=out)
         except NonFiniteOutputError:
             # the Upscaler owns the fp32 fallback: let it retry (and swap its backend), then follow it
             out[...] = self.upscaler.upscale(frame, self.t, self.seed)

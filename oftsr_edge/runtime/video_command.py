@@ -73,9 +73,10 @@ def upscale_video(job: VideoJob, progress: Callable[[int], None] | None = None) 
             raise OptionError(f"--scale {job.scale}: {up.spec.name} upscales x{up.spec.scale} (outputs are never "
                               "resized; 'oftsr-edge models' lists the bundled models and their scales)")  # fmt: skip
         frames = FrameUpscaler(up, job.t, job.seed)
+        tiler = frames.tiler_for((info.height, info.width, 3))  # the whole stream's tiling, planned once
         record = provenance.make_record(
             sha256_file(source), up.model_sha256, frames.t, frames.seed, job.seed is None,
-            up.tile, up.overlap, up.backend_name,
+            tiler.tile if isinstance(tiler.tile, int) else tiler.tile[0], tiler.overlap, up.backend_name,
         )  # fmt: skip
         record.update(codec=codec, codec_options=codec_options)
         if not job.overwrite and _is_current(target, record):
