@@ -96,8 +96,9 @@ def _source(model: dict[str, Any]) -> tuple[ModelSource, dict[Path, ModelSpec]]:
     return ModelSource(model["name"], variants, None), specs
 
 
-def _first_sentence(text: str) -> str:
-    return re.split(r"(?<=[a-z0-9)]): ", text, maxsplit=1)[0] if len(text) > 160 else text
+def _problem(text: str) -> str:
+    """The problem part of a build error (its fix follows the first "; ")."""
+    return text.split("; ", 1)[0]
 
 
 def runs(facts: dict[str, Fact]) -> list[dict[str, Any]]:
@@ -135,7 +136,7 @@ def runs(facts: dict[str, Fact]) -> list[dict[str, Any]]:
                 choose_onnx(version, source, precision, lambda p: specs[Path(p)])
                 ok.append(precision)
             except OftsrError as exc:
-                reasons.append(f"{precision}: {_first_sentence(str(exc))}")
+                reasons.append(f"{precision}: {_problem(str(exc))}")
         rows.append({"model": model["name"], "backend": "trt", "precisions": ok,
                      "why": trt_missing or "; ".join(reasons)})  # fmt: skip
     return rows

@@ -112,10 +112,13 @@ def probe_cuda_python() -> dict[str, Any]:
     cudart = import_cudart()
     if cudart is None:
         raise ProbeError("cuda-python is not installed")
-    info: dict[str, Any] = {"module": cudart.__name__}
-    err, driver = cudart.cudaDriverGetVersion()
-    if int(err) == 0:
-        info["driver_cuda"] = f"{int(driver) // 1000}.{int(driver) % 1000 // 10}"
+    info: dict[str, Any] = {"module": getattr(cudart, "__name__", type(cudart).__name__)}
+    try:
+        err, driver = cudart.cudaDriverGetVersion()  # e.g. 12060 = the driver runs CUDA 12.6 programs
+        if int(err) == 0:
+            info["driver_cuda"] = f"{int(driver) // 1000}.{int(driver) % 1000 // 10}"
+    except Exception as exc:  # noqa: BLE001 - importable but the driver query failed: say so, keep the fact
+        info["driver_error"] = _why(exc)
     return info
 
 

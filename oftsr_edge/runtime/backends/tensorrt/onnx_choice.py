@@ -109,7 +109,7 @@ def _derive_hint(source: ModelSource, precision: str) -> str:
 
 def _opset17_hint(spec: ModelSpec) -> str:
     return (
-        f"{spec.name} is opset {spec.opset}, and TensorRT 8.5/8.6 parse ONNX up to opset {MAX_OPSET_TRT8}: export "
+        f"{spec.name} is opset {spec.opset}, and TensorRT 8.5/8.6 parse ONNX up to opset {MAX_OPSET_TRT8}; export "
         f"it again from its checkpoint with 'oftsr-edge export CHECKPOINT -o exported17 --opset 17' (needs the "
         "[export] extra, e.g. on the training machine) and build from exported17/"
     )
