@@ -15,7 +15,7 @@ from tests.helpers.cli import run_main
 def command_problems(line: str, capsys: pytest.CaptureFixture[str]) -> list[str]:
     """Why ``line`` would not run as written (empty when its command exists, ``--help`` works and every option is
     one of the command's own)."""
-    words = shlex.split(line)
+    words = shlex.split(line, comments=True)
     if len(words) < 2 or words[0] != "oftsr-edge":
         return [f"{line!r} is not an oftsr-edge command"]
     name = words[1]

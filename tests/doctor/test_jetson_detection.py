@@ -88,7 +88,7 @@ def test_l4t_release_lines_parse_in_their_real_format() -> None:
         ("36.4.0", "6.1", "12.6", "10.3", True),
         ("36.4.3", "6.2", "12.6", "10.3", True),
         ("36.4.4", "6.2.1", "12.6", "10.3", True),
-        ("36.4.9", "6.1", "12.6", "10.3", True),  # an unlisted 36.4.x falls back to the 36.4 row
+        ("36.4.9", "6.1+", "12.6", "10.3", True),  # an unlisted 36.4.x falls back to the 36.4 row
         ("38.2.0", "7.0", "13.0", "10.13", True),
         ("35.1.0", "5.0.2", "11.4", "8.4.1", False),  # TensorRT 8.4: older than oftsr-edge supports
         ("32.7.1", "4.x", "10.2", "8.2 or older", False),
@@ -104,8 +104,9 @@ def test_l4t_to_jetpack_cuda_tensorrt(l4t: str, jetpack: str, cuda: str, tensorr
 def test_unknown_l4t_has_no_row_and_every_row_is_reachable() -> None:
     assert jetpack_for(L4tRelease(40, 1, 0)) is None and jetpack_for(L4tRelease(33, 0, 0)) is None
     for row in JETPACK_TABLE:
-        parts = [int(p) for p in row.l4t.split(".")] + [0, 0]
-        assert jetpack_for(L4tRelease(*parts[:3])) == row, row.l4t
+        parts = [int(p) for p in row.l4t.split(".")]
+        probe = L4tRelease(*(parts + [9, 9])[:3]) if len(parts) < 3 else L4tRelease(*parts)
+        assert jetpack_for(probe) == row, row.l4t  # a prefix row answers for the releases no exact row names
 
 
 def test_orin_nano_super_on_jetpack_6_2(tmp_path: Path) -> None:
