@@ -12,6 +12,7 @@ from oftsr_edge.runtime.backends.onnxruntime import available_providers
 from oftsr_edge.runtime.backends.options import (
     BACKEND_NAMES,
     Auto,
+    OpenVino,
     OrtAuto,
     OrtCpu,
     OrtCuda,
@@ -26,7 +27,7 @@ from oftsr_edge.runtime.checks import OptionError
 
 def test_each_name_parses_to_its_class() -> None:
     classes = {"auto": Auto, "ort": OrtAuto, "trt": TensorRT, "ort-cpu": OrtCpu, "ort-cuda": OrtCuda,
-               "ort-trt": OrtTensorRT}  # fmt: skip
+               "ort-trt": OrtTensorRT, "openvino": OpenVino}  # fmt: skip
     assert set(BACKEND_NAMES) == set(classes) and BACKEND_NAMES[0] == "auto"
     for name, cls in classes.items():
         options = parse_backend(name)

@@ -7,6 +7,7 @@ understands, so nothing downstream re-checks which option fits which backend::
     OrtCuda(device=1)                 ONNX Runtime, CUDA execution provider
     OrtTensorRT(device=0, cache_dir=) ONNX Runtime, TensorRT execution provider (engine + timing cache)
     TensorRT(device=0, cache_dir=)    native TensorRT (an ONNX is first built into a cached engine)
+    OpenVino(threads=2)               OpenVINO on the CPU (the [openvino] extra; faster than ORT on x86, see benchmarks/)
     OrtAuto(...)                      ONNX Runtime with the best provider installed (TensorRT EP > CUDA EP > CPU)
     Auto(...)                         TensorRT for an engine file, else OrtAuto
 
@@ -76,6 +77,14 @@ class TensorRT(_Checked):
 
 
 @dataclass(frozen=True)
+class OpenVino(_Checked):
+    """OpenVINO's CPU plugin (compiled once per input shape, f32 inference precision)."""
+
+    name: ClassVar[str] = "openvino"
+    threads: int = 0  # INFERENCE_NUM_THREADS; 0 = OpenVINO's default (one per core)
+
+
+@dataclass(frozen=True)
 class OrtAuto(_Checked):
     """ONNX Runtime with the best execution provider installed; each option applies if its provider is picked."""
 
@@ -111,10 +120,10 @@ class Auto(_Checked):
 #: Options of one ONNX Runtime execution provider (what ``OrtBackend`` opens).
 OrtOptions = OrtCpu | OrtCuda | OrtTensorRT
 #: Anything a model can be opened with.
-BackendOptions = Auto | OrtAuto | OrtCpu | OrtCuda | OrtTensorRT | TensorRT
+BackendOptions = Auto | OrtAuto | OrtCpu | OrtCuda | OrtTensorRT | TensorRT | OpenVino
 
 _BY_NAME: dict[str, type[Any]] = {
-    cls.name: cls for cls in (Auto, OrtAuto, TensorRT, OrtCpu, OrtCuda, OrtTensorRT)
+    cls.name: cls for cls in (Auto, OrtAuto, TensorRT, OrtCpu, OrtCuda, OrtTensorRT, OpenVino)
 }
 #: The short names :func:`parse_backend` takes, "auto" first.
 BACKEND_NAMES = tuple(_BY_NAME)

@@ -19,6 +19,7 @@ from oftsr_edge.runtime.backends.base import Backend
 from oftsr_edge.runtime.backends.options import (
     Auto,
     BackendOptions,
+    OpenVino,
     OrtAuto,
     OrtCpu,
     OrtCuda,
@@ -52,7 +53,7 @@ def _require_tensorrt() -> None:
         ) from None
 
 
-def resolve_backend(options: BackendOptions, path: Path) -> OrtOptions | TensorRT:
+def resolve_backend(options: BackendOptions, path: Path) -> OrtOptions | TensorRT | OpenVino:
     """The concrete backend ``options`` mean for the model at ``path`` (``Auto`` / ``OrtAuto`` choose here)."""
     if isinstance(options, Auto):
         options = options.pick(engine=is_engine(path))
@@ -65,7 +66,7 @@ def resolve_backend(options: BackendOptions, path: Path) -> OrtOptions | TensorR
 
         offered = available_providers()
         options = options.pick(offered[0] if offered else "cpu")
-    if not isinstance(options, (OrtCpu, OrtCuda, OrtTensorRT, TensorRT)):
+    if not isinstance(options, (OrtCpu, OrtCuda, OrtTensorRT, TensorRT, OpenVino)):
         raise OftsrError(f"not backend options: {options!r}")
     return options
 
@@ -97,6 +98,10 @@ def open_backend(
     chosen = resolve_backend(options if options is not None else Auto(), path)
     if isinstance(chosen, TensorRT):
         return _open_tensorrt(path, chosen, tile, batch)
+    if isinstance(chosen, OpenVino):
+        from oftsr_edge.runtime.backends.openvino import OpenVinoBackend
+
+        return OpenVinoBackend(path, threads=chosen.threads)
     from oftsr_edge.runtime.backends.onnxruntime import OrtBackend
 
     return OrtBackend(path, chosen, tile=tile, batch=batch)
