@@ -96,6 +96,10 @@ def _source(model: dict[str, Any]) -> tuple[ModelSource, dict[Path, ModelSpec]]:
     return ModelSource(model["name"], variants, None), specs
 
 
+def _reader(specs: dict[Path, ModelSpec]) -> Any:
+    return lambda path: specs[Path(path)]
+
+
 def _problem(text: str) -> str:
     """The problem part of a build error (its fix follows the first "; ")."""
     return text.split("; ", 1)[0]
@@ -133,7 +137,7 @@ def runs(facts: dict[str, Fact]) -> list[dict[str, Any]]:
         ok, reasons = [], []
         for precision in PRECISIONS if trt_missing is None else ():
             try:
-                choose_onnx(version, source, precision, lambda p: specs[Path(p)])
+                choose_onnx(version, source, precision, _reader(specs))
                 ok.append(precision)
             except OftsrError as exc:
                 reasons.append(f"{precision}: {_problem(str(exc))}")
@@ -198,7 +202,7 @@ def _build_steps(facts: dict[str, Fact], version: TrtVersion, example: bool, on:
         return [Step("oftsr-edge build MODEL.onnx", "no bundled model found: build your exported ONNX")]
     source, specs = _source(model)
     try:
-        choice = choose_onnx(version, source, None, lambda p: specs[Path(p)])
+        choice = choose_onnx(version, source, None, _reader(specs))
     except OftsrError:
         fp32 = model["files"].get("fp32", {}).get("spec", {})
         if not version.strongly_typed and fp32.get("opset", 0) > 17:
