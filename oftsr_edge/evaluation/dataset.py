@@ -81,7 +81,8 @@ def bicubic_down(hr: np.ndarray, scale: int) -> np.ndarray:
     return out[..., None] if c == 1 else out
 
 
-def _realesrgan_down(hr: np.ndarray, scale: int, name: str) -> np.ndarray:
+def realesrgan_down(hr: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
+    """The training pipeline's ``realesrgan`` degradation of one (H, W, C) uint8 image, drawn from ``rng``."""
     from oftsr_edge.extras import require
 
     require("train", "torch")
@@ -91,12 +92,21 @@ def _realesrgan_down(hr: np.ndarray, scale: int, name: str) -> np.ndarray:
 
     rgb = np.repeat(hr, 3, axis=2) if hr.shape[2] == 1 else hr
     x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
-    rng = np.random.default_rng(zlib.crc32(name.encode()))  # fixed per image: the same LR on every run
     lr = degrade_realesrgan(x, scale, rng)[0].permute(1, 2, 0).numpy()
     out = np.clip(lr * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if hr.shape[2] == 1:
         out = np.clip(out @ np.array([0.299, 0.587, 0.114]) + 0.5, 0, 255).astype(np.uint8)[..., None]
     return out
+
+
+def image_rng(seed: int, name: str) -> np.random.Generator:
+    """A generator fixed by (seed, file name): the same LR for an image on every run and machine, in any order."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def make_lr(hr: np.ndarray, scale: int, degrade: str, rng: np.random.Generator) -> np.ndarray:
+    """LR of an HR image whose sides are multiples of ``scale``, by the named degradation."""
+    return bicubic_down(hr, scale) if degrade == "bicubic" else realesrgan_down(hr, scale, rng)
 
 
 def load_pairs(
@@ -127,8 +137,6 @@ def load_pairs(
             if h == 0 or w == 0:
                 raise OftsrError(f"{hr_path.name} is smaller than the scale {scale}")
             hr = hr[:h, :w]
-            lr = (
-                bicubic_down(hr, scale) if degrade == "bicubic" else _realesrgan_down(hr, scale, hr_path.name)
-            )
+            lr = make_lr(hr, scale, degrade, image_rng(0, hr_path.name))
         pairs.append(Pair(hr_path.stem, np.ascontiguousarray(hr), np.ascontiguousarray(lr)))
     return pairs
