@@ -13,6 +13,8 @@ kept per geometry; the noise cache is shared by all of them.
 
 from __future__ import annotations
 
+import warnings
+
 from oftsr_edge.contract import ModelSpec
 from oftsr_edge.runtime import memory
 from oftsr_edge.runtime.noise import NoiseCache
@@ -62,10 +64,14 @@ class TilingPolicy:
         """The tiling of an LR image of ``height × width`` (``itemsize``/``channels`` of the output array)."""
         if self.auto:
             budget = self.budget_now()
-            return memory.plan_tiles(
+            choice = memory.plan_tiles(
                 (height, width), self.spec, budget, batch=self.batch, overlap=self.overlap,
                 itemsize=itemsize, channels=channels,
             )  # fmt: skip
+            if choice.peak_bytes > budget:
+                warnings.warn(f"LR {height}x{width}: no tiling fits the memory budget; trying {choice.describe()}",
+                              RuntimeWarning, stacklevel=3)  # fmt: skip
+            return choice
         tiler = self.tiler((self.tile, self.tile), self.overlap)
         grid = tiler.plan(height, width)
         tile = (0, 0) if not self.tile else grid.tile_shape
