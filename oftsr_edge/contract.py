@@ -219,9 +219,8 @@ def feeds(
         raise ValueError("a two-time feed needs both state and r")
     if state is not None:
         out[INPUT_STATE] = np.ascontiguousarray(state, dtype=DTYPE)
-        out[INPUT_R] = np.ascontiguousarray(
-            np.broadcast_to(np.reshape(r, (-1,)), out[INPUT_T].shape), dtype=DTYPE
-        )
+        r_array = np.array(np.reshape(r, (-1,)), dtype=DTYPE)  # a copy: writable and contiguous
+        out[INPUT_R] = np.full(out[INPUT_T].shape, r_array[0], DTYPE) if r_array.size == 1 else r_array
     return out
 
 

@@ -50,6 +50,8 @@ TERMS: dict[str, Term] = {
     "--suffix": _t("Appended to each output file's stem", "text"),
     "--recursive": _t("Descend into sub-folders of input folders", "flag", "-r"),
     "--overwrite": _t("Rewrite every output, even one made from the same input with the same settings", "flag"),
+    "--codec": _t("Video encoder of a video output (FFmpeg name, e.g. libx264, libx265, libvpx-vp9)", "text"),
+    "--crf": _t("Video quality: constant rate factor (lower = better and larger)", "int"),
     "--quiet": _t("No progress bar", "flag", "-q"),
     "--verbose": _t("Show the library's INFO messages", "flag", "-v"),
     # the model's knobs
@@ -57,7 +59,8 @@ TERMS: dict[str, Term] = {
     "--seed": _t("Random seed", "int"),
     "--scale": _t("Upscaling factor", "int", "-s"),
     # where and how inference runs
-    "--backend": _t("Inference backend: auto, ort, trt, ort-cpu, ort-cuda or ort-trt", "choice", metavar="NAME"),
+    "--backend": _t("Inference backend: auto, ort, trt, ort-cpu, ort-cuda, ort-trt or openvino", "choice",
+                    metavar="NAME"),
     "--device": _t("CUDA GPU index", "int", "-g"),
     "--threads": _t("CPU threads", "int"),
     "--tile": _t("LR tile edge in pixels", "int"),
@@ -115,6 +118,7 @@ TERMS: dict[str, Term] = {
     # export, engines, checks
     "--opset": _t("ONNX opset", "int"),
     "--default-t": _t("t stored as the model's default", "float"),
+    "--default-steps": _t("Number of steps stored as the model's default (two-time students)", "int"),
     "--calib-tiles": _t("INT8 calibration tiles", "int"),
     "--calib-method": _t("INT8 activation range estimator", "choice"),
     "--simplifier": _t("ONNX graph simplifier", "choice"),

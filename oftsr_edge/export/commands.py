@@ -43,6 +43,7 @@ class ExportOptions:
     calib_method: str
     fp16_min_psnr: float
     int8_min_psnr: float
+    default_steps: int = 1
 
 
 def _verify_variant(fp32: Path, other: Path, precision: str, opts: ExportOptions, minimum: float) -> None:
@@ -105,11 +106,15 @@ def write_variants(checkpoint: Path, staging: Path, opts: ExportOptions) -> tupl
         click.echo(f"deriving variants from {checkpoint} ({spec.name}, opset {spec.opset}, tile {spec.tile})")
         shutil.copyfile(checkpoint, staged["fp32"])
     else:
-        _, ckpt = load_student(checkpoint)  # a teacher or a broken checkpoint fails here, before any tracing
-        click.echo(f"exporting {ckpt.path} (x{ckpt.scale}, opset {opts.opset}, tile {opts.tile})")
+        model, ckpt = load_student(checkpoint)  # a teacher or a broken checkpoint fails here, before any tracing
+        if model.two_time and opts.precisions != ("fp32",):
+            raise OftsrError("a two-time (MeanFlow) student exports at fp32 only for now (--precision fp32): "
+                             "FP16/INT8 checks and INT8 calibration do not cover the few-step chain yet")
+        kind = f", two-time, default {opts.default_steps} step(s)" if model.two_time else ""
+        click.echo(f"exporting {ckpt.path} (x{ckpt.scale}, opset {opts.opset}, tile {opts.tile}{kind})")
         export_onnx(checkpoint, staged["fp32"], opset=opts.opset, tile=opts.tile, default_t=opts.default_t,
-                    simplifier=opts.simplifier)  # fmt: skip
-        spec = read_spec(staged["fp32"])
+                    simplifier=opts.simplifier, default_steps=opts.default_steps)  # fmt: skip
+        spec = read_spec(staged["fp32"], allow_two_time=True)
         _verify_fp32(staged["fp32"], checkpoint)
     if "fp16" in opts.precisions:
         staged["fp16"] = convert_fp16(staged["fp32"], staging / "model_fp16.onnx")
@@ -170,6 +175,8 @@ def build_engines(paths: list[Path], batch: int) -> None:
 @option("--tile", type=int, default=128, show_default=True,
         detail="stored as the model's recommended tile (engine opt shape, INT8 calibration size)")
 @option("--default-t", type=float, default=0.5, show_default=True)
+@option("--default-steps", type=click.IntRange(1, 64), default=1, show_default=True,
+        detail="K > 1 needs a two-time (MeanFlow) student")
 @option("--calib", type=click.Path(path_type=Path), default=None)
 @option("--calib-tiles", type=click.IntRange(1), default=16, show_default=True, detail="each run at 5+ values of t")
 @option("--calib-method", type=click.Choice(["minmax", "percentile", "entropy"]), default="minmax",
@@ -187,6 +194,7 @@ def export(
     opset: int,
     tile: int,
     default_t: float,
+    default_steps: int,
     calib: Path | None,
     calib_tiles: int,
     calib_method: str,
@@ -215,7 +223,7 @@ def export(
 
     check_opset(opset)
     opts = ExportOptions(precisions, opset, tile, default_t, simplifier, calib, calib_tiles, calib_method,
-                         fp16_min_psnr, int8_min_psnr)  # fmt: skip
+                         fp16_min_psnr, int8_min_psnr, default_steps)  # fmt: skip
     created = not output_dir.exists()
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=output_dir, prefix=".oftsr-export-"))

@@ -1,9 +1,11 @@
 """Trace a student checkpoint to the ONNX contract of docs/architecture.md §3 and write it with its :class:`ModelSpec`.
 
-The traced module is :class:`oftsr_edge.train.onestep.OneStepSR`: range mapping, bicubic upsample, x0, the network,
-x0 + v and the clamp are all inside the graph, so every backend computes the same thing. ``t`` is a graph input of
-shape [N]; it feeds the sinusoidal embedding, so no exporter can fold it to a constant (:func:`write_model` checks
-every written file with :func:`oftsr_edge.contract.read_spec`, which proves it).
+The traced module is :class:`oftsr_edge.train.onestep.OneStepSR` for a one-step (OFTSR) student (contract format 1)
+and :class:`~oftsr_edge.train.onestep.TwoTimeStepSR` for a two-time (MeanFlow) student (format 2: state and r inputs,
+a next_state output). Range mapping, bicubic upsample, x0, the network, the residual adds and the clamp are all
+inside the graph, so every backend computes the same thing. ``t`` (and ``r``) are graph inputs of shape [N]; they
+feed the sinusoidal embeddings, so no exporter can fold them to constants (:func:`write_model` checks every written
+file with :func:`oftsr_edge.contract.read_spec`, which proves it).
 
 Two exporters, chosen by opset, because each one fails where the other works (measured with torch 2.13):
 the dynamo exporter is the default (opset 18–21) but emits an invalid ``Split`` at opset 17; the TorchScript
@@ -40,21 +42,30 @@ TORCHSCRIPT_OPSET = 17  # the dynamo exporter's opset-17 graphs fail onnx.checke
 SUPPORTED_OPSETS = range(17, 22)
 DEFAULT_TILE = 128
 DEFAULT_T = 0.5
+DEFAULT_STEPS = 1
 
 
 def load_student(checkpoint: str | os.PathLike) -> tuple[OneStepSR, Checkpoint]:
-    """The one-step module built from a *student* checkpoint's EMA weights (a teacher is a one-line error)."""
+    """The graph's module built from a *student* checkpoint's EMA weights (a teacher is a one-line error):
+    :class:`OneStepSR` for a one-time network, :class:`TwoTimeStepSR` for a two-time (MeanFlow) one."""
     from oftsr_edge.train.checkpoint import load_checkpoint
-    from oftsr_edge.train.onestep import OneStepSR
+    from oftsr_edge.train.onestep import OneStepSR, TwoTimeStepSR
 
     ckpt = load_checkpoint(checkpoint, kind="student")
-    return OneStepSR(ckpt.build_model("ema"), ckpt.sigma_p).eval(), ckpt
+    module = TwoTimeStepSR if ckpt.model_config.times == 2 else OneStepSR
+    return module(ckpt.build_model("ema"), ckpt.sigma_p).eval(), ckpt
 
 
 def spec_from_checkpoint(
-    ckpt: Checkpoint, *, opset: int = DEFAULT_OPSET, tile: int = DEFAULT_TILE, default_t: float = DEFAULT_T
+    ckpt: Checkpoint,
+    *,
+    opset: int = DEFAULT_OPSET,
+    tile: int = DEFAULT_TILE,
+    default_t: float = DEFAULT_T,
+    default_steps: int = DEFAULT_STEPS,
 ) -> ModelSpec:
-    """The fp32 model's metadata, filled from the checkpoint's config; bad knobs are one-line errors."""
+    """The fp32 model's metadata, filled from the checkpoint's config; bad knobs are one-line errors. A two-time
+    student gets contract format 2 (method meanflow, ``default_steps``); ``default_steps`` > 1 needs one."""
     from oftsr_edge.train.checkpoint import WEIGHTS
 
     config = ckpt.config
@@ -66,6 +77,11 @@ def spec_from_checkpoint(
         )
     if not 0.0 <= default_t <= 1.0:
         raise OftsrError(f"default t must be in [0, 1], got {default_t}")
+    from oftsr_edge.few_step import check_steps
+
+    two_time = model_cfg.times == 2
+    check_steps(default_steps, two_time, model=str(config.get("name") or ckpt.path))
+    versions = {"format_version": contract.TWO_TIME_FORMAT_VERSION, "method": "meanflow"} if two_time else {}
     return ModelSpec(
         name=str(config.get("name") or f"oftsr-{model_cfg.name}-x{ckpt.scale}"),
         scale=ckpt.scale,
@@ -77,6 +93,8 @@ def spec_from_checkpoint(
         tile=int(tile),
         degradation=str(config.get("degradation", "unknown")),
         checkpoint_sha256=sha256_file(ckpt.path / WEIGHTS),
+        default_steps=int(default_steps),
+        **versions,
     )
 
 
@@ -102,6 +120,12 @@ def _quiet_exporter() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def _names(model: OneStepSR) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if model.two_time:
+        return contract.TWO_TIME_INPUT_NAMES, contract.TWO_TIME_OUTPUT_NAMES
+    return contract.INPUT_NAMES, contract.OUTPUT_NAMES
+
+
 def trace(model: OneStepSR, multiple_of: int, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
     """Export ``model`` with dynamic N/h/w; the I/O dimensions are then named ``N, h, w`` and ``s*h, s*w``."""
     import torch
@@ -112,11 +136,13 @@ def trace(model: OneStepSR, multiple_of: int, opset: int = DEFAULT_OPSET) -> onn
     # merges equal ones, and the same tensor passed twice silently exports a wrong graph
     gen = torch.Generator().manual_seed(0)
     h, w = 4 * m, 5 * m
-    example = (
+    example: tuple = (
         torch.rand(2, 3, h, w, generator=gen),
         torch.randn(2, 3, h * s, w * s, generator=gen),
         torch.tensor([0.3, 0.7]),
     )
+    if model.two_time:
+        example += (0.1 * torch.randn(2, 3, h * s, w * s, generator=gen), torch.tensor([0.1, 0.2]))
     with _quiet_exporter(), torch.no_grad():
         if opset == TORCHSCRIPT_OPSET:
             proto = _trace_torchscript(model, example, opset)
@@ -130,11 +156,11 @@ def _trace_torchscript(model: OneStepSR, example: tuple, opset: int) -> onnx.Mod
     import onnx
     import torch
 
-    named = contract.dim_names(model.scale)
+    named = contract.dim_names(model.scale, two_time=model.two_time)
     axes = {name: {i: d for i, d in enumerate(dims) if isinstance(d, str)} for name, dims in named.items()}
     buffer = io.BytesIO()
-    torch.onnx.export(model, example, buffer, input_names=list(contract.INPUT_NAMES),
-                      output_names=list(contract.OUTPUT_NAMES),
+    inputs, outputs = _names(model)
+    torch.onnx.export(model, example, buffer, input_names=list(inputs), output_names=list(outputs),
                       dynamic_axes=axes, opset_version=opset, dynamo=False)  # fmt: skip
     return onnx.load_from_string(buffer.getvalue())
 
@@ -153,8 +179,10 @@ def _trace_dynamo(model: OneStepSR, example: tuple, opset: int, multiple_of: int
         contract.INPUT_NOISE: {0: batch, 2: Dim.AUTO, 3: Dim.AUTO},
         contract.INPUT_T: {0: batch},
     }
-    program = torch.onnx.export(model, example, input_names=list(contract.INPUT_NAMES),
-                                output_names=list(contract.OUTPUT_NAMES),
+    if model.two_time:
+        shapes.update({contract.INPUT_STATE: {0: batch, 2: Dim.AUTO, 3: Dim.AUTO}, contract.INPUT_R: {0: batch}})
+    inputs, outputs = _names(model)
+    program = torch.onnx.export(model, example, input_names=list(inputs), output_names=list(outputs),
                                 dynamic_shapes=shapes, opset_version=opset, dynamo=True, verbose=False)  # fmt: skip
     return program.model_proto
 
@@ -165,7 +193,7 @@ def name_io_dims(model: onnx.ModelProto, scale: int) -> None:
     Exporters and simplifiers invent symbols (``s60``, ``2*h2``); the contract names them. The stale intermediate
     ``value_info`` is dropped because it still uses the old symbols (ModelOpt AutoCast trips over it).
     """
-    names = contract.dim_names(scale)
+    names = contract.dim_names(scale, two_time=True)  # a superset: format-1 graphs have only their own I/O
     for value in list(model.graph.input) + list(model.graph.output):
         if value.name not in names:
             continue
@@ -192,10 +220,12 @@ def write_model(model: onnx.ModelProto, path: Path, spec: ModelSpec) -> Path:
     onnx.helper.set_model_props(model, contract.metadata_props(spec))
     model.producer_name = "oftsr-edge"
     model.producer_version = __version__
-    model.doc_string = (
-        f"{spec.name} ({spec.precision}): OFTSR one-step x{spec.scale} super-resolution, inputs lr/noise/t"
-    )
-    contract.read_spec(model, expect_precision=spec.precision)
+    if spec.two_time:
+        what = f"MeanFlow two-time x{spec.scale} super-resolution step, inputs {'/'.join(spec.input_names)}"
+    else:
+        what = f"OFTSR one-step x{spec.scale} super-resolution, inputs {'/'.join(spec.input_names)}"
+    model.doc_string = f"{spec.name} ({spec.precision}): {what}"
+    contract.read_spec(model, expect_precision=spec.precision, allow_two_time=True)
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as exc:
@@ -215,6 +245,7 @@ def export_onnx(
     tile: int = DEFAULT_TILE,
     default_t: float = DEFAULT_T,
     simplifier: str = "onnxslim",
+    default_steps: int = DEFAULT_STEPS,
 ) -> Path:
     """Export a student checkpoint to the fp32 ONNX file ``output`` (simplified, checked, metadata embedded).
 
@@ -225,7 +256,7 @@ def export_onnx(
 
     check_opset(opset)
     model, ckpt = load_student(checkpoint)
-    spec = spec_from_checkpoint(ckpt, opset=opset, tile=tile, default_t=default_t)
+    spec = spec_from_checkpoint(ckpt, opset=opset, tile=tile, default_t=default_t, default_steps=default_steps)
     proto = simplify(trace(model, spec.multiple_of, opset), simplifier)
     name_io_dims(proto, spec.scale)
     return write_model(proto, Path(output), spec)

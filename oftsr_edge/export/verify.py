@@ -3,7 +3,8 @@
 The I/O and metadata contract itself is checked by :func:`oftsr_edge.contract.read_spec` (every written file goes
 through it in :func:`oftsr_edge.export.onnx_export.write_model`); this module compares numbers:
 
-- :func:`verify_against_torch`: ONNX Runtime vs the PyTorch reference (max abs error) on two shapes × three t.
+- :func:`verify_against_torch`: ONNX Runtime vs the PyTorch reference (max abs error) on two shapes × three t
+  (a two-time graph: every output, at a random state and r = t/2).
 - :func:`psnr_against_fp32`: an FP16/INT8 variant vs its FP32 sibling on real tiles (PSNR per t).
 - :func:`time_ort_cpu`: ONNX Runtime CPU latency, to report what INT8 buys on this machine.
 """
@@ -54,11 +55,17 @@ def verification_shapes(spec: ModelSpec) -> list[tuple[int, int, int]]:
     return [(1, spec.tile, spec.tile), (2, h, w)]
 
 
-def random_feed(n: int, h: int, w: int, scale: int, t: float, seed: int = 0) -> dict[str, np.ndarray]:
+def random_feed(n: int, h: int, w: int, scale: int, t: float, seed: int = 0,
+                two_time: bool = False) -> dict[str, np.ndarray]:
+    """Uniform lr, normal noise, t; for a two-time graph also a random state (σ 0.1) at r = t/2 (mid-chain)."""
     rng = np.random.default_rng(seed)
     lr = rng.random((n, contract.CHANNELS, h, w), dtype=np.float32)
     noise = rng.standard_normal((n, contract.CHANNELS, h * scale, w * scale), dtype=np.float32)
-    return contract.feeds(lr, noise, np.full((n,), t, dtype=np.float32))
+    t_array = np.full((n,), t, dtype=np.float32)
+    if not two_time:
+        return contract.feeds(lr, noise, t_array)
+    state = 0.1 * rng.standard_normal(noise.shape, dtype=np.float32)
+    return contract.feeds(lr, noise, t_array, state, t_array / 2)
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,8 @@ def verify_against_torch(
     t_values: tuple[float, ...] = VERIFY_T,
     seed: int = 0,
 ) -> list[Deviation]:
-    """Max abs error of ONNX Runtime vs :class:`OneStepSR` on the same lr/noise, per shape and t.
+    """Max abs error of ONNX Runtime vs the PyTorch reference (:class:`OneStepSR`, or :class:`TwoTimeStepSR` over
+    all its outputs) on the same feeds, per shape and t.
 
     Shapes default to :func:`verification_shapes`; the lr images are uniform noise, the worst case for ranges.
     """
@@ -85,17 +93,21 @@ def verify_against_torch(
 
     from oftsr_edge.export.onnx_export import load_student
 
-    spec = contract.read_spec(onnx_path)
+    spec = contract.read_spec(onnx_path, allow_two_time=True)
     model, _ = load_student(checkpoint)
     session = ort_session(onnx_path)
     results = []
     for n, h, w in shapes or verification_shapes(spec):
         for i, t in enumerate(t_values):
-            feed = random_feed(n, h, w, spec.scale, t, seed=seed + i)
+            feed = random_feed(n, h, w, spec.scale, t, seed=seed + i, two_time=spec.two_time)
             with torch.no_grad():
-                ref = model(*(torch.from_numpy(feed[k]) for k in contract.INPUT_NAMES)).numpy()
-            got = run_ort(session, feed)
-            results.append(Deviation((n, h, w), float(t), float(np.abs(got - ref).max())))
+                ref = model(*(torch.from_numpy(feed[k]) for k in spec.input_names))
+            refs = ref if isinstance(ref, tuple) else (ref,)
+            got = session.run(list(spec.output_names), feed)
+            if not all(np.all(np.isfinite(g)) for g in got):
+                raise OftsrError("the model produced non-finite values (NaN/Inf): this precision is not usable for it")
+            worst = max(float(np.abs(g - r.numpy()).max()) for g, r in zip(got, refs))
+            results.append(Deviation((n, h, w), float(t), worst))
     return results
 
 
