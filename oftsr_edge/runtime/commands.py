@@ -131,6 +131,8 @@ def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: objec
 @option("--png-compression", type=click.IntRange(0, 9), default=PNG_COMPRESSION, show_default=True,
         detail="1 is fast; 9 makes files ~15% smaller and is ~5x slower (README: Output files)")
 @option("--quality", type=click.IntRange(1, 100), default=None, detail="default: 95")
+@option("--codec", default=None, detail="video inputs only; default libx264 (libvpx-vp9 for .webm)")
+@option("--crf", type=int, default=None, detail="video inputs only; default 18 for libx264")
 @option("--quiet", is_flag=True)
 def upscale(
     inputs: tuple[Path, ...],
@@ -153,10 +155,16 @@ def upscale(
     fmt: str,
     png_compression: int,
     quality: int | None,
+    codec: str | None,
+    crf: int | None,
     quiet: bool,
 ) -> None:
     """Upscale INPUT images/folders into -o OUTPUT with a one-step OFTSR model."""
     backend_options = parse_backend(backend, device=device, threads=threads)
+    from oftsr_edge.runtime.video_command import dispatch  # one video file in: PyAV's decode/upscale/encode
+
+    if dispatch(tuple(inputs) + tuple(extra_inputs), backend_options):
+        return
     fmt = fmt.lower()
     jobs = plan_jobs(tuple(inputs) + tuple(extra_inputs), output, recursive, suffix, fmt)
     options = RunOptions(

@@ -34,6 +34,7 @@ class VideoJob:
     tile: int | None = None
     overlap: int | None = None
     batch_size: int = 1
+    memory_budget: int | None = None  # bytes for auto tiling; None = half the free memory
     t: float | None = None
     seed: int | None = 0
     scale: int | None = None
@@ -68,7 +69,9 @@ def upscale_video(job: VideoJob, progress: Callable[[int], None] | None = None) 
     if target.exists() and target.resolve() == source.resolve():
         raise OftsrError(f"{target}: output would overwrite its input")
     info = video_io.probe(source)
-    with Upscaler(job.model, job.backend, tile=job.tile, overlap=job.overlap, batch_size=job.batch_size) as up:
+    budget = {"memory_budget": job.memory_budget} if job.memory_budget is not None else {}
+    with Upscaler(job.model, job.backend, tile=job.tile, overlap=job.overlap, batch_size=job.batch_size,
+                  **budget) as up:  # fmt: skip
         if job.scale is not None and job.scale != up.spec.scale:
             raise OptionError(f"--scale {job.scale}: {up.spec.name} upscales x{up.spec.scale} (outputs are never "
                               "resized; 'oftsr-edge models' lists the bundled models and their scales)")  # fmt: skip
@@ -180,34 +183,36 @@ def _streams(
     return video, audio_map
 
 
-def dispatch(
-    inputs: tuple[Path, ...],
-    output: Path,
-    options: Any,
-    *,
-    codec: str | None,
-    crf: int | None,
-    image_only: dict[str, bool],
-) -> bool:
-    """The upscale command's video branch: True when ``inputs`` is one video (then it has been upscaled and the
-    summary printed), False for images. ``options`` is the command's ``RunOptions``; ``image_only`` names the
-    image options that were given (an error with a video). --codec / --crf with images is an error too."""
-    import click
+#: upscale options that only mean something for images (an error with a video input)
+IMAGE_ONLY = ("recursive", "suffix", "fmt", "png_compression", "quality")
 
+
+def dispatch(inputs: tuple[Path, ...], backend: BackendOptions) -> bool:
+    """The upscale command's video branch, called with the command's click context current: True when ``inputs``
+    is one video (upscaled, summary printed), False for images. --codec/--crf with images, image-only options with a
+    video, or a video among other inputs are one-line errors."""
+    import click
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    given = {name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
     videos = [p for p in inputs if video_io.is_video_path(p)]
     if not videos:
-        if codec is not None or crf is not None:
+        if given & {"codec", "crf"}:
             raise OptionError("--codec and --crf apply to video inputs only")
         return False
     if len(inputs) > 1:
         raise OftsrError(f"{videos[0]}: a video is upscaled on its own: one video per run, without other inputs")
-    given = [name for name, used in image_only.items() if used]
-    if given:
-        raise OptionError(f"{', '.join(given)}: for images only, not for the video {videos[0]}")
+    wrong = [f"--{name.replace('_', '-')}" if name != "fmt" else "--format" for name in IMAGE_ONLY if name in given]
+    if wrong:
+        raise OptionError(f"{', '.join(wrong)}: for images only, not for the video {videos[0]}")
+    p = ctx.params
+    budget = p.get("memory_budget")
     job = VideoJob(
-        source=videos[0], target=video_target(videos[0], output), model=options.model, backend=options.backend,
-        tile=options.tile, overlap=options.overlap, batch_size=options.batch_size, t=options.t, seed=options.seed,
-        scale=options.scale, codec=codec, crf=crf, overwrite=options.overwrite, quiet=options.quiet,
+        source=videos[0], target=video_target(videos[0], p["output"]), model=p["model"], backend=backend,
+        tile=p["tile"], overlap=p["overlap"], batch_size=p["batch_size"], t=p["t"],
+        seed=None if p["seed"] == "random" else int(p["seed"]), scale=p["scale"], codec=p["codec"], crf=p["crf"],
+        memory_budget=None if budget is None else budget * 1024 * 1024, overwrite=p["overwrite"], quiet=p["quiet"],
     )  # fmt: skip
     click.echo(upscale_video(job).summary)
     return True
