@@ -102,6 +102,7 @@ def train(data: Path, exclude: tuple[str, ...], out: Path, model: str, scale: in
 @click.command()
 @option("--teacher", "teacher_path", required=True, type=click.Path(path_type=Path))
 @option("--data", required=True, type=click.Path(path_type=Path))
+@option("--exclude", multiple=True, metavar="GLOB", detail="default: the teacher's (a held-out set stays held out)")
 @option("--output", "out", required=True, type=click.Path(path_type=Path), detail="the student's run folder")
 @option("--dt", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True)
 @option("--teacher-solver", "teacher_step", type=click.Choice(SOLVER_STEPS), default="midpoint", show_default=True,
@@ -116,7 +117,7 @@ def train(data: Path, exclude: tuple[str, ...], out: Path, model: str, scale: in
         detail="0 = off; at every block, at t = 1")
 @option("--lpips-weights", type=click.Path(path_type=Path), default=None, detail="default: $OFTSR_LPIPS_WEIGHTS")
 @settings_options
-def distill(teacher_path: Path, data: Path, out: Path, dt: float, teacher_step: str, lambda_align: float,
+def distill(teacher_path: Path, data: Path, exclude: tuple[str, ...], out: Path, dt: float, teacher_step: str, lambda_align: float,
             lambda_bc: float, method: str, lambda_lpips: float, tv_gamma: float, lambda_adl: float,
             lpips_weights: Path | None, resume: bool, accelerator: str, threads: int | None, quiet: bool,
             **kw: object) -> None:
@@ -130,7 +131,8 @@ def distill(teacher_path: Path, data: Path, out: Path, dt: float, teacher_step: 
     settings = _settings(5e-5, 100, **kw)
     realism = RealismOptions(lambda_lpips, lambda_adl, tv_gamma, lpips_weights)
     trainer = build_distill_trainer(teacher_path, data, out, dt, teacher_step, lambda_align, lambda_bc, settings,
-                                    val_dir, resume, dist_info, quiet, method=method, realism=realism)
+                                    val_dir, resume, dist_info, quiet, method=method, realism=realism,
+                                    exclude=exclude or None)
     _run(trainer, dist_info)
 
 

@@ -127,7 +127,9 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
                           teacher_step: str = "midpoint", lambda_align: float = 0.01, lambda_bc: float = 0.1,
                           settings: TrainSettings | None = None, val_dir: str | Path | None = None,
                           resume: bool = False, dist_info: DistInfo | None = None, quiet: bool = False,
-                          method: str = "oftsr", realism: RealismOptions | None = None) -> Trainer:
+                          method: str = "oftsr", realism: RealismOptions | None = None,
+                          exclude: tuple[str, ...] | None = None) -> Trainer:
+    """The stage-2 trainer; ``exclude`` defaults to the teacher's held-out globs, so a held-out set stays held out."""
     if method not in METHODS:
         raise OftsrError(f"unknown distillation method {method!r}; choose from {', '.join(METHODS)}")
     settings = settings or TrainSettings(lr=5e-5, warmup=100)
@@ -139,7 +141,10 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
     config.update(kind="student", name=f"oftsr-{model_name}-x{t_ckpt.scale}", data=str(Path(data).resolve()),
                   teacher={"path": str(t_ckpt.path.resolve()), "sha256": sha256_file(t_ckpt.path / WEIGHTS),
                            "step": t_ckpt.step})
-    folder = HRImageFolder.load(data, settings.crop_size)
+    exclude = tuple(t_ckpt.config.get("exclude", ())) if exclude is None else tuple(exclude)
+    if exclude:
+        config["exclude"] = list(exclude)
+    folder = HRImageFolder.load(data, settings.crop_size, exclude=exclude)
     device = dist_info.device if dist_info else "cpu"
     if method == "oftsr":
         config["distill"] = {"dt": dt, "teacher_step": teacher_step, "lambda_align": lambda_align,

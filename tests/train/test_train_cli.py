@@ -25,8 +25,9 @@ def test_teacher_sample_distill_round_trip(tmp_path: Path, train_images: Path, p
                                           capsys: pytest.CaptureFixture[str]) -> None:
     teacher = tmp_path / "teacher"
     proc = run_main(capsys, "train", "--data", str(train_images), "--output", str(teacher), "--steps", "2",
-                   "--ckpt-every", "2", *TINY)
+                   "--ckpt-every", "2", "--exclude", "kodim01.png", *TINY)
     assert proc.code == 0, proc.err
+    assert "1 excluded" in proc.out
     out = tmp_path / "hr.png"
     lr = photos / "LR_bicubic" / "X4" / "kodim13.png"  # 32 × 32
     proc = run_main(capsys, "sample", "--checkpoint", str(teacher), "--input", str(lr), "--output", str(out),
@@ -45,6 +46,10 @@ def test_teacher_sample_distill_round_trip(tmp_path: Path, train_images: Path, p
                    "--steps", "2", "--ckpt-every", "2",
                    *[a for a in TINY if a not in ("--config", "tiny")])
     assert proc.code == 0, proc.err
+    assert "1 excluded" in proc.out  # the teacher's held-out image stays out of distillation too
+    import json
+
+    assert json.loads((student / "config.json").read_text())["exclude"] == ["kodim01.png"]
     # a student is the wrong kind for `sample`, and a teacher the wrong kind for `distill --teacher`
     assert_one_line_error(run_main(capsys, "sample", "--checkpoint", str(student), "--input", str(lr), "--output",
                                   str(tmp_path / "x.png")), "student checkpoint, but a teacher")
