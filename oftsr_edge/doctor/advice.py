@@ -74,7 +74,8 @@ def describe_device(facts: dict[str, Fact]) -> str:
         return f"{name}{size}: L4T unknown ({jetson.get('l4t_error') or 'no nv_tegra_release'})"
     gpus = _gpus(facts)
     if gpus:
-        return ", ".join(f"{g['name']} ({g.get('total_memory', 0) / GIB:.1f} GiB)" for g in gpus)
+        sizes = [f"{g['total_memory'] / GIB:.1f} GiB" if g.get("total_memory") else "memory unknown" for g in gpus]
+        return ", ".join(f"{g['name']} ({size})" for g, size in zip(gpus, sizes))
     return "CPU only (no CUDA GPU found)"
 
 
@@ -177,7 +178,7 @@ def next_steps(facts: dict[str, Fact], example: bool = False, device: int = 0) -
             py = re.search(r"python3\.\d+", system[0])
             return [Step(f"{py[0] if py else 'python3'} -m venv --system-site-packages ~/.venvs/oftsr",
                          f"JetPack's TensorRT bindings are in {system[0]}, which this venv does not see; "
-                         "then activate it and pip install oftsr-edge there"), cpu]  # fmt: skip
+                         "then activate it and install oftsr-edge in it"), cpu]  # fmt: skip
         if jetson:
             return [Step("sudo apt install python3-libnvinfer",
                          "TensorRT's Python bindings come with JetPack (apt), not from PyPI"), cpu]  # fmt: skip
@@ -216,7 +217,7 @@ def _build_steps(facts: dict[str, Fact], version: TrtVersion, example: bool, on:
     engine = f"{model['name']}_{choice.precision}.engine"
     steps = [
         Step(f"oftsr-edge build {model['name']} -o {engine}{on}",
-             f"a {choice.precision} engine from {choice.path.name} for TensorRT {version}, sized by this device's "
+             f"an {choice.precision} engine from {choice.path.name} for TensorRT {version}, sized by this device's "
              "preset"),
         Step(_upscale(example, "trt", engine) + on, "then upscale with it"),
     ]  # fmt: skip

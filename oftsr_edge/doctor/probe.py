@@ -122,6 +122,14 @@ def probe_cuda_python() -> dict[str, Any]:
     return info
 
 
+def _number(cell: str, unit: int) -> int | None:
+    """A numeric nvidia-smi cell times ``unit``; None for a cell such as "[N/A]" or "[Not Supported]"."""
+    try:
+        return int(float(cell) * unit)
+    except ValueError:
+        return None
+
+
 def _nvidia_smi() -> list[dict[str, Any]]:
     """GPUs from ``nvidia-smi`` (desktop drivers; absent on most Jetsons), for when cuda-python is missing."""
     exe = shutil.which("nvidia-smi")
@@ -135,10 +143,9 @@ def _nvidia_smi() -> list[dict[str, Any]]:
         cells = [c.strip() for c in line.split(",")]
         if len(cells) != 6:
             continue
-        mib = 1 << 20
         gpus.append({
-            "index": int(cells[0]), "name": cells[1], "total_memory": int(float(cells[2]) * mib),
-            "free_memory": int(float(cells[3]) * mib), "driver": cells[4], "compute_capability": cells[5],
+            "index": _number(cells[0], 1), "name": cells[1], "total_memory": _number(cells[2], 1 << 20),
+            "free_memory": _number(cells[3], 1 << 20), "driver": cells[4], "compute_capability": cells[5],
         })  # fmt: skip
     return gpus
 

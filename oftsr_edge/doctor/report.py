@@ -113,7 +113,7 @@ def render_text(facts: dict[str, Fact], advice: Advice) -> str:
 
 def render_json(facts: dict[str, Fact], advice: Advice) -> str:
     data = {
-        "format": JSON_FORMAT, "format_version": JSON_VERSION, "oftsr_edge": __version__,
+        "format": JSON_FORMAT, "format_version": JSON_VERSION, "version": __version__,
         "facts": {name: fact.to_dict() for name, fact in facts.items()}, **advice.to_dict(),
     }  # fmt: skip
     return json.dumps(data, indent=2, default=str) + "\n"

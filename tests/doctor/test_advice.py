@@ -148,6 +148,13 @@ def test_desktop_gpu_without_tensorrt() -> None:
     assert _row(advice, "ort-cuda")["precisions"] == ["fp32"] and _row(advice, "ort-trt")["precisions"] == []
 
 
+def test_a_gpu_of_unknown_memory_gets_no_preset_but_an_answer() -> None:
+    gpu = [{"index": 0, "name": "Orin (nvgpu)", "compute_capability": "8.7", "total_memory": None}]
+    advice = advise(facts(gpus=gpu))
+    assert advice.device == "Orin (nvgpu) (memory unknown)" and advice.preset is None
+    assert _next(advice) == "pip install tensorrt"
+
+
 def test_too_old_tensorrt_falls_back_to_the_cpu() -> None:
     advice = advise(facts(board=jetson("35.1.0", "5.0.2", "11.4", "8.4.1"), trt="8.4.1", cuda=True, gpus=ORIN))
     assert _next(advice).endswith("--backend ort-cpu") and "JetPack 5.1" in advice.steps[1].command

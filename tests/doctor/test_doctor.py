@@ -133,13 +133,15 @@ def test_gpu_and_cuda_python_probes_on_the_cuda_python_stand_in(monkeypatch: pyt
 
 def test_gpus_from_nvidia_smi_when_cuda_python_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     """``nvidia-smi --query-gpu=... --format=csv,noheader,nounits`` prints one comma-separated row per GPU."""
-    out = "0, NVIDIA H200, 143771, 143138, 570.124.06, 9.0\n1, NVIDIA GeForce RTX 4090, 24564, 23000, 570.124.06, 8.9\n"
+    out = ("0, NVIDIA H200, 143771, 143138, 570.124.06, 9.0\n1, NVIDIA GeForce RTX 4090, 24564, 23000, 570.124.06, 8.9\n"
+           "0, Orin (nvgpu), [N/A], [N/A], 540.4.0, 8.7\n")  # fmt: skip
     monkeypatch.setattr(cuda_probe, "import_cudart", lambda: None)
     monkeypatch.setattr(probe.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
     monkeypatch.setattr(probe.subprocess, "run", lambda *a, **k: types.SimpleNamespace(stdout=out))
     gpus = probe.guarded(probe.probe_gpus).value["gpus"]
-    assert [g["name"] for g in gpus] == ["NVIDIA H200", "NVIDIA GeForce RTX 4090"]
+    assert [g["name"] for g in gpus] == ["NVIDIA H200", "NVIDIA GeForce RTX 4090", "Orin (nvgpu)"]
     assert gpus[1]["total_memory"] == 24564 << 20 and gpus[0]["driver"] == "570.124.06"
+    assert gpus[2]["total_memory"] is None  # an unreadable cell is unknown, not a failed probe
     monkeypatch.setattr(probe.shutil, "which", lambda name: None)
     assert "nvidia-smi is not on PATH" in probe.guarded(probe.probe_gpus).error
 
