@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from oftsr_edge.runtime.devices import PRESETS
+from oftsr_edge.runtime.memory import MEASURED
 from oftsr_edge.runtime.jetson import JETPACK_TABLE
 from tests.doctor.cli_check import command_problems
 
@@ -55,3 +56,13 @@ def test_the_preset_table_is_the_codes() -> None:
     expected = [[f"`{p.name}`", p.label, f"{p.memory_gib} GB" + (" shared" if p.shared else ""),
                  f"{p.workspace_gib:g} GiB", str(p.tile), str(p.batch)] for p in PRESETS]  # fmt: skip
     assert rows == expected
+
+
+def test_the_memory_per_tile_table_follows_the_tensors_and_the_measured_model() -> None:
+    rows = _table(DOC.read_text(encoding="utf-8"), "| tile | I/O tensors |")
+    model = MEASURED[("oftsr-small-x4", "fp32")]
+    assert len(rows) >= 4
+    for tile, io, ort, _ in rows:
+        t = int(tile)
+        assert float(io.split()[0]) == pytest.approx(3 * t * t * (1 + 2 * 4 * 4) * 4 / 1e6, abs=0.06), tile
+        assert int(ort.split()[0]) == round(model.call_bytes(t * t) / 2**20), tile
