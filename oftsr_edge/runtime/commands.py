@@ -97,9 +97,10 @@ def plan_jobs(inputs: tuple[Path, ...], output: Path, recursive: bool, suffix: s
 
 
 def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: object, **kwargs: object) -> None:
-    from tqdm import tqdm
-
-    tqdm.write(f"oftsr-edge: warning: {message}", file=sys.stderr)  # never a click helper: it may warn itself
+    if "tqdm" in sys.modules:  # a progress bar is on screen: write above it
+        sys.modules["tqdm"].tqdm.write(f"oftsr-edge: warning: {message}", file=sys.stderr)
+    else:  # never a click helper: it may warn itself
+        sys.stderr.write(f"oftsr-edge: warning: {message}\n")
 
 
 @click.command("upscale", epilog=f"Reruns: {RULE}; --overwrite rewrites all.")
@@ -189,8 +190,6 @@ def upscale(
 def _run(jobs: list[Job], options: RunOptions) -> None:
     """Upscale ``jobs`` with one Upscaler through the folder pipeline; a bad image is one line and the rest go on,
     a bad option stops the run. Existing outputs follow the rerun rule; both kinds are counted in the summary."""
-    from tqdm import tqdm
-
     from oftsr_edge.runtime.pipeline import run_folder
     from oftsr_edge.runtime.upscaler import Upscaler
 
@@ -202,7 +201,11 @@ def _run(jobs: list[Job], options: RunOptions) -> None:
         memory_budget=budget,
     ) as upscaler:  # fmt: skip
         _check_scale(options, upscaler.spec)
-        bar = tqdm(total=0, unit="tile", disable=True if options.quiet else None, file=err)
+        bar = None
+        if not options.quiet:  # tqdm is imported only for a bar (start-up time counts in short runs)
+            from tqdm import tqdm
+
+            bar = tqdm(total=0, unit="tile", file=err, disable=None)  # None: off when stderr is no terminal
 
         def progress(job: Job, index: int) -> object:
             bar.set_description(f"{index}/{len(jobs)} {job.source.name}")
@@ -216,15 +219,19 @@ def _run(jobs: list[Job], options: RunOptions) -> None:
             return step
 
         def on_error(job: Job, exc: OftsrError) -> None:
-            tqdm.write(f"oftsr-edge: error: {exc}", file=err)
+            if bar is not None:
+                bar.write(f"oftsr-edge: error: {exc}", file=err)
+            else:
+                click.echo(f"oftsr-edge: error: {exc}", err=True)
 
         try:
             result = run_folder(
                 upscaler, jobs, options.t, options.seed, overwrite=options.overwrite, write=options.write,
-                on_error=on_error, progress=progress,
+                on_error=on_error, progress=progress if bar is not None else None,
             )  # fmt: skip
         finally:
-            bar.close()
+            if bar is not None:
+                bar.close()
         name = upscaler.backend_name
     seconds = time.perf_counter() - start
     failed = len(result.failures)
