@@ -90,12 +90,25 @@ class DistillObjective(_FrozenTeacher):
 
 
 class MeanFlowObjective(_FrozenTeacher):
-    """Draws (r, s) from :func:`~oftsr_edge.train.meanflow.sample_times` and evaluates the MeanFlow loss."""
+    """Draws (r, s) from :func:`~oftsr_edge.train.meanflow.sample_times` and evaluates the MeanFlow loss; the JVP
+    goes through ``student`` (the bare network the Trainer trains, set once it exists), the loss's u through the
+    Trainer's forward (DDP when distributed)."""
+
+    student: torch.nn.Module | None = None
+
+    def _jvp_net(self, x: torch.Tensor, x_lr: torch.Tensor, s: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        if self.student is None:
+            raise RuntimeError("MeanFlowObjective.student is not set")
+        if x.device.type == "cuda":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                return self.student(x, x_lr, s, r).float()
+        return self.student(x, x_lr, s, r)
 
     def __call__(self, forward: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         r, s = sample_times(batch.x1.shape[0], batch.generator)
         dev = batch.x1.device
-        losses = meanflow_loss(forward, self._teacher, batch.x0, batch.x1, batch.x_lr, r.to(dev), s.to(dev))
+        losses = meanflow_loss(forward, self._teacher, batch.x0, batch.x1, batch.x_lr, r.to(dev), s.to(dev),
+                               jvp_net=self._jvp_net)
         logs = {"meanflow": float(losses.total.detach())}
         return self._add_realism(forward, batch, losses.total, logs), logs
 
@@ -163,6 +176,8 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
         config["distill"]["realism"] = realism_record
     val = load_val_pairs(val_dir, t_ckpt.scale, settings.val_limit) if val_dir else None
     trainer = Trainer(Path(out), config, student, objective, folder, settings, val, resume, dist_info, quiet)
+    if method == "meanflow":
+        objective.student = trainer.model
     if terms is not None and terms.lambda_adl > 0:  # after the Trainer made the EMA copy: hooks on the student only
         terms.tap = FeatureTap(block_layers(trainer.model))
     trainer.data_summary = folder.summary()

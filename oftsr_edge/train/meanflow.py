@@ -8,7 +8,9 @@ MeanFlow identity in our time convention (x0 at 0, HR at 1):
 
 the total derivative along the trajectory: one forward-mode JVP through the student with tangents (v_θ, 1, 0) for
 (x, r, s). The right-hand side is the stop-gradient target; v_θ is the frozen teacher's velocity (distillation
-from the teacher, not from data). OFTSR App. B.2 calls this the backward form (derivative by the start time); OFTSR's
+from the teacher, not from data). The JVP runs without autograd (the target is detached anyway: nothing of it is
+kept for the backward pass) and on the bare network; the loss then takes one ordinary forward of u, which is what
+DistributedDataParallel needs (it cannot run under a forward-mode transform). OFTSR App. B.2 calls this the backward form (derivative by the start time); OFTSR's
 own Eq. 9 is a discretised forward form (derivative by the end time, r = 0).
 
 Training states: x_r = (1 − r)·x0 + r·x1, a draw from the time-r marginal of the teacher's flow (rectified flow keeps
@@ -62,24 +64,24 @@ class MeanFlowLosses:
     target: torch.Tensor  # the stop-gradient target
 
 
+@torch.no_grad()
 def meanflow_target(u_phi: TwoTimeNet, v_theta: Net, x_r: torch.Tensor, x_lr: torch.Tensor, r: torch.Tensor,
-                    s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(u, SG[v + (s − r)·du/dr]) at states ``x_r``: one JVP through the student with tangents (v_θ, 1, 0).
-
-    ``u`` keeps its graph to the student's weights; the target is detached (the stop-gradient).
-    """
-    with torch.no_grad():
-        v = v_theta(x_r, x_lr, r)
-    u, du_dr = torch.func.jvp(lambda x, rr, ss: u_phi(x, x_lr, ss, rr), (x_r, r, s),
+                    s: torch.Tensor) -> torch.Tensor:
+    """SG[v_θ(x_r, r) + (s − r)·du/dr] at states ``x_r``: one JVP through the student with tangents (v_θ, 1, 0)."""
+    v = v_theta(x_r, x_lr, r)
+    _, du_dr = torch.func.jvp(lambda x, rr, ss: u_phi(x, x_lr, ss, rr), (x_r, r, s),
                               (v, torch.ones_like(r), torch.zeros_like(s)))
-    target = (v + _bcast(s - r, x_r) * du_dr).detach()
-    return u, target
+    return v + _bcast(s - r, x_r) * du_dr
 
 
 def meanflow_loss(u_phi: TwoTimeNet, v_theta: Net, x0: torch.Tensor, x1: torch.Tensor, x_lr: torch.Tensor,
-                  r: torch.Tensor, s: torch.Tensor) -> MeanFlowLosses:
-    """‖u_φ(x_r, r, s) − SG[v_θ(x_r, r) + (s − r)·du/dr]‖² (mean) at x_r = (1 − r)·x0 + r·x1."""
+                  r: torch.Tensor, s: torch.Tensor, jvp_net: TwoTimeNet | None = None) -> MeanFlowLosses:
+    """‖u_φ(x_r, r, s) − SG[v_θ(x_r, r) + (s − r)·du/dr]‖² (mean) at x_r = (1 − r)·x0 + r·x1.
+
+    ``jvp_net`` is the same student unwrapped (no DistributedDataParallel) for the JVP; default ``u_phi``.
+    """
     rb = _bcast(r, x0)
     x_r = (1 - rb) * x0 + rb * x1
-    u, target = meanflow_target(u_phi, v_theta, x_r, x_lr, r, s)
+    target = meanflow_target(jvp_net or u_phi, v_theta, x_r, x_lr, r, s)
+    u = u_phi(x_r, x_lr, s, r)
     return MeanFlowLosses(((u - target) ** 2).mean(), u, target)
