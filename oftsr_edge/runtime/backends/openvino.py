@@ -1,10 +1,10 @@
 """OpenVINO backend for CPUs: the exported ONNX compiled by OpenVINO's CPU plugin (the ``[openvino]`` extra).
 
 Why it exists: on this project's x86 CPU it runs our FP32 and INT8 models faster than ONNX Runtime with the same
-thread count (benchmarks/README.md, "CPU engines"). The model is compiled once per input shape with that shape fixed
-(static shapes let the plugin pick its kernels up front; the tiler feeds one tile shape, so that is one compile, or
-two when the last batch is short). Inference precision is pinned to f32 so a CPU with bf16 units does not silently
-lower it (an INT8 model still runs its Q/DQ parts in int8). Thread count is ``INFERENCE_NUM_THREADS``.
+thread count (benchmarks/README.md, "CPU engines"). The model is compiled once with its dynamic N, h, w axes: a
+static-shape compile per tile shape measured no faster, and a folder of differently sized images would otherwise
+compile once per size. Inference precision is pinned to f32 so a CPU with bf16 units does not silently lower it (an
+INT8 model still runs its Q/DQ parts in int8). Thread count is ``INFERENCE_NUM_THREADS``.
 
 ``openvino`` is imported only inside functions, so importing this module never fails on a box without it.
 """
@@ -20,9 +20,6 @@ import numpy as np
 from oftsr_edge import contract
 from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.runtime.backends.base import Backend
-
-_MAX_SHAPES = 4  # compiled shapes kept; a tiler uses one or two
-
 
 def import_openvino() -> Any:
     try:
@@ -59,7 +56,7 @@ class OpenVinoBackend(Backend):
     """Runs an exported ONNX model with OpenVINO on the CPU (``name``: "openvino")."""
 
     name = "openvino"
-    fixed_shape = True  # pad small images to the tile: one shape, one compile
+    fixed_shape = False  # any multiple of the model's multiple_of, like ONNX Runtime on the CPU
 
     def __init__(self, model_path: str | Path, threads: int = 0) -> None:
         import_openvino()
@@ -68,24 +65,13 @@ class OpenVinoBackend(Backend):
             raise OftsrError(f"{self.model_path}: no such model file")
         self.spec = contract.read_spec(self.model_path, via="onnxruntime")
         self.threads = threads
-        self._requests: dict[tuple[tuple[int, ...], ...], Any] = {}
-        self._closed = False
-
-    def _request(self, feeds: dict[str, np.ndarray]) -> Any:
-        key = tuple(array.shape for array in feeds.values())
-        request = self._requests.get(key)
-        if request is None:
-            if len(self._requests) >= _MAX_SHAPES:
-                self._requests.clear()
-            compiled = compile_model(self.model_path, threads=self.threads, shapes=feeds)
-            request = self._requests[key] = compiled.create_infer_request()
-        return request
+        self._request: Any = compile_model(self.model_path, threads=threads).create_infer_request()
 
     def run(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
-        if self._closed:
+        request = self._request
+        if request is None:
             raise OftsrError("the OpenVINO backend is closed")
         feeds = contract.feeds(lr, noise, t)
-        request = self._request(feeds)
         try:
             result = request.infer(feeds)
         except MemoryError:
@@ -98,5 +84,4 @@ class OpenVinoBackend(Backend):
         return np.array(result[request.model_outputs[0]], dtype=np.float32, copy=True)  # fresh: blended later
 
     def close(self) -> None:
-        self._requests.clear()
-        self._closed = True
+        self._request = None
