@@ -32,11 +32,14 @@ PHOTO = Path(__file__).resolve().parents[1] / "examples" / "kodim23_lr.png"
 Run = Callable[[dict[str, np.ndarray]], np.ndarray]
 
 
-def feeds_for(spec: contract.ModelSpec) -> dict[str, np.ndarray]:
-    """One tile of the sample photo (160×160 LR, cropped to the model's tile) with its noise and t = 0.5."""
-    tile = spec.tile
-    lr = read_image(PHOTO)[:tile, :tile].astype(np.float32).transpose(2, 0, 1)[None] / 255.0
-    noise = NoiseField(0).region(0, 0, tile * spec.scale, tile * spec.scale)[None]
+def feeds_for(spec: contract.ModelSpec, size: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
+    """The sample photo (160×160 LR) cropped to the model's tile, or tiled (reflected) up to ``size`` = (h, w) —
+    a whole video frame in one call — with its noise and t = 0.5."""
+    h, w = size or (spec.tile, spec.tile)
+    photo = read_image(PHOTO)
+    reps = (-(-h // photo.shape[0]), -(-w // photo.shape[1]), 1)
+    lr = np.tile(photo, reps)[:h, :w].astype(np.float32).transpose(2, 0, 1)[None] / 255.0
+    noise = NoiseField(0).region(0, 0, h * spec.scale, w * spec.scale)[None]
     return contract.feeds(np.ascontiguousarray(lr), noise, np.array([0.5], dtype=np.float32))
 
 
@@ -71,7 +74,7 @@ def openvino_engine(path: Path, threads: int, static: bool, hint: str) -> Run:
     return run
 
 
-def engines(path: Path, threads: int) -> dict[str, Run]:
+def engines(path: Path, threads: int, only: tuple[str, ...] = ()) -> dict[str, Run]:
     """The candidates: the runtime's ORT settings first (the reference), then the variants tried."""
     found = {
         "ort: ENABLE_ALL, no spinning (runtime default)": ort_engine(path, threads, "ORT_ENABLE_ALL", False),
@@ -85,13 +88,17 @@ def engines(path: Path, threads: int) -> dict[str, Run]:
         found["openvino: static shape, LATENCY"] = openvino_engine(path, threads, True, "LATENCY")
     except ImportError:
         print("openvino is not installed: pip install 'oftsr-edge[openvino]'", file=sys.stderr)
-    return found
+    keep = [name for name in found if not only or name == next(iter(found)) or any(o in name for o in only)]
+    return {name: found[name] for name in keep}
 
 
-def measure(path: Path, threads: int, rounds: int, warmup: int) -> list[dict]:
+def measure(
+    path: Path, threads: int, rounds: int, warmup: int, size: tuple[int, int] | None = None, only: tuple = ()
+) -> list[dict]:
     spec = contract.read_spec(path, via="onnxruntime")
-    feeds = feeds_for(spec)
-    runs = engines(path, threads)
+    feeds = feeds_for(spec, size)
+    h, w = feeds[contract.INPUT_LR].shape[2:]
+    runs = engines(path, threads, only)
     outputs = {name: run(feeds) for name, run in runs.items()}  # first call: load / compile / warm
     for _ in range(warmup - 1):
         for run in runs.values():
@@ -102,7 +109,7 @@ def measure(path: Path, threads: int, rounds: int, warmup: int) -> list[dict]:
             start = time.perf_counter()
             run(feeds)
             times[name].append(time.perf_counter() - start)
-    hr_mp = spec.tile * spec.tile * spec.scale**2 / 1e6
+    hr_mp = h * w * spec.scale**2 / 1e6
     reference = next(iter(runs))
     base = statistics.median(times[reference])
     base_min = min(times[reference])
@@ -111,7 +118,7 @@ def measure(path: Path, threads: int, rounds: int, warmup: int) -> list[dict]:
         median = statistics.median(values)
         rows.append({
             "model": path.name, "precision": spec.precision, "engine": name, "threads": threads,
-            "tile": spec.tile, "median_s": median, "min_s": min(values), "s_per_out_mp": median / hr_mp,
+            "tile": f"{w}x{h}", "median_s": median, "min_s": min(values), "s_per_out_mp": median / hr_mp,
             "cv": statistics.pstdev(values) / statistics.mean(values), "ratio_to_runtime_ort": median / base,
             "min_ratio_to_runtime_ort": min(values) / base_min,
             "max_abs_diff_to_runtime_ort": float(np.max(np.abs(outputs[name] - outputs[reference]))),
@@ -125,10 +132,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--lr-size", default=None, help="WxH of one whole-frame call (default: the model's tile)")
+    parser.add_argument("--engines", default="", help="comma-separated name parts to keep (the reference stays)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    rows = [row for path in args.model for row in measure(path, args.threads, args.rounds, args.warmup)]
-    print("| model | engine | threads | tile | median s | s / output MP | CV | ratio to runtime ORT (median) "
+    size = None
+    if args.lr_size:
+        w, h = (int(v) for v in args.lr_size.lower().split("x"))
+        size = (h, w)
+    only = tuple(e for e in args.engines.split(",") if e)
+    rows = [r for path in args.model for r in measure(path, args.threads, args.rounds, args.warmup, size, only)]
+    print("| model | engine | threads | LR WxH | median s | s / output MP | CV | ratio to runtime ORT (median) "
           "| ratio (min) | max abs diff |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -34,15 +34,18 @@ def rss_mb(field: str = "VmRSS") -> float:
 def run(clip: Path, out: Path, backend: str, threads: int, tile: int | None, frames: int) -> dict:
     marks = {max(1, round(frames * f)): f"{int(f * 100)}%" for f in (0.1, 0.5, 0.9, 1.0)}
     samples: dict[str, float] = {}
+    every: list[float] = []
 
     def sample(done: int) -> None:
+        every.append(rss_mb())
         if done in marks:
-            samples[marks[done]] = rss_mb()
+            samples[marks[done]] = every[-1]
 
     options = parse_backend(backend, threads=threads or None)
     start_rss = rss_mb()
     result = upscale_video(VideoJob(clip, out, backend=options, tile=tile, overwrite=True, quiet=True), sample)
     stats = result.stats
+    peak = rss_mb("VmHWM")  # before the checks below, which decode whole clips into memory
     src_frames, src_times, _, src_duration = video_frames(clip)
     out_frames, out_times, _, out_duration = video_frames(out)
     width, height = out_frames[0].shape[1], out_frames[0].shape[0]
@@ -51,7 +54,8 @@ def run(clip: Path, out: Path, backend: str, threads: int, tile: int | None, fra
         "backend": backend, "threads": threads, "lr": f"{src_frames[0].shape[1]}x{src_frames[0].shape[0]}",
         "hr": f"{width}x{height}", "frames": stats.frames, "seconds": stats.seconds,
         "fps": stats.frames / stats.seconds, "s_per_out_mp": stats.seconds / hr_mp,
-        "busy_s": stats.busy, "rss_start_mb": start_rss, "rss_mb": samples, "peak_rss_mb": rss_mb("VmHWM"),
+        "busy_s": stats.busy, "rss_start_mb": start_rss, "rss_mb": samples, "peak_rss_mb": peak,
+        "rss_max_first_half_mb": max(every[: len(every) // 2]), "rss_max_second_half_mb": max(every[len(every) // 2 :]),
         "hr_buffers": stats.buffers, "audio_identical": audio_packets(clip) == audio_packets(out),
         "frames_kept": len(out_frames) == len(src_frames), "timestamps_kept": out_times == src_times,
         "duration_in_s": src_duration, "duration_out_s": out_duration, "summary": result.summary,
