@@ -25,6 +25,7 @@ _LAZY = {
     "check_t": "oftsr_edge.runtime.checks",
     "Tiler": "oftsr_edge.runtime.tiling.tiler",
     "NoiseField": "oftsr_edge.runtime.noise",
+    **dict.fromkeys(("FrameUpscaler", "upscale_frames", "read_frames"), "oftsr_edge.runtime.frames"),
     "read_image": "oftsr_edge.runtime.image_io",
     "write_image": "oftsr_edge.runtime.image_io",
     "open_backend": "oftsr_edge.runtime.backends.select",
