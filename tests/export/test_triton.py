@@ -75,7 +75,11 @@ def test_onnx_repository_follows_the_contract(tmp_path: Path) -> None:
 
 def test_engine_profile_fixes_batch_and_tile(tmp_path: Path) -> None:
     from oftsr_edge.fileio import sha256_file
-    from oftsr_edge.runtime.backends.tensorrt.engine_cache import EngineEnvironment, EngineSidecar, write_engine
+    from oftsr_edge.runtime.backends.tensorrt.engine_cache import (
+        EngineEnvironment,
+        EngineSidecar,
+        write_engine,
+    )
     from oftsr_edge.runtime.backends.tensorrt.profiles import make_profile
 
     model = resolve_model(None)

@@ -21,6 +21,7 @@ from oftsr_edge import contract
 from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.runtime.backends.base import Backend
 
+
 def import_openvino() -> Any:
     try:
         import openvino
