@@ -32,9 +32,9 @@ CHANNELS = 3
 
 @functools.lru_cache(maxsize=1)
 def quantile_table() -> np.ndarray:
-    """Q[k] = Φ⁻¹((k + ½) / 65536) for k in 0…65535, float32 (computed once, ~30 ms, with the stdlib)."""
-    inv_cdf = NormalDist().inv_cdf
-    return np.array([inv_cdf((k + 0.5) / 65536.0) for k in range(65536)], dtype=np.float32)
+    """Q[k] = Φ⁻¹((k + ½) / 65536) for k in 0…65535, float32 (computed once, a few ms, with the stdlib)."""
+    half = np.array(list(map(NormalDist().inv_cdf, (np.arange(32768) + 0.5) / 65536.0)), dtype=np.float32)
+    return np.concatenate([half, -half[::-1]])  # Φ⁻¹(1 − p) = −Φ⁻¹(p) exactly: half the start-up cost
 
 
 class NoiseField:
