@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,7 +25,9 @@ from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime import image_io
 from oftsr_edge.runtime.checks import check_image, check_t, resolve_seed
 from oftsr_edge.runtime.tiling.tiler import NonFiniteOutputError, Tiler
-from oftsr_edge.runtime.upscaler import Upscaler
+
+if TYPE_CHECKING:  # a type only: Upscaler may then offer upscale_frames by importing this module, without a cycle
+    from oftsr_edge.runtime.upscaler import Upscaler
 
 
 class FrameUpscaler:
@@ -42,7 +45,7 @@ class FrameUpscaler:
         self._tiler_key: tuple | None = None
         self._tiler_backend: object = None
 
-    def tiler_for(self, shape: tuple[int, ...], dtype: np.dtype = np.dtype(np.uint8)) -> Tiler:
+    def tiler_for(self, shape: tuple[int, ...], dtype: np.dtype | type = np.uint8) -> Tiler:
         """The tiler for (H, W, 3) frames of ``dtype``: planned once per frame size and backend, so the tiling (and
         with it every pixel of a still region) cannot change in the middle of a stream."""
         up = self.upscaler

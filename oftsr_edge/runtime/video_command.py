@@ -7,8 +7,11 @@ skipped only when the settings recorded in it (here also the encoder and its opt
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +82,7 @@ def upscale_video(job: VideoJob, progress: Callable[[int], None] | None = None) 
         tiler = frames.tiler_for((info.height, info.width, 3))  # the whole stream's tiling, planned once
         record = provenance.make_record(
             sha256_file(source), up.model_sha256, frames.t, frames.seed, job.seed is None,
-            tiler.tile if isinstance(tiler.tile, int) else tiler.tile[0], tiler.overlap, up.backend_name,
+            tiler.tile if isinstance(tiler.tile, int) else list(tiler.tile), tiler.overlap, up.backend_name,
         )  # fmt: skip
         record.update(codec=codec, codec_options=codec_options)
         if not job.overwrite and _is_current(target, record):
@@ -131,7 +134,7 @@ def _write(
             progress(done)
 
     try:
-        with atomic_path(target) as tmp, ExitStack() as stack:
+        with _sigterm_as_interrupt(), atomic_path(target) as tmp, ExitStack() as stack:
             src = stack.enter_context(av.open(str(source), "r"))
             try:
                 out = stack.enter_context(av.open(str(tmp), "w", format=muxer))
@@ -155,6 +158,24 @@ def _write(
     finally:
         bar.close()
     return stats
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While a video is written, SIGTERM (a killed job, ``timeout``) unwinds like Ctrl-C, so the temporary file is
+    removed instead of left behind; only the main thread can install a handler, elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _streams(

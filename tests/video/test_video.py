@@ -111,6 +111,20 @@ def test_an_interrupted_run_leaves_no_output_and_no_temporary_file(clip: Path, t
     assert target.read_bytes() == b"an older output" and list(tmp_path.iterdir()) == [target]
 
 
+def test_sigterm_removes_the_temporary_file_too(clip: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    def terminate(done: int) -> None:
+        if done == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # what `timeout` or a job scheduler sends
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(VideoJob(clip, tmp_path / "cut.mp4", tile=0, quiet=True), progress=terminate)
+    assert list(tmp_path.iterdir()) == [] and signal.getsignal(signal.SIGTERM) is before
+
+
 @pytest.mark.parametrize(
     ("make", "target", "kwargs", "needle"),
     [
