@@ -127,7 +127,7 @@ def _realism_terms(options: RealismOptions | None) -> tuple[RealismTerms | None,
     if options is None or not options.active:
         return None, {}
     lpips, record = None, {"lambda_lpips": options.lambda_lpips, "lambda_adl": options.lambda_adl,
-                           "gamma": options.gamma, "adl_layers": "every block"}
+                           "gamma": options.gamma}
     if options.lambda_lpips > 0:
         from oftsr_edge.train.lpips_torch import load_lpips_loss
 
@@ -173,6 +173,8 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
                              "states": "(1 - r) x0 + r x1"}
         objective = MeanFlowObjective(t_ckpt.build_model("ema").to(device), terms)
     if realism_record:
+        if realism is not None and realism.lambda_adl > 0:
+            realism_record["adl_layers"] = list(block_layers(student))
         config["distill"]["realism"] = realism_record
     val = load_val_pairs(val_dir, t_ckpt.scale, settings.val_limit) if val_dir else None
     trainer = Trainer(Path(out), config, student, objective, folder, settings, val, resume, dist_info, quiet)

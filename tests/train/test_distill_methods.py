@@ -50,6 +50,7 @@ def test_meanflow_distill_end_to_end_and_exact_resume(tmp_path: Path, teacher: P
     assert ckpt.model_config.times == 2 and ckpt.config["name"] == "oftsr-tiny-x4-meanflow"
     assert ckpt.config["distill"]["method"] == "meanflow"
     assert ckpt.config["distill"]["realism"]["lambda_adl"] == 0.1
+    assert ckpt.config["distill"]["realism"]["adl_layers"] == ["down0.0", "down1.0", "up0.0"]
     lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert {"meanflow", "adl", "loss"} <= set(lines[-1]) and torch.isfinite(torch.tensor(lines[-1]["loss"]))
     teacher_ckpt = load_checkpoint(teacher)
