@@ -12,6 +12,7 @@ output has NaN/Inf is replaced, with a warning, by its fp32 sibling (same checkp
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +168,15 @@ class Upscaler:
     def tiler_for(self, choice: TileChoice) -> Tiler:
         """The :class:`Tiler` that runs ``choice`` (from :meth:`plan`) on this backend: e.g. for frame streams."""
         return self._policy.tiler_for(choice)
+
+    def upscale_frames(
+        self, frames: Iterable[np.ndarray], t: float | None = None, seed: int | None = 0, reuse: bool = False
+    ) -> Iterator[np.ndarray]:
+        """A stream of frames with one t and seed (noise fixed per pixel: a static scene does not flicker), each
+        output bit-identical to :meth:`upscale` of that frame; see :mod:`oftsr_edge.runtime.frames`."""
+        from oftsr_edge.runtime.frames import upscale_frames
+
+        return upscale_frames(self, frames, t, seed, reuse)
 
     def upscale(
         self,

@@ -83,3 +83,9 @@ def test_a_frame_folder_is_read_in_name_order(tmp_path: Path, clip: list[np.ndar
         frame_paths(tmp_path / "empty" if (tmp_path / "empty").mkdir() is None else tmp_path)
     with pytest.raises(OftsrError, match="not a folder"):
         frame_paths(tmp_path / "f1.png")
+
+
+def test_the_upscaler_method_is_the_same_stream(upscaler: Upscaler, clip: list[np.ndarray]) -> None:
+    via_method = list(upscaler.upscale_frames(iter(clip), t=0.3, seed=2))
+    assert all(np.array_equal(a, upscaler.upscale(f, t=0.3, seed=2)) for a, f in zip(via_method, clip))
+    assert len(via_method) == len(clip)
