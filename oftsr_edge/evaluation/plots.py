@@ -103,10 +103,8 @@ def pick_crop(hr: np.ndarray, size: int) -> tuple[int, int, int]:
     return where[0], where[1], size
 
 
-def crop_grid(
-    panels: list[tuple[str, np.ndarray]], crop: tuple[int, int, int], path: str | Path, zoom: int = 2
-) -> Path:
-    """Side-by-side HR-size crops (same window in each panel), labelled, as one PNG. LR panels are pre-upscaled."""
+def crop_row(panels: list[tuple[str, np.ndarray]], crop: tuple[int, int, int], zoom: int = 2) -> Image.Image:
+    """Side-by-side HR-size crops (same window in each panel), each labelled above; LR panels are pre-upscaled."""
     y, x, size = crop
     tiles = []
     for label, image in panels:
@@ -117,14 +115,35 @@ def crop_grid(
         canvas.paste(piece, (0, 16))
         ImageDraw.Draw(canvas).text((3, 2), label, fill="black")
         tiles.append(canvas)
-    grid = Image.new("RGB", (sum(t.width for t in tiles) + 4 * (len(tiles) - 1), tiles[0].height), "white")
+    row = Image.new("RGB", (sum(t.width for t in tiles) + 4 * (len(tiles) - 1), tiles[0].height), "white")
     left = 0
     for tile in tiles:
-        grid.paste(tile, (left, 0))
+        row.paste(tile, (left, 0))
         left += tile.width + 4
+    return row
+
+
+def stack_rows(rows: list[Image.Image]) -> Image.Image:
+    """Rows of panels one under another, left-aligned, 4 px apart."""
+    grid = Image.new("RGB", (max(r.width for r in rows), sum(r.height for r in rows) + 4 * (len(rows) - 1)), "white")
+    top = 0
+    for row in rows:
+        grid.paste(row, (0, top))
+        top += row.height + 4
+    return grid
+
+
+def write_png(image: Image.Image, path: str | Path) -> Path:
     buffer = io.BytesIO()
-    grid.save(buffer, format="PNG")
+    image.save(buffer, format="PNG")
     return write_bytes_atomic(Path(path), buffer.getvalue())
+
+
+def crop_grid(
+    panels: list[tuple[str, np.ndarray]], crop: tuple[int, int, int], path: str | Path, zoom: int = 2
+) -> Path:
+    """One row of labelled crops (:func:`crop_row`) as a PNG file."""
+    return write_png(crop_row(panels, crop, zoom), path)
 
 
 def write_eval_pictures(

@@ -176,7 +176,7 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
         if realism is not None and realism.lambda_adl > 0:
             realism_record["adl_layers"] = list(block_layers(student))
         config["distill"]["realism"] = realism_record
-    val = load_val_pairs(val_dir, t_ckpt.scale, settings.val_limit) if val_dir else None
+    val = load_val_pairs(val_dir, t_ckpt.scale, settings.val_limit, config["degradation"]) if val_dir else None
     trainer = Trainer(Path(out), config, student, objective, folder, settings, val, resume, dist_info, quiet)
     if method == "meanflow":
         objective.student = trainer.model

@@ -9,7 +9,7 @@ import torch
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import sha256_file
-from oftsr_edge.train.checkpoint import WEIGHTS, checkpoint_config, load_checkpoint
+from oftsr_edge.train.checkpoint import checkpoint_config, load_checkpoint
 from oftsr_edge.train.data import HRImageFolder
 from oftsr_edge.train.losses import flow_matching_loss
 from oftsr_edge.train.model import CONFIGS, OFTSRUNet, UNetConfig
@@ -63,7 +63,7 @@ def warm_start(net: OFTSRUNet, source: str | Path, scale: int) -> dict[str, Any]
         raise OftsrError(f"--init-from {source}: holds a {loaded.model_config.name} model "
                          f"({loaded.model_config}), not {net.config.name}")
     net.load_state_dict(loaded.ema_state)
-    return {"path": str(loaded.path.resolve()), "sha256": sha256_file(loaded.path / WEIGHTS), "step": loaded.step}
+    return {"path": str(loaded.path.resolve()), "sha256": sha256_file(loaded.weights_path), "step": loaded.step}
 
 
 def build_teacher_trainer(data: str | Path, out: str | Path, model: str | UNetConfig = "small", scale: int = 4,
@@ -81,7 +81,7 @@ def build_teacher_trainer(data: str | Path, out: str | Path, model: str | UNetCo
     if init_from is not None:  # on --resume the checkpoint's weights then replace these; the config stays the same
         extra["init_from"] = warm_start(net, init_from, scale)
     config = teacher_config(model, scale, sigma_p, degradation, noise_sigma, data, **extra)
-    val = load_val_pairs(val_dir, scale, settings.val_limit) if val_dir else None
+    val = load_val_pairs(val_dir, scale, settings.val_limit, degradation) if val_dir else None
     trainer = Trainer(Path(out), config, net, objective, folder, settings, val, resume, dist_info, quiet)
     trainer.data_summary = folder.summary()
     return trainer

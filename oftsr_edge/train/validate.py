@@ -1,7 +1,8 @@
 """Validation: LR/HR pairs from a folder, whole-image teacher sampling and one-step inference, PSNR-Y.
 
-A folder laid out like the shared val sets (``HR/`` + ``LR_bicubic/X{s}/`` with matching names) uses its own LR
-images; any other folder of HR images gets LR by antialiased bicubic downsampling after cropping HR to a multiple
+A folder laid out like the shared val sets (``HR/`` + ``LR_<degradation>/X{s}/`` with matching names, as the shared
+sets and ``oftsr-edge degrade`` write them) uses its own LR images — those of the run's degradation, so a real-photo
+run validates on real-style LR; any other folder of HR images gets LR by antialiased bicubic downsampling after cropping HR to a multiple
 of the scale.
 """
 
@@ -32,9 +33,13 @@ class ValPair:
     lr: np.ndarray  # (h, w, 3) uint8
 
 
-def load_val_pairs(folder: str | Path, scale: int, limit: int | None = None) -> list[ValPair]:
+def load_val_pairs(folder: str | Path, scale: int, limit: int | None = None,
+                   degradation: str = "bicubic") -> list[ValPair]:
     folder = Path(folder)
-    hr_dir, lr_dir = folder / "HR", folder / "LR_bicubic" / f"X{scale}"
+    hr_dir, lr_dir = folder / "HR", folder / f"LR_{degradation}" / f"X{scale}"
+    if degradation != "bicubic" and hr_dir.is_dir() and not lr_dir.is_dir():
+        raise OftsrError(f"{folder} has no LR_{degradation}/X{scale}/ folder to validate a {degradation} run on "
+                         f"(make one with: oftsr-edge degrade --hr {hr_dir} -o {folder} --degradation {degradation})")
     pairs = []
     if hr_dir.is_dir() and lr_dir.is_dir():
         for hr_path in find_images(hr_dir):
