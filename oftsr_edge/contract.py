@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -277,6 +278,7 @@ def validate(
             raise OftsrError(f"{source}: '{value.name}' axes {fixed} are not named dynamic axes")
         if rank == 4 and value.dims[1] != CHANNELS:
             raise OftsrError(f"{source}: '{value.name}' must have {CHANNELS} channels, got {value.dims[1]}")
+    _check_axis_scale(io, spec, source)
     for name in (INPUT_T, INPUT_R) if spec.two_time else (INPUT_T,):
         if io.consumed is not None and name not in io.consumed:
             raise OftsrError(
@@ -285,6 +287,25 @@ def validate(
     if expect_precision is not None and spec.precision != expect_precision:
         raise OftsrError(f"{source}: metadata says precision {spec.precision}, expected {expect_precision}")
     return spec
+
+
+_SCALED_AXIS = re.compile(r"^\s*(\d+)\s*\*\s*[hw]\s*$")
+
+
+def _check_axis_scale(io: ModelIO, spec: ModelSpec, source: str) -> None:
+    """Export names the HR axes ``{s}*h`` and ``{s}*w`` (:func:`dim_names`): a graph whose names say another scale
+    than its metadata would fail at the first call with a shape error deep in the graph, so say it here."""
+    for value in (*io.inputs, *io.outputs):
+        if RANKS.get(value.name) != 4 or value.name == INPUT_LR:
+            continue
+        for dim in value.dims[2:]:
+            match = _SCALED_AXIS.match(dim) if isinstance(dim, str) else None
+            if match and int(match.group(1)) != spec.scale:
+                raise OftsrError(
+                    f"{source}: the metadata says x{spec.scale}, but the graph's '{value.name}' axes are "
+                    f"({', '.join(str(d) for d in value.dims[2:])}), i.e. x{match.group(1)}: its metadata does not "
+                    "describe this graph; re-export it"
+                )
 
 
 def spec_from_session(
