@@ -66,7 +66,6 @@ def spec_from_checkpoint(
 ) -> ModelSpec:
     """The fp32 model's metadata, filled from the checkpoint's config; bad knobs are one-line errors. A two-time
     student gets contract format 2 (method meanflow, ``default_steps``); ``default_steps`` > 1 needs one."""
-    from oftsr_edge.train.checkpoint import WEIGHTS
 
     config = ckpt.config
     model_cfg = ckpt.model_config
@@ -92,7 +91,7 @@ def spec_from_checkpoint(
         opset=int(opset),
         tile=int(tile),
         degradation=str(config.get("degradation", "unknown")),
-        checkpoint_sha256=sha256_file(ckpt.path / WEIGHTS),
+        checkpoint_sha256=sha256_file(ckpt.weights_path),
         default_steps=int(default_steps),
         **versions,
     )

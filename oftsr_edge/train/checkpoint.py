@@ -10,7 +10,9 @@ Layout of a run directory::
     RUN/checkpoints/latest.txt           name of the newest complete checkpoint (written last, atomically)
 
 Every file is written to a temporary name and renamed, and ``latest.txt`` moves only after a checkpoint is
-complete, so an interrupted save never leaves a checkpoint that looks valid but is not.
+complete, so an interrupted save never leaves a checkpoint that looks valid but is not; a staging folder a killed
+run left behind is swept by the next save. A run folder whose newest checkpoint cannot be read (a truncated file, a
+disk error) loads the newest older one that can, with a warning, instead of stopping.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.fileio import write_text_atomic
+from oftsr_edge.fileio import sweep_stale, temp_dir, write_text_atomic
 from oftsr_edge.train.model import OFTSRUNet, UNetConfig
 
 FORMAT_VERSION = 1
@@ -47,6 +49,13 @@ class Checkpoint:
     config: dict[str, Any]
     model_state: dict[str, torch.Tensor]
     ema_state: dict[str, torch.Tensor]
+    weights: Path | None = None  # the safetensors file read (None: path / WEIGHTS)
+    trainer_state: dict[str, Any] = field(default_factory=dict)  # filled when loaded with resumable=True
+
+    @property
+    def weights_path(self) -> Path:
+        """The weights file these tensors came from (what a model's checkpoint_sha256 hashes)."""
+        return self.weights if self.weights is not None else self.path / WEIGHTS
 
     @property
     def kind(self) -> str:
@@ -104,7 +113,8 @@ def save_checkpoint(
     ckpt_root.mkdir(parents=True, exist_ok=True)
     name = f"step_{step:08d}"
     final = ckpt_root / name
-    staging = Path(tempfile.mkdtemp(dir=ckpt_root, prefix=f".{name}."))
+    sweep_stale(ckpt_root)  # staging folders of a killed save
+    staging = temp_dir(ckpt_root, name)
     try:
         meta = dict(config, step=step, format_version=FORMAT_VERSION)
         tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -126,42 +136,81 @@ def save_checkpoint(
     return final
 
 
-def resolve_checkpoint(path: str | os.PathLike) -> Path:
-    """Accept a run dir (its latest checkpoint), a checkpoint dir, or its weights file; return the checkpoint dir."""
+def _weights_files(path: str | os.PathLike) -> list[Path]:
+    """The weights files ``path`` names, best first: a weights file itself, a checkpoint folder's, or a run
+    folder's checkpoints (the one ``latest.txt`` names, then the others newest first, for a fallback)."""
     p = Path(path)
     if not p.exists():
         raise OftsrError(f"checkpoint not found: {p}")
     if p.is_file():
         if p.suffix != ".safetensors":
             raise OftsrError(f"not an oftsr-edge checkpoint (expected a run directory or {WEIGHTS}): {p}")
-        return p.parent
+        return [p]
     if (p / WEIGHTS).is_file():
-        return p
-    latest = p / "checkpoints" / LATEST
+        return [p / WEIGHTS]
+    root = p / "checkpoints"
+    latest = root / LATEST
     if latest.is_file():
-        target = p / "checkpoints" / latest.read_text().strip()
-        if (target / WEIGHTS).is_file():
-            return target
+        try:
+            named = [root / latest.read_text().strip()]
+        except (OSError, UnicodeDecodeError):
+            named = []
+        steps = sorted((d for d in root.glob("step_*") if d.is_dir()), reverse=True)
+        found = [d / WEIGHTS for d in dict.fromkeys(named + steps) if (d / WEIGHTS).is_file()]
+        if found:
+            return found
     raise OftsrError(f"no checkpoint in {p} (expected {WEIGHTS} or checkpoints/{LATEST})")
 
 
-def load_checkpoint(path: str | os.PathLike, kind: str | None = None, scale: int | None = None) -> Checkpoint:
-    """Load a checkpoint; with ``kind``/``scale`` given, a mismatch is a one-line :class:`OftsrError`."""
-    ckpt_dir = resolve_checkpoint(path)
-    weights = ckpt_dir / WEIGHTS
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """Accept a run dir (its latest checkpoint), a checkpoint dir, or its weights file; return the checkpoint dir."""
+    return _weights_files(path)[0].parent
+
+
+def load_checkpoint(
+    path: str | os.PathLike, kind: str | None = None, scale: int | None = None, resumable: bool = False
+) -> Checkpoint:
+    """Load a checkpoint; with ``kind``/``scale`` given, a mismatch is a one-line :class:`OftsrError`.
+
+    ``path`` may be a weights file (exactly that file is read), a checkpoint folder or a run folder. In a run folder
+    an unreadable newest checkpoint falls back to the newest readable older one, with a warning. ``resumable``: the
+    trainer state must load too (it is returned in ``trainer_state``)."""
+    candidates = _weights_files(path)
+    first_error: OftsrError | None = None
+    for weights in candidates:
+        try:
+            loaded = _load_weights(weights, kind, scale)
+            if resumable:
+                loaded.trainer_state = load_trainer_state(loaded.path)
+        except _Unreadable as exc:
+            first_error = first_error or exc
+            continue
+        if weights != candidates[0]:
+            warnings.warn(f"{first_error}; using the previous checkpoint {loaded.path} instead", RuntimeWarning,
+                          stacklevel=2)  # fmt: skip
+        return loaded
+    raise OftsrError(str(first_error)) from None
+
+
+class _Unreadable(OftsrError):
+    """A checkpoint file that cannot be read (truncated, damaged): a run folder falls back to an older one."""
+
+
+def _load_weights(weights: Path, kind: str | None, scale: int | None) -> Checkpoint:
+    ckpt_dir = weights.parent
     try:
         with safe_open(str(weights), framework="pt") as f:
             meta_text = (f.metadata() or {}).get("oftsr_edge")
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:  # safetensors raises several types for a damaged header
-        raise OftsrError(f"cannot read checkpoint weights {weights}: {exc}") from None
+        raise _Unreadable(f"cannot read checkpoint weights {weights}: {exc}") from None
     if not meta_text:
         raise OftsrError(f"{weights} is a safetensors file but not an oftsr-edge checkpoint (no oftsr_edge metadata)")
     try:
         config = json.loads(meta_text)
         UNetConfig.from_dict(config["model"]), int(config["scale"]), float(config["sigma_p"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise OftsrError(f"{weights}: damaged oftsr-edge metadata ({type(exc).__name__}: {exc})") from None
+        raise _Unreadable(f"{weights}: damaged oftsr-edge metadata ({type(exc).__name__}: {exc})") from None
     if config.get("kind") not in KINDS:
         raise OftsrError(f"{weights}: unknown checkpoint kind {config.get('kind')!r}")
     if kind is not None and config["kind"] != kind:
@@ -170,14 +219,15 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None, scale: int
         raise OftsrError(f"{ckpt_dir} is a x{config['scale']} checkpoint, but x{scale} is needed here")
     model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     ema_state = {k[len("ema."):]: v for k, v in tensors.items() if k.startswith("ema.")}
-    return Checkpoint(path=ckpt_dir, config=config, model_state=model_state, ema_state=ema_state)
+    return Checkpoint(path=ckpt_dir, config=config, model_state=model_state, ema_state=ema_state, weights=weights)
 
 
 def load_trainer_state(ckpt_dir: Path) -> dict[str, Any]:
     path = Path(ckpt_dir) / STATE
     if not path.is_file():
-        raise OftsrError(f"{ckpt_dir} has no {STATE}: it cannot be resumed")
+        raise _Unreadable(f"{ckpt_dir} has no {STATE}: it cannot be resumed")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)  # no arbitrary pickle from a run folder
     except Exception as exc:
-        raise OftsrError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _Unreadable(f"cannot read {path}: {reason}") from None

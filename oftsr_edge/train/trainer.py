@@ -161,11 +161,12 @@ class Trainer:
         latest = self.run_dir / "checkpoints" / ckpt.LATEST
         if not latest.exists():
             raise OftsrError(f"--resume: nothing to resume in {self.run_dir} (no checkpoints/{ckpt.LATEST})")
-        loaded = ckpt.load_checkpoint(self.run_dir, kind=self.config["kind"], scale=self.config["scale"])
+        loaded = ckpt.load_checkpoint(self.run_dir, kind=self.config["kind"], scale=self.config["scale"],
+                                      resumable=True)  # an unreadable newest checkpoint: the previous one
         if UNetConfig.from_dict(loaded.config["model"]) != UNetConfig.from_dict(self.config["model"]):
             raise OftsrError(f"--resume: {self.run_dir} holds a {loaded.config['model']['name']} model, "
                              f"not {self.config['model']['name']}")
-        state = ckpt.load_trainer_state(loaded.path)
+        state = loaded.trainer_state
         self.model.load_state_dict(loaded.model_state)
         self._resume_ema = loaded.ema_state
         self.optimizer.load_state_dict(state["optimizer"])
