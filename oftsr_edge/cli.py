@@ -14,6 +14,7 @@ import click
 
 from oftsr_edge import __version__
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.interrupts import stop_signals_as_interrupt
 
 # name -> "module:attribute"; the attribute is a click.Command.
 _COMMANDS: dict[str, str] = {
@@ -71,16 +72,18 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the group, turning user errors into one line on stderr and a non-zero exit."""
+    """Entry point: run the group, turning user errors into one line on stderr and a non-zero exit; Ctrl-C and
+    SIGTERM stop the run the same way (exit 130, :mod:`oftsr_edge.interrupts`)."""
     try:
-        code = cli.main(args=argv, prog_name="oftsr-edge", standalone_mode=False)
+        with stop_signals_as_interrupt():
+            code = cli.main(args=argv, prog_name="oftsr-edge", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except OftsrError as exc:
         click.echo(f"oftsr-edge: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("oftsr-edge: aborted", err=True)
+        click.echo("oftsr-edge: interrupted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
