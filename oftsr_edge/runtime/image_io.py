@@ -14,12 +14,17 @@ is not copied: the output is already upright and in sRGB-as-read. A short ``note
 output, :mod:`oftsr_edge.runtime.provenance`) can be stored as the EXIF ImageDescription, which PNG, JPEG, WebP and
 TIFF carry and :func:`read_note` reads back without decoding pixels; BMP has no place for it.
 
-Every problem with a file is one :class:`OftsrError` line naming it.
+Every problem with a file is one :class:`OftsrError` line naming it. Guards: only regular files are opened (a FIFO
+or device would block or never end); images over :func:`max_pixels` are refused from their header, before any
+pixel memory is allocated (Pillow's decompression-bomb limit, applied to the 16-bit reader too; ``--max-pixels``
+raises it); an animated or multi-frame file is read as its first frame, with a warning that says so.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +64,54 @@ _ORIENTATION_TAG = 0x0112
 _DESCRIPTION_TAG = 0x010E
 #: formats that can carry a note (everything but BMP)
 NOTE_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
+
+
+def max_pixels() -> int | None:
+    """The largest image (in pixels) a read accepts: what Pillow refuses as a decompression bomb (twice its
+    ``MAX_IMAGE_PIXELS``), for every reader; None = no limit."""
+    limit = Image.MAX_IMAGE_PIXELS
+    return None if limit is None else int(2 * limit)
+
+
+def set_max_pixels(limit: int | None) -> None:
+    """Raise (or lower) the decompression-bomb limit for this process; None = no limit (trusted inputs only)."""
+    Image.MAX_IMAGE_PIXELS = None if limit is None else (int(limit) + 1) // 2
+    if limit is not None and limit > 2 * 89_478_485:  # Pillow would warn below our limit: we already checked
+        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+def check_pixels(source: str, width: int, height: int) -> None:
+    """Refuse an image whose header declares more pixels than :func:`max_pixels`, before its pixels are read."""
+    limit = max_pixels()
+    if limit is not None and width * height > limit:
+        raise OftsrError(
+            f"{source}: {width}x{height} is {width * height:,} pixels, over the limit of {limit:,} "
+            "(a guard against decompression bombs); --max-pixels raises it for trusted files"
+        )
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse anything but a regular file (following links): reading a FIFO, socket or device would block or never
+    end. Missing paths and folders get their own line."""
+    source = str(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise OftsrError(f"{source}: no such file") from None
+    except OSError as exc:
+        raise OftsrError(f"{source}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
+        raise OftsrError(f"{source}: is a directory, not an image")
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise OftsrError(f"{source}: is {kind}, not a regular file; give an image file")
+
+
+def _first_frame_note(image: Image.Image, source: str) -> None:
+    frames = int(getattr(image, "n_frames", 1) or 1)
+    if frames > 1:
+        warnings.warn(f"{source}: has {frames} frames (animated or multi-page); only the first frame is upscaled",
+                      RuntimeWarning, stacklevel=3)  # fmt: skip
 
 
 def is_image_path(path: Path) -> bool:
@@ -143,16 +196,16 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file into an upright uint8/uint16 array (layouts in the module docstring)."""
     path = Path(path)
     source = str(path)
-    if not path.exists():
-        raise OftsrError(f"{source}: no such file")
-    if path.is_dir():
-        raise OftsrError(f"{source}: is a directory, not an image")
+    check_regular_file(path)
     format_for(path)
     try:
         if png16.needs_png16(path):
+            check_pixels(source, *png16.png_size(path))
             pixels, exif = png16.read_png16(path)
             return orient(pixels, _exif_orientation(exif))
         with Image.open(path) as image:
+            check_pixels(source, *image.size)
+            _first_frame_note(image, source)
             image.load()
             upright = ImageOps.exif_transpose(image) or image
             return _pixels_from_pillow(upright, source)
@@ -161,7 +214,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     except UnidentifiedImageError:
         raise OftsrError(f"{source}: not a readable image (unknown or corrupt format)") from None
     except Image.DecompressionBombError as exc:
-        raise OftsrError(f"{source}: {exc}") from None
+        raise OftsrError(f"{source}: {exc} (--max-pixels raises the limit for trusted files)") from None
+    except MemoryError:
+        raise OftsrError(f"{source}: not enough memory to decode this image") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise OftsrError(f"{source}: corrupt or truncated image ({reason})") from None
@@ -229,6 +284,7 @@ def image_layout(path: str | os.PathLike) -> tuple[int, int, int, int]:
     """(height, width, bytes per sample, channels) of the array :func:`read_image` would return, from the file's
     header (no pixels decoded): what the tile plan of an image needs before it is read."""
     source = str(path)
+    check_regular_file(Path(path))
     try:
         header = png16.png_header(Path(path))
         with Image.open(path) as image:

@@ -92,8 +92,19 @@ def _unfilter(raw: np.ndarray, height: int, width: int, bpp: int) -> np.ndarray:
     return rec[1:, 1:].reshape(height, width * bpp).astype(np.uint8)
 
 
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR, without reading further: what a decompression-bomb check needs."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if len(head) < 24 or not head.startswith(SIGNATURE):
+        raise OftsrError(f"{path}: not a PNG file")
+    return struct.unpack(">II", head[16:24])
+
+
 def read_png16(path: Path) -> tuple[np.ndarray, bytes | None]:
-    """Decode a non-interlaced 16-bit PNG into (H, W[, C]) uint16, plus its raw eXIf payload (if any)."""
+    """Decode a non-interlaced 16-bit PNG into (H, W[, C]) uint16, plus its raw eXIf payload (if any).
+
+    The image data is never inflated past what the header declares (callers check the declared size first)."""
     source = str(path)
     data = Path(path).read_bytes()
     if not data.startswith(SIGNATURE):
@@ -110,11 +121,14 @@ def read_png16(path: Path) -> tuple[np.ndarray, bytes | None]:
         raise OftsrError(f"{source}: PNG has zero size")
     channels = _CHANNELS[ctype]
     bpp = 2 * channels
-    try:
-        raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+    stride = 1 + width * bpp
+    try:  # never inflate more than the header declares: a small file must not expand without bound
+        raw = zlib.decompressobj().decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"),
+                                              stride * height)  # fmt: skip
     except zlib.error as exc:
         raise OftsrError(f"{source}: corrupt PNG image data ({exc})") from None
-    stride = 1 + width * bpp
+    except MemoryError:
+        raise OftsrError(f"{source}: not enough memory for a {width}x{height} 16-bit image") from None
     if len(raw) < stride * height:
         raise OftsrError(f"{source}: truncated PNG image data")
     rows = np.frombuffer(raw, dtype=np.uint8, count=stride * height).reshape(height, stride)
