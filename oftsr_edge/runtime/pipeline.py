@@ -9,7 +9,9 @@ bounded: at most two decoded inputs wait and one finished image waits to be writ
 
 Errors: a bad image (unreadable input, a failed write) is reported through ``on_error`` and the run goes on; an
 :class:`~oftsr_edge.runtime.checks.OptionError` (wrong for every image) stops the run and is raised, as is any
-error when the run has a single image. Outputs are written atomically (:mod:`oftsr_edge.fileio`).
+error when the run has a single image. Outputs are written atomically (:mod:`oftsr_edge.fileio`); temporaries a
+killed run left in the output folders are swept first. Interrupted (Ctrl-C, SIGTERM), the run stops after the
+image being written, and the caller's ``result`` holds what was done, for its summary.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.fileio import sha256_file
+from oftsr_edge.fileio import sha256_file, sweep_stale
 from oftsr_edge.runtime import image_io, provenance
 from oftsr_edge.runtime.checks import OptionError, resolve_seed
 from oftsr_edge.runtime.tiling.tiler import ProgressFn
@@ -45,6 +47,7 @@ class FolderResult:
     failures: list[str] = field(default_factory=list)
     lr_mp: float = 0.0
     hr_mp: float = 0.0
+    swept: int = 0  # stale temporaries of a killed run, removed at the start
 
 
 @dataclass(frozen=True)
@@ -63,10 +66,14 @@ def run_folder(
     write: WriteOptions = WriteOptions(),
     on_error: Callable[[Job, OftsrError], None] | None = None,
     progress: Callable[[Job, int], ProgressFn] | None = None,
+    result: FolderResult | None = None,
 ) -> FolderResult:
     """Upscale every job with ``upscaler`` (an :class:`~oftsr_edge.runtime.upscaler.Upscaler`), decode, network
-    and encode overlapped. ``progress(job, index)`` returns the per-tile callback of that image."""
-    result = FolderResult()
+    and encode overlapped. ``progress(job, index)`` returns the per-tile callback of that image. ``result``: filled
+    as the run goes (so an interrupted caller still has the counts); a new one by default."""
+    result = FolderResult() if result is None else result
+    for folder in dict.fromkeys(job.target.parent for job in jobs):
+        result.swept += len(sweep_stale(folder))
     t_used, seed_used = upscaler._settings(t, seed)  # checked once: a bad t stops the run before any work
     random_seed = seed is None
     upscaler.model_sha256  # noqa: B018 - hash the model once, before threads ask for it
