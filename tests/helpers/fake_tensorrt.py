@@ -146,14 +146,25 @@ def make_fake_trt(
     network_outputs: tuple[str, ...] = OUTPUT_NAMES,
     parse_ok: bool = True,
     build_ok: bool = True,
+    host_code_switch: bool | None = None,
+    host_code_default: bool = False,
 ) -> types.ModuleType:
-    """A ``tensorrt`` module for ``version``; ``trt.created`` lists every TensorRT object constructed."""
+    """A ``tensorrt`` module for ``version``; ``trt.created`` lists every TensorRT object constructed.
+
+    ``Runtime.engine_host_code_allowed`` exists from 8.6 on (``host_code_switch`` overrides that, e.g. to model a
+    build without it), defaults to ``host_code_default`` (False in NVIDIA's docs) and records every assignment in
+    ``trt.host_code_settings``; an engine whose record has ``"host_code": true`` deserializes only when allowed,
+    and ``trt.host_code_loaded`` counts the ones that did."""
     major = int(version.split(".")[0])
     trt = types.ModuleType("tensorrt")
     trt.__spec__ = importlib.machinery.ModuleSpec("tensorrt", None)
     trt.__version__ = version
     trt.created = []
     trt.builds = []
+    trt.host_code_settings = []
+    trt.host_code_loaded = 0
+    minor = int(version.split(".")[1]) if "." in version else 0
+    has_switch = (major, minor) >= (8, 6) if host_code_switch is None else host_code_switch
     trt.NetworkDefinitionCreationFlag, trt.BuilderFlag = _flag_enums(major)
     trt.MemoryPoolType = enum.IntEnum("MemoryPoolType", {"WORKSPACE": 0})
     trt.TensorIOMode = enum.IntEnum("TensorIOMode", {"NONE": 0, "INPUT": 1, "OUTPUT": 2})
@@ -367,16 +378,32 @@ def make_fake_trt(
         def __init__(self, logger: Any) -> None:
             trt.created.append("Runtime")
             trt.engines = []
+            self._host_code = host_code_default
 
         def deserialize_cuda_engine(self, data: bytes) -> Engine | None:
             if not data.startswith(ENGINE_MAGIC):
                 return None
             record = json.loads(data[len(ENGINE_MAGIC) :])
+            if record.get("host_code"):
+                if not self._host_code:
+                    return None  # TensorRT logs an error and returns null
+                trt.host_code_loaded += 1
             lr_max = record["profiles"][0][INPUT_LR][2]
             noise_max = record["profiles"][0][INPUT_NOISE][2]
             engine = Engine(record, noise_max[2] // lr_max[2])
             trt.engines.append(engine)
             return engine
+
+    if has_switch:
+
+        def _get_host_code(self: Runtime) -> bool:
+            return self._host_code
+
+        def _set_host_code(self: Runtime, value: bool) -> None:
+            trt.host_code_settings.append(bool(value))
+            self._host_code = bool(value)
+
+        Runtime.engine_host_code_allowed = property(_get_host_code, _set_host_code)
 
     trt.Runtime = Runtime
     return trt

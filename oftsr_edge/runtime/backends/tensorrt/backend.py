@@ -8,6 +8,11 @@ TensorRT API (present in 8.5, 10.x and 11.x: NVIDIA/TensorRT python/src/infer/py
 ``Runtime(logger).deserialize_cuda_engine``, ``ICudaEngine.num_io_tensors / get_tensor_name / get_tensor_mode /
 get_tensor_dtype / get_tensor_profile_shape(name, profile)``, ``create_execution_context``,
 ``IExecutionContext.set_input_shape / get_tensor_shape / set_tensor_address / execute_async_v3(stream_handle)``.
+Engines are data, never code: the runtime's ``engine_host_code_allowed`` (TensorRT ≥ 8.6: "whether this runtime is
+allowed to deserialize engines that contain host executable code", docs.nvidia.com python_api/infer/Core/Runtime)
+is set to False explicitly and read back before any engine is deserialized, so an engine carrying host code (a
+version-compatible engine with an embedded lean runtime, or plugins) is refused whatever the library's default;
+a TensorRT 10+ without the switch is refused too.
 Memory: device buffers (``cudaMalloc``) sized for the profile's max shapes and pinned host staging buffers
 (``cudaMallocHost``) reused across calls, ``cudaMemcpyAsync`` on one stream, one ``cudaStreamSynchronize`` per
 chunk (the pattern of NVIDIA/TensorRT samples/python/common_runtime.py).
@@ -51,6 +56,20 @@ def check_engine_io(tensors: Sequence[tuple[str, str, str]]) -> None:
     wrong = [f"{name}: {dtype}" for name, _, dtype in tensors if dtype != "FLOAT"]
     if wrong:
         raise OftsrError(f"engine I/O must be float32, found {', '.join(wrong)}; re-export with float32 I/O")
+
+
+def refuse_host_code(runtime: Any, version: str, source: Path) -> None:
+    """Make ``runtime`` refuse engines that carry host executable code, and check that it does."""
+    if hasattr(runtime, "engine_host_code_allowed"):
+        runtime.engine_host_code_allowed = False
+        if runtime.engine_host_code_allowed is not False:
+            raise OftsrError(f"{source}: TensorRT {version} did not turn off engine host code; not loading it")
+        return
+    if int(version.split(".")[0]) >= 10:  # 8.5 has no host code in engines; 8.6+ has the switch
+        raise OftsrError(
+            f"{source}: TensorRT {version}'s Runtime has no engine_host_code_allowed switch, so engines with host "
+            "code cannot be refused; not loading it"
+        )
 
 
 def _enum_name(value: Any) -> str:
@@ -107,6 +126,7 @@ class TensorRTBackend(Backend):
         cuda_check(cudart.cudaSetDevice(self.device), "cudaSetDevice")
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
+        refuse_host_code(self._runtime, str(trt.__version__), self.engine_path)  # before any deserialization
         self._engine = self._runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
         if self._engine is None:
             raise OftsrError(f"{self.engine_path}: TensorRT could not deserialize the engine; rebuild it")
