@@ -33,6 +33,21 @@ def check_int(label: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
+#: the smallest fixed tile edge (LR pixels) worth cutting, whatever the model's multiple
+MIN_TILE = 8
+
+
+def check_tile(tile: int, multiple_of: int) -> None:
+    """A fixed tile (not 0 = whole image) must leave room for an overlap of at least one ``multiple_of``: smaller
+    tiles were rounded up to the multiple with no overlap at all, seams in every tile, without a word."""
+    smallest = max(MIN_TILE, 2 * multiple_of)
+    if 0 < tile < smallest:
+        raise OptionError(
+            f"tile {tile} is smaller than the smallest useful tile for this model, {smallest} LR pixels (tiles are "
+            f"multiples of {multiple_of} with room for an overlap); use {smallest} or more, 0 (whole image) or auto"
+        )
+
+
 def check_t(t: Any) -> float:
     """``t`` as a float in [0, 1]: 0 = fidelity, 1 = realism (paper App. H)."""
     try:

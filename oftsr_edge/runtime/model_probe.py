@@ -1,0 +1,39 @@
+"""One test call when a model is opened, so a model whose metadata does not describe its graph fails at once, in
+one line that says so, instead of with a shape error from deep inside the graph on the first image.
+
+The contract check (:func:`oftsr_edge.contract.validate`) already compares the metadata's scale with the HR axis
+names an export writes; this catches the graphs whose names say nothing (or agree with a wrong metadata): the
+smallest input the model takes, with noise at the metadata's scale, must come back at that scale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from oftsr_edge.errors import OftsrError
+from oftsr_edge.runtime.backends.base import Backend
+
+
+def check_scale(backend: Backend, source: str | Path) -> None:
+    """Run ``backend`` once on a ``multiple_of``² LR tile of zeros; refuse the model if its graph does not upscale
+    by the metadata's scale. Fixed-shape backends (TensorRT profiles) are built and checked elsewhere: skipped."""
+    if getattr(backend, "fixed_shape", False):
+        return
+    spec = backend.spec
+    edge, scale = spec.multiple_of, spec.scale
+    lr = np.zeros((1, 3, edge, edge), np.float32)
+    noise = np.zeros((1, 3, scale * edge, scale * edge), np.float32)
+    try:
+        hr = np.asarray(backend.run(lr, noise, np.zeros(1, np.float32)))
+    except OftsrError as exc:
+        raise OftsrError(
+            f"{source}: a {edge}x{edge} test call at the metadata's scale x{scale} fails, so the metadata does not "
+            f"describe this graph ({exc})"
+        ) from None
+    if hr.shape != noise.shape:
+        raise OftsrError(
+            f"{source}: the metadata says x{scale}, but the graph turns a {edge}x{edge} tile into "
+            f"{'x'.join(map(str, hr.shape[2:]))}; its metadata does not describe it"
+        )
