@@ -52,6 +52,7 @@ TERMS: dict[str, Term] = {
     "--overwrite": _t("Rewrite every output, even one made from the same input with the same settings", "flag"),
     "--codec": _t("Video encoder of a video output (FFmpeg name, e.g. libx264, libx265, libvpx-vp9)", "text"),
     "--crf": _t("Video quality: constant rate factor (lower = better and larger)", "int"),
+    "--max-pixels": _t("Largest input image in pixels (the decompression-bomb guard)", "int"),
     "--quiet": _t("No progress bar", "flag", "-q"),
     "--verbose": _t("Show the library's INFO messages", "flag", "-v"),
     # the model's knobs
