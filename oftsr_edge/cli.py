@@ -7,8 +7,11 @@ import heavy libraries only inside their command bodies, after checking the extr
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
+import warnings
+from collections.abc import Iterator
 
 import click
 
@@ -71,11 +74,26 @@ def cli() -> None:
     """OFTSR one-step super-resolution: train, export, build engines, upscale, benchmark."""
 
 
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """A warning is one line, like an error ("oftsr-edge: warning: ..."), not Python's file:line two-liner."""
+    previous = warnings.showwarning
+
+    def show(message: Warning | str, category: type, filename: str, lineno: int, *args: object) -> None:
+        sys.stderr.write(f"oftsr-edge: warning: {message}\n")
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the group, turning user errors into one line on stderr and a non-zero exit; Ctrl-C and
     SIGTERM stop the run the same way (exit 130, :mod:`oftsr_edge.interrupts`)."""
     try:
-        with stop_signals_as_interrupt():
+        with stop_signals_as_interrupt(), _one_line_warnings():
             code = cli.main(args=argv, prog_name="oftsr-edge", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
