@@ -16,7 +16,8 @@ one call suffices (hr = x0 + u(x0, 0, 0), the fidelity end), whatever K.
 With the exported two-time graph (contract format_version 2, :mod:`oftsr_edge.contract`), one call at (r, s) =
 (t_k, t_{k+1}) returns both ``next_state`` (the chained state, as an offset from x0) and ``hr`` (the jump to 1 from
 x_{t_k} with u over [t_k, t_{k+1}]): a runtime feeds ``state`` = 0 at the first step, the previous ``next_state``
-after it, and keeps the last step's ``hr``.
+after it, and keeps the last step's ``hr``. :func:`run_graph` is that loop on whole arrays; the runtime's tiler runs
+it as one tiled pass per call, the state blended between passes like the output.
 """
 
 from __future__ import annotations
@@ -25,9 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
+
 from oftsr_edge.errors import OftsrError
 
 X = TypeVar("X")
+#: ``run_step(lr, noise, t, state, r) -> (hr, next_state)``: one call of a format-2 graph on float32 arrays
+GraphStep = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 MAX_STEPS = 64
 
 
@@ -71,3 +76,14 @@ def run_schedule(u: Callable[[X, float, float], X], x0: X, t: float, steps: int)
     for step in schedule(t, steps):
         x = x + step.advance * u(x, step.r, step.s)
     return x
+
+
+def run_graph(run_step: GraphStep, lr: np.ndarray, noise: np.ndarray, t: float, steps: int) -> np.ndarray:
+    """hr of the K-step path through a format-2 graph on whole arrays (no tiles): state 0 at r = 0, each call's
+    ``next_state`` fed to the next, the last call's ``hr``."""
+    n = lr.shape[0]
+    state = np.zeros(noise.shape, np.float32)
+    hr = state
+    for step in schedule(t, steps):
+        hr, state = run_step(lr, noise, np.full(n, step.s, np.float32), state, np.full(n, step.r, np.float32))
+    return hr

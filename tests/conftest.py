@@ -166,3 +166,22 @@ def tiny_onnx_fp32(tmp_path_factory: pytest.TempPathFactory, tiny_student_dir: P
 
     out = tmp_path_factory.mktemp("tiny_onnx") / "tiny_fp32.onnx"
     return export_onnx(tiny_student_dir, out, opset=18, tile=32)
+
+
+@pytest.fixture(scope="session")
+def tiny_meanflow_dir(tmp_path_factory: pytest.TempPathFactory, tiny_student_dir: Path, train_images: Path) -> Path:
+    """Run dir of a tiny two-time (MeanFlow) student distilled from the tiny student's teacher."""
+    from tests.helpers.tiny_models import make_tiny_meanflow
+
+    return make_tiny_meanflow(tmp_path_factory.mktemp("tiny_meanflow"), tiny_student_dir.parent / "teacher",
+                              train_images)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_meanflow_onnx(tmp_path_factory: pytest.TempPathFactory, tiny_meanflow_dir: Path) -> Path:
+    """The tiny MeanFlow student exported to contract format 2 (fp32, opset 18, tile 32, default 2 steps)."""
+    pytest.importorskip("onnx")
+    from oftsr_edge.export.onnx_export import export_onnx
+
+    out = tmp_path_factory.mktemp("tiny_meanflow_onnx") / "mf_fp32.onnx"
+    return export_onnx(tiny_meanflow_dir, out, opset=18, tile=32, default_steps=2)

@@ -42,6 +42,7 @@ class RunOptions:
     overlap: int | None = None  # None = 16 with auto, else tile/8, at least 8
     batch_size: int = 1  # tiles per backend call
     t: float | None = None  # None = the model's default
+    solver_steps: int | None = None  # K of a two-time model's few-step path; None = the model's default
     seed: int | None = 0  # None = a fresh random seed per image
     scale: int | None = None  # None = the model's; else it must be the model's
     overwrite: bool = False  # rewrite outputs even when their recorded settings match
@@ -110,6 +111,9 @@ def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: objec
 @option("--output", required=True, type=click.Path(path_type=Path),
         detail="a folder, or an image file name when the input is one file")
 @option("--t", "t", type=Values(float, many=False), default=None, detail="default: the model's")
+@option("--solver-steps", type=int, default=None,
+        detail="K calls of a two-time (MeanFlow) student's few-step path from 0 to t (docs/architecture.md §5); "
+        "default: the model's (1; one-step models take 1 only)")
 @option("--seed", type=Values(int, many=False, minimum=0, words=("random",)), default="0", show_default=True,
         detail="of the noise: an integer, or 'random' (a random seed's output is never reused)")
 @option("--model", default=None, detail="default: the bundled default model")
@@ -140,6 +144,7 @@ def upscale(
     extra_inputs: tuple[Path, ...],
     output: Path,
     t: float | None,
+    solver_steps: int | None,
     seed: int | str,
     model: str | None,
     scale: int | None,
@@ -160,7 +165,7 @@ def upscale(
     crf: int | None,
     quiet: bool,
 ) -> None:
-    """Upscale INPUT images/folders into -o OUTPUT with a one-step OFTSR model."""
+    """Upscale INPUT images/folders into -o OUTPUT with a one-step OFTSR model (or a MeanFlow student's few steps)."""
     backend_options = parse_backend(backend, device=device, threads=threads)
     from oftsr_edge.runtime.video_command import dispatch  # one video file in: PyAV's decode/upscale/encode
 
@@ -175,6 +180,7 @@ def upscale(
         overlap=overlap,
         batch_size=batch_size,
         t=t,
+        solver_steps=solver_steps,
         seed=None if seed == "random" else int(seed),
         scale=scale,
         overwrite=overwrite,
@@ -198,7 +204,7 @@ def _run(jobs: list[Job], options: RunOptions) -> None:
     budget = None if options.memory_budget_mib is None else options.memory_budget_mib * 1024 * 1024
     with Upscaler(
         options.model, options.backend, tile=options.tile, overlap=options.overlap, batch_size=options.batch_size,
-        memory_budget=budget,
+        memory_budget=budget, solver_steps=options.solver_steps,
     ) as upscaler:  # fmt: skip
         _check_scale(options, upscaler.spec)
         bar = None

@@ -1,12 +1,12 @@
 """What made an output image, stored in the image itself, so a rerun can tell a current output from a stale one.
 
 Every image ``Upscaler.upscale_file`` writes carries one record (the EXIF ImageDescription, see
-:func:`oftsr_edge.runtime.image_io.write_image`): sha256 of the input file and of the model file, t, seed, the
-effective tile and overlap, the backend and the oftsr-edge version. ``oftsr-edge upscale`` skips an existing output
-only when its record equals the record this run would write; every other existing output is rewritten. So a
-changed input, model, t, seed, tiling or backend can never leave an old image in place. A record cannot match when
-the seed is random, when the file has none (BMP stores none; files not made by oftsr-edge) or when it cannot be
-read.
+:func:`oftsr_edge.runtime.image_io.write_image`): sha256 of the input file and of the model file, t, the solver
+steps (K of a two-time model's few-step path; 1 for one-step models), seed, the effective tile and overlap, the
+backend and the oftsr-edge version. ``oftsr-edge upscale`` skips an existing output only when its record equals the
+record this run would write; every other existing output is rewritten. So a changed input, model, t, K, seed,
+tiling or backend can never leave an old image in place. A record cannot match when the seed is random, when the
+file has none (BMP stores none; files not made by oftsr-edge) or when it cannot be read.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from oftsr_edge.runtime.image_io import read_note
 PREFIX = "oftsr-edge settings "
 #: the rule, stated once for --help and the summary line
 RULE = (
-    "an existing output is skipped only when the settings recorded in it (input and model sha256, t, seed, tile, "
-    "overlap, backend, version) equal this run's; any other existing output is rewritten"
+    "an existing output is skipped only when the settings recorded in it (input and model sha256, t, solver steps, seed, "
+    "tile, overlap, backend, version) equal this run's; any other existing output is rewritten"
 )
 
 
@@ -35,12 +35,14 @@ def make_record(
     tile: int | tuple[int, int],
     overlap: int,
     backend: str,
+    solver_steps: int = 1,
 ) -> dict[str, Any]:
     """The record of one output; ``model_sha256`` None (a backend without a model file) never matches."""
     return {
         "input_sha256": input_sha256,
         "model_sha256": model_sha256,
         "t": float(t),
+        "solver_steps": int(solver_steps),
         "seed": int(seed),
         "random_seed": bool(random_seed),
         "tile": int(tile) if isinstance(tile, int) else [int(v) for v in tile],  # (rows, cols) when not square

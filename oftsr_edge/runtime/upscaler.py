@@ -7,13 +7,18 @@ mask has no texture for a generative model to invent, and a second model pass wo
 re-attached; uint8, uint16 and float32 come back in their own dtype (float32 must already be in [0, 1]: a 0–255
 float image would otherwise be clipped to white without a word, so it is refused). A reduced-precision model (fp16/int8) whose
 output has NaN/Inf is replaced, with a warning, by its fp32 sibling (same checkpoint, read from metadata).
+
+``solver_steps`` (K, ``--solver-steps``) is the few-step path of a two-time (MeanFlow) student: the K calls of
+:func:`oftsr_edge.few_step.schedule`, each a full tiled pass (docs/architecture.md §5); None = the model's
+``default_steps``. A one-step OFTSR student takes K = 1 only and refuses more in one line
+(:func:`~oftsr_edge.few_step.check_steps`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +26,7 @@ import numpy as np
 
 from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.few_step import check_steps
 from oftsr_edge.fileio import sha256_file
 from oftsr_edge.runtime import image_io, provenance
 from oftsr_edge.runtime.backends.base import Backend
@@ -57,7 +63,9 @@ class Upscaler:
     TensorRT engine keeps its profile's tile); 0 = whole image in one call; N = tiles of N², rounded up to the
     model's ``multiple_of``. ``overlap``: None = 16 with auto, else
     :func:`~oftsr_edge.runtime.tiling.geometry.default_overlap`. ``batch_size``: tiles per backend call (helps on
-    GPUs). The names are the CLI's (``--tile``, ``--overlap``, ``--batch-size``, ``--memory-budget``).
+    GPUs). ``solver_steps``: K steps of a two-time student's few-step path (None = the model's default; one-step
+    models: 1). The names are the CLI's (``--tile``, ``--overlap``, ``--batch-size``, ``--memory-budget``,
+    ``--solver-steps``).
     """
 
     def __init__(
@@ -70,9 +78,10 @@ class Upscaler:
         batch_size: int = 1,
         memory_budget: int | None = None,
         fp32_fallback: bool = True,
+        solver_steps: int | None = None,
     ) -> None:
         self._options = as_options(backend)
-        self._check_tiling(tile, overlap, batch_size, memory_budget)
+        self._check_tiling(tile, overlap, batch_size, memory_budget, solver_steps)
         self.model_path: Path | None = resolve_model(model)
         self.fp32_fallback = fp32_fallback
         opened = open_backend(self.model_path, self._options, tile=self._profile_arg, batch=self.batch_size)
@@ -92,20 +101,27 @@ class Upscaler:
         batch_size: int = 1,
         memory_budget: int | None = None,
         model_path: str | Path | None = None,
+        solver_steps: int | None = None,
     ) -> Upscaler:
-        """Wrap an already open backend (any object with ``run``, ``spec`` and ``name``), e.g. a custom runtime."""
+        """Wrap an already open backend (any object with ``run``, ``spec`` and ``name``; ``run_step`` too for a
+        two-time model's few-step path), e.g. a custom runtime."""
         self = cls.__new__(cls)
         self._options = Auto()
-        self._check_tiling(tile, overlap, batch_size, memory_budget)
+        self._check_tiling(tile, overlap, batch_size, memory_budget, solver_steps)
         self.model_path = Path(model_path) if model_path is not None else None
         self.fp32_fallback = model_path is not None
         self._setup(backend)
         return self
 
     def _check_tiling(
-        self, tile: int | str | None, overlap: int | None, batch_size: int, memory_budget: int | None
+        self,
+        tile: int | str | None,
+        overlap: int | None,
+        batch_size: int,
+        memory_budget: int | None,
+        solver_steps: int | None,
     ) -> None:
-        """Check the tiling the caller asked for and keep it for a reopen."""
+        """Check the tiling (and K) the caller asked for and keep it for a reopen."""
         if tile is None or (isinstance(tile, str) and tile.strip().lower() == AUTO):
             self._tile_arg: int | str = AUTO
         else:
@@ -113,6 +129,7 @@ class Upscaler:
         self._overlap_arg = None if overlap is None else check_int("overlap", overlap, 0)
         self.batch_size = check_int("batch_size", batch_size, 1)
         self._budget = None if memory_budget is None else check_int("memory_budget", memory_budget, 1)
+        self._steps_arg = None if solver_steps is None else check_int("solver_steps", solver_steps, 1)
 
     @property
     def _profile_arg(self) -> int | None:
@@ -120,15 +137,22 @@ class Upscaler:
         return None if self._tile_arg == AUTO else self._tile_arg
 
     def _setup(self, backend: Backend) -> None:
-        """Make the tiling policy for this backend (the tile rounded to the model's ``multiple_of``)."""
-        self._backend = backend
+        """Make the tiling policy for this backend (the tile rounded to the model's ``multiple_of``) and check K
+        against the model: K > 1 needs a two-time graph and a backend that feeds it."""
         spec = backend.spec
+        steps = spec.default_steps if self._steps_arg is None else self._steps_arg
+        check_steps(steps, spec.two_time, spec.name)
+        run_step = getattr(backend, "run_step", None) if spec.two_time else None
+        if steps > 1 and run_step is None:
+            raise OftsrError(f"backend {backend.name!r} has no run_step: it cannot run {steps} solver steps")
+        self._backend, self.solver_steps = backend, steps
         fixed = bool(getattr(backend, "fixed_shape", True))
         policy = TilingPolicy(
             backend.run, spec, self._tile_arg, self._overlap_arg, self.batch_size,
             fixed_tile=(profile_tile_of(backend) or spec.tile) if fixed else None,
             on_gpu=getattr(backend, "name", "ort-cpu") not in ("ort-cpu", "ort"),
             budget=self._budget, device=int(getattr(self._options, "device", 0) or 0),
+            run_step=run_step, steps=steps,
         )  # fmt: skip
         if policy.tile and policy.overlap >= policy.tile:
             raise OptionError(f"overlap {policy.overlap} must be smaller than the tile {policy.tile} (LR pixels)")
@@ -234,8 +258,9 @@ class Upscaler:
         """The record of an output made from an input with this sha256, with ``choice``'s tiling."""
         tile = choice.tile[0] if choice.tile[0] == choice.tile[1] else choice.tile
         return provenance.make_record(
-            input_sha256, self.model_sha256, t, seed, random_seed, tile, choice.overlap, self.backend_name
-        )
+            input_sha256, self.model_sha256, t, seed, random_seed, tile, choice.overlap, self.backend_name,
+            solver_steps=self.solver_steps,
+        )  # fmt: skip
 
     @property
     def model_sha256(self) -> str | None:

@@ -39,6 +39,7 @@ class VideoJob:
     batch_size: int = 1
     memory_budget: int | None = None  # bytes for auto tiling; None = half the free memory
     t: float | None = None
+    solver_steps: int | None = None  # K of a two-time model's few-step path; None = the model's default
     seed: int | None = 0
     scale: int | None = None
     codec: str | None = None  # None = libx264 (libvpx-vp9 for .webm)
@@ -74,7 +75,7 @@ def upscale_video(job: VideoJob, progress: Callable[[int], None] | None = None) 
     info = video_io.probe(source)
     budget = {"memory_budget": job.memory_budget} if job.memory_budget is not None else {}
     with Upscaler(job.model, job.backend, tile=job.tile, overlap=job.overlap, batch_size=job.batch_size,
-                  **budget) as up:  # fmt: skip
+                  solver_steps=job.solver_steps, **budget) as up:  # fmt: skip
         if job.scale is not None and job.scale != up.spec.scale:
             raise OptionError(f"--scale {job.scale}: {up.spec.name} upscales x{up.spec.scale} (outputs are never "
                               "resized; 'oftsr-edge models' lists the bundled models and their scales)")  # fmt: skip
@@ -83,6 +84,7 @@ def upscale_video(job: VideoJob, progress: Callable[[int], None] | None = None) 
         record = provenance.make_record(
             sha256_file(source), up.model_sha256, frames.t, frames.seed, job.seed is None,
             tiler.tile if isinstance(tiler.tile, int) else list(tiler.tile), tiler.overlap, up.backend_name,
+            solver_steps=up.solver_steps,
         )  # fmt: skip
         record.update(codec=codec, codec_options=codec_options)
         if not job.overwrite and _is_current(target, record):
@@ -231,7 +233,7 @@ def dispatch(inputs: tuple[Path, ...], backend: BackendOptions) -> bool:
     budget = p.get("memory_budget")
     job = VideoJob(
         source=videos[0], target=video_target(videos[0], p["output"]), model=p["model"], backend=backend,
-        tile=p["tile"], overlap=p["overlap"], batch_size=p["batch_size"], t=p["t"],
+        tile=p["tile"], overlap=p["overlap"], batch_size=p["batch_size"], t=p["t"], solver_steps=p.get("solver_steps"),
         seed=None if p["seed"] == "random" else int(p["seed"]), scale=p["scale"], codec=p["codec"], crf=p["crf"],
         memory_budget=None if budget is None else budget * 1024 * 1024, overwrite=p["overwrite"], quiet=p["quiet"],
     )  # fmt: skip

@@ -20,3 +20,18 @@ def make_tiny_student(out_dir: Path, train_images: Path) -> Path:
     settings = TrainSettings(steps=10, batch_size=4, crop_size=64, lr=5e-4, warmup=2, val_every=0, ckpt_every=10)
     build_distill_trainer(teacher_dir, train_images, student_dir, settings=settings, quiet=True).fit()
     return student_dir
+
+
+def make_tiny_meanflow(out_dir: Path, teacher_dir: Path, train_images: Path) -> Path:
+    """A tiny two-time (MeanFlow) student run dir: the tiny teacher distilled 6 MeanFlow steps (seconds)."""
+    import torch
+
+    from oftsr_edge.train.distill import build_distill_trainer
+    from oftsr_edge.train.trainer import TrainSettings
+
+    torch.manual_seed(0)
+    student_dir = out_dir / "student"
+    settings = TrainSettings(steps=6, batch_size=2, crop_size=32, lr=5e-4, warmup=1, val_every=0, ckpt_every=6)
+    build_distill_trainer(teacher_dir, train_images, student_dir, settings=settings, quiet=True,
+                          method="meanflow").fit()  # fmt: skip
+    return student_dir

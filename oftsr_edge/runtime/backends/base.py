@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from oftsr_edge.contract import ModelSpec
+from oftsr_edge.errors import OftsrError
 
 
 class Backend(ABC):
@@ -18,6 +19,9 @@ class Backend(ABC):
     The tiler relies on two more things: ``run`` returns a fresh array on every call (it is blended while the next
     batch runs), and a backend whose engine has one static shape says so with ``fixed_shape = True`` (images
     smaller than a tile are then padded up to the tile).
+
+    A backend that can feed a two-time graph (contract format 2, a MeanFlow student) also implements
+    ``run_step``; its ``run`` is then the first step from state 0 at r = 0, i.e. the one-step map.
     """
 
     #: short label shown to users, e.g. "ort-cpu", "ort-cuda", "ort-trt", "trt"
@@ -26,6 +30,13 @@ class Backend(ABC):
 
     @abstractmethod
     def run(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray: ...
+
+    def run_step(
+        self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray, state: np.ndarray, r: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One call of a two-time graph: ``(hr, next_state)`` for the state at time ``r`` and the step's end ``t``
+        (docs/architecture.md §3). Backends that cannot feed ``state`` and ``r`` refuse in one line."""
+        raise OftsrError(f"{self.name}: this backend runs one-step (format 1) models only")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release sessions, engines and buffers (default: nothing to do)."""

@@ -126,7 +126,7 @@ def _trt_provider(
             f"{cache}: cannot create the TensorRT EP cache folder ({exc.strerror or exc})"
         ) from None
     return PROVIDERS["tensorrt"], ort_trt_provider_options(
-        profile, cache, device_id=options.device, legacy_fp16=options.legacy_fp16
+        profile, cache, device_id=options.device, legacy_fp16=options.legacy_fp16, two_time=spec.two_time
     )
 
 
@@ -150,7 +150,7 @@ class OrtBackend(Backend):
         require_provider(self.options)
         providers: list[Any] = []
         if isinstance(self.options, OrtTensorRT):
-            spec = contract.read_spec(self.model_path, via="onnxruntime")
+            spec = contract.read_spec(self.model_path, via="onnxruntime", allow_two_time=True)
             providers.append(_trt_provider(spec, self.options, tile, batch))
         if isinstance(self.options, (OrtTensorRT, OrtCuda)):
             cuda = {"device_id": self.options.device, "cudnn_conv_algo_search": _CONV_ALGO_SEARCH}
@@ -158,7 +158,8 @@ class OrtBackend(Backend):
         providers.append(PROVIDERS["cpu"])
         threads = self.options.threads if isinstance(self.options, OrtCpu) else 0
         self._session = open_session(self.model_path, providers, threads=threads)
-        self.spec = contract.spec_from_session(self._session, self.model_path)
+        # both formats: a two-time (MeanFlow) graph gets state 0 and r = 0 in run, and run_step for the chain
+        self.spec = contract.spec_from_session(self._session, self.model_path, allow_two_time=True)
         active = self._session.get_providers()[0]
         self.provider = next((short for short, full in PROVIDERS.items() if full == active), "cpu")
         self.name = _LABELS[self.provider]
@@ -173,13 +174,24 @@ class OrtBackend(Backend):
         return self.provider == "tensorrt"
 
     def run(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return self._infer(contract.first_step_feeds(self.spec, lr, noise, t), contract.OUTPUT_NAMES)[0]
+
+    def run_step(
+        self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray, state: np.ndarray, r: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if not self.spec.two_time:
+            return super().run_step(lr, noise, t, state, r)
+        hr, next_state = self._infer(contract.feeds(lr, noise, t, state, r), contract.TWO_TIME_OUTPUT_NAMES)
+        return hr, next_state
+
+    def _infer(self, feeds: dict[str, np.ndarray], outputs: tuple[str, ...]) -> list[np.ndarray]:
+        """The named outputs of one session call; every failure is one line."""
         if self._session is None:
             raise OftsrError("the ONNX Runtime backend is closed")
-        feeds = contract.feeds(lr, noise, t)
         try:
             if self._bind:
-                return self._run_bound(feeds)
-            return self._session.run([contract.OUTPUT_HR], feeds)[0]
+                return self._run_bound(feeds, outputs)
+            return self._session.run(list(outputs), feeds)
         except MemoryError:
             raise OftsrError(
                 f"{self.name}: out of memory for a batch of shape {feeds[contract.INPUT_LR].shape}: "
@@ -201,18 +213,19 @@ class OrtBackend(Backend):
             self._buffers[key] = value
         return value
 
-    def _run_bound(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    def _run_bound(self, feeds: dict[str, np.ndarray], outputs: tuple[str, ...]) -> list[np.ndarray]:
         binding = self._session.io_binding()
         for name, array in feeds.items():
             value = self._buffer(name, array.shape)
             value.update_inplace(array)
             binding.bind_ortvalue_input(name, value)
-        output = self._buffer(contract.OUTPUT_HR, feeds[contract.INPUT_NOISE].shape)
-        binding.bind_ortvalue_output(contract.OUTPUT_HR, output)
+        for name in self.spec.output_names:  # every output bound (all have the noise's shape), the asked ones read
+            binding.bind_ortvalue_output(name, self._buffer(name, feeds[contract.INPUT_NOISE].shape))
         binding.synchronize_inputs()
         self._session.run_with_iobinding(binding)
         binding.synchronize_outputs()
-        return binding.copy_outputs_to_cpu()[0]
+        values = dict(zip(self.spec.output_names, binding.copy_outputs_to_cpu()))
+        return [values[name] for name in outputs]
 
     def close(self) -> None:
         self._buffers.clear()

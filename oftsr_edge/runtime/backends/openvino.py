@@ -4,7 +4,8 @@ Why it exists: on this project's x86 CPU it runs our FP32 and INT8 models faster
 thread count (benchmarks/README.md, "CPU engines"). The model is compiled once with its dynamic N, h, w axes: a
 static-shape compile per tile shape measured no faster, and a folder of differently sized images would otherwise
 compile once per size. Inference precision is pinned to f32 so a CPU with bf16 units does not silently lower it (an
-INT8 model still runs its Q/DQ parts in int8). Thread count is ``INFERENCE_NUM_THREADS``.
+INT8 model still runs its Q/DQ parts in int8). Thread count is ``INFERENCE_NUM_THREADS``. Both contract formats run:
+a two-time (MeanFlow) graph gets state 0 and r = 0 in ``run`` and its few-step calls through ``run_step``.
 
 ``openvino`` is imported only inside functions, so importing this module never fails on a box without it.
 """
@@ -64,25 +65,40 @@ class OpenVinoBackend(Backend):
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
             raise OftsrError(f"{self.model_path}: no such model file")
-        self.spec = contract.read_spec(self.model_path, via="onnxruntime")
+        self.spec = contract.read_spec(self.model_path, via="onnxruntime", allow_two_time=True)
         self.threads = threads
         self._request: Any = compile_model(self.model_path, threads=threads).create_infer_request()
+        # output ports by contract name (hr, and next_state for a two-time graph), in the contract's order
+        ports = {name: port for port in self._request.model_outputs for name in port.get_names()}
+        self._outputs = [ports[name] for name in self.spec.output_names]
 
     def run(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return self._infer(contract.first_step_feeds(self.spec, lr, noise, t))[0]
+
+    def run_step(
+        self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray, state: np.ndarray, r: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if not self.spec.two_time:
+            return super().run_step(lr, noise, t, state, r)
+        hr, next_state = self._infer(contract.feeds(lr, noise, t, state, r))
+        return hr, next_state
+
+    def _infer(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Every output, as fresh float32 arrays (the tiler blends one while the next call runs)."""
         request = self._request
         if request is None:
             raise OftsrError("the OpenVINO backend is closed")
-        feeds = contract.feeds(lr, noise, t)
         try:
             result = request.infer(feeds)
         except MemoryError:
             raise OftsrError(
-                f"openvino: out of memory for a batch of shape {lr.shape}: use a smaller --tile or --batch-size"
+                f"openvino: out of memory for a batch of shape {feeds[contract.INPUT_LR].shape}: use a smaller "
+                "--tile or --batch-size"
             ) from None
         except Exception as exc:
             text = str(exc).strip().splitlines()
             raise OftsrError(f"openvino: inference failed ({text[0] if text else type(exc).__name__})") from None
-        return np.array(result[request.model_outputs[0]], dtype=np.float32, copy=True)  # fresh: blended later
+        return [np.array(result[port], dtype=np.float32, copy=True) for port in self._outputs]
 
     def close(self) -> None:
         self._request = None

@@ -79,7 +79,7 @@ def _open_tensorrt(path: Path, options: TensorRT, tile: int | None, batch: int) 
     if not is_engine(path):
         from oftsr_edge.runtime.backends.tensorrt.builder import build_engine
 
-        spec = read_spec(path, via="onnxruntime")
+        spec = read_spec(path, via="onnxruntime", allow_two_time=True)  # the builder refuses format 2 in one line
         edge = profile_tile(tile, spec.tile, spec.multiple_of)
         path = build_engine(path, tile=edge, batch=batch, device=options.device, cache_dir=options.cache_dir)
     return TensorRTBackend(path, device=options.device)

@@ -3,7 +3,9 @@
 Overlapping tiles are blended in HR space with separable raised-cosine weights, normalised to sum to one. The outer
 quarter of each overlap gets (almost) no weight: those pixels were computed without context. Tiles arrive row by
 row, so only one band of tile rows is kept in float32; HR rows are converted to the output dtype (gray as BT.601
-luma) as soon as no later tile touches them, whatever the image size.
+luma) as soon as no later tile touches them, whatever the image size. A two-time model's intermediate state (the
+few-step path, docs/architecture.md §3) is blended the same way into a float32 image, but copied ``raw``: it is an
+offset from x0, not a picture, so it is never clipped.
 """
 
 from __future__ import annotations
@@ -64,8 +66,8 @@ def _dedupe(weights: list[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
 class Band:
     """The float32 HR rows that tiles still add to, for one image written into ``out`` (H·s, W·s, 1 or 3)."""
 
-    def __init__(self, plan: TilePlan, scale: int, margin: float, out: np.ndarray) -> None:
-        self.plan, self.scale, self.out = plan, scale, out
+    def __init__(self, plan: TilePlan, scale: int, margin: float, out: np.ndarray, raw: bool = False) -> None:
+        self.plan, self.scale, self.out, self.raw = plan, scale, out, raw
         self.wy, self.wy_id = _dedupe(axis_weights(plan.rows, scale, margin))
         self.wx, self.wx_id = _dedupe(axis_weights(plan.cols, scale, margin))
         self._weights: dict[tuple[int, int], np.ndarray] = {}
@@ -122,16 +124,20 @@ class Band:
         are discarded afterwards)."""
         if stop <= start:
             return
-        to_output(self.acc[:, start - self.top : stop - self.top], self.out[start:stop])
+        to_output(self.acc[:, start - self.top : stop - self.top], self.out[start:stop], self.raw)
 
 
 #: Rows × columns above which :func:`to_output` splits its work over two threads (numpy releases the GIL).
 _PARALLEL_PIXELS = 256 * 1024
 
 
-def to_output(block: np.ndarray, dest: np.ndarray) -> None:
+def to_output(block: np.ndarray, dest: np.ndarray, raw: bool = False) -> None:
     """Convert float32 RGB rows ``block`` (3, h, w) in [0, 1] into ``dest`` (h, w, 1 or 3) of its dtype, in place
-    (``block`` is scribbled on): gray as BT.601 luma, integers scaled to full range, clipped and rounded."""
+    (``block`` is scribbled on): gray as BT.601 luma, integers scaled to full range, clipped and rounded. ``raw``:
+    a float32 (h, w, 3) ``dest`` takes the values as they are (a two-time model's state)."""
+    if raw:
+        dest[...] = block.transpose(1, 2, 0)
+        return
     rows = block.shape[1]
     if rows * block.shape[2] < _PARALLEL_PIXELS or rows < 2:
         _to_output(block, dest)

@@ -19,7 +19,7 @@ from oftsr_edge.contract import ModelSpec
 from oftsr_edge.runtime import memory
 from oftsr_edge.runtime.noise import NoiseCache
 from oftsr_edge.runtime.tiling.geometry import default_overlap, round_up
-from oftsr_edge.runtime.tiling.tiler import RunFn, Tiler
+from oftsr_edge.runtime.tiling.tiler import RunFn, StepFn, Tiler
 
 AUTO = "auto"
 
@@ -27,7 +27,8 @@ AUTO = "auto"
 class TilingPolicy:
     """The tiling rules of one open backend. ``tile``: an int (LR pixels, 0 = whole image) or :data:`AUTO`;
     ``fixed_tile``: the tile a fixed-shape backend needs (None = any shape); ``budget``: bytes per call (None =
-    read the free memory per image)."""
+    read the free memory per image); ``steps`` (K) and ``run_step``: a two-time model's few-step path, which every
+    tiler runs as K tiled passes."""
 
     def __init__(
         self,
@@ -40,8 +41,11 @@ class TilingPolicy:
         on_gpu: bool,
         budget: int | None = None,
         device: int = 0,
+        run_step: StepFn | None = None,
+        steps: int = 1,
     ) -> None:
         self.run, self.spec, self.batch = run, spec, batch
+        self.run_step, self.steps = run_step, steps
         self.fixed_shape = fixed_tile is not None
         self.on_gpu, self.device, self.budget = on_gpu, device, budget
         self.check_finite = spec.precision != "fp32"
@@ -90,6 +94,7 @@ class TilingPolicy:
             found = self._tilers[key] = Tiler(
                 self.run, self.spec.scale, self.spec.multiple_of, tile=tile, overlap=key[1], batch=self.batch,
                 fixed_shape=self.fixed_shape, check_finite=self.check_finite, noise_cache=self.noise_cache,
+                run_step=self.run_step, steps=self.steps,
             )  # fmt: skip
         return found
 

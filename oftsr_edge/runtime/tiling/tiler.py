@@ -3,24 +3,44 @@ hand the HR tiles to the blending band (the RealESRGANer idea, in bounded memory
 
 The noise of a tile comes from :class:`~oftsr_edge.runtime.noise.NoiseField`, a function of (seed, HR position),
 so overlapping tiles see the same noise and the output does not depend on the tiling (up to the blend).
+
+A two-time (MeanFlow) model with K > 1 solver steps runs the K calls of :func:`oftsr_edge.few_step.schedule` as K
+full tiled passes: each pass blends its tiles' ``next_state`` into one whole-image float32 state, exactly as the
+last pass blends ``hr`` into the output, and the next pass cuts its tiles' ``state`` from that image. So a tile's
+state at step k is the blended whole-image state, never its own tile's, and the output stays seam-free and
+tile-independent (docs/architecture.md §3, §6).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.few_step import Step, schedule
 from oftsr_edge.runtime.noise import NOISE_BLOCK, NoiseCache, NoiseField
 from oftsr_edge.runtime.tiling.blending import BLEND_MARGIN, DTYPE_MAX, Band, to_output
 from oftsr_edge.runtime.tiling.geometry import TilePlan, plan_axis
 
 #: ``run(lr, noise, t) -> hr`` on float32 NCHW arrays: a backend's ``run`` or any function with that contract.
 RunFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-#: ``progress(done_tiles, total_tiles)``, called after each tile is blended in.
+#: ``run_step(lr, noise, t, state, r) -> (hr, next_state)``: one call of a two-time graph (contract format 2).
+StepFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+#: ``progress(done_tiles, total_tiles)``, called after each tile is blended in (K passes count K × the tiles).
 ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class _StepFeed:
+    """What one pass of the few-step path adds to a plain pass: the whole-image state (padded HR, (H, W, 3)
+    float32) its tiles are cut from, the state's time ``r``, and which output the pass keeps."""
+
+    state: np.ndarray
+    r: float
+    keep_state: bool  # True: blend next_state into the next state image; False (the last call): hr into the output
 
 
 class NonFiniteOutputError(OftsrError):
@@ -38,6 +58,8 @@ class Tiler:
     ``run`` must then return a fresh array each call, and ``progress`` is called from the blending thread.
     ``check_finite`` raises :class:`NonFiniteOutputError` on NaN/Inf output (for fp16/int8 models).
     ``noise_cache`` keeps a one-call image's noise for the next image of that size and seed.
+    ``steps`` > 1 runs a two-time model's few-step path through ``run_step`` (see the module docstring); the
+    caller has checked that the model is one.
 
     An image that is one tile skips the blending band: the HR result is converted straight into ``out`` (the
     same float32 operations as the band's, so the output is bit-identical) and its noise is drawn on two threads.
@@ -57,8 +79,12 @@ class Tiler:
         margin: float = BLEND_MARGIN,
         noise_block: int = NOISE_BLOCK,
         noise_cache: NoiseCache | None = None,
+        run_step: StepFn | None = None,
+        steps: int = 1,
     ) -> None:
         self.run = run
+        self.run_step = run_step
+        self.steps = int(steps)
         self.scale = int(scale)
         self.multiple_of = max(1, int(multiple_of))
         rows, cols = (tile, tile) if isinstance(tile, (int, np.integer)) else tile
@@ -100,16 +126,59 @@ class Tiler:
         plan = self.plan(height, width)
         pad = ((0, plan.rows.padded - height), (0, plan.cols.padded - width), (0, 0))
         padded = np.pad(image, pad, mode="reflect") if any(p[1] for p in pad) else image
-        if plan.count == 1:
-            self._single(padded, plan, float(t), seed, progress, out)
-            return out
-        band = Band(plan, self.scale, self.margin, out)
-        _Run(self, plan, padded, band, float(t), NoiseField(seed, self.noise_block), progress).execute()
+        calls = schedule(float(t), self.steps) if self.steps > 1 else ()
+        if len(calls) > 1:
+            self._chain(padded, plan, calls, seed, progress, out)
+        else:  # one step (K = 1, or t = 0 where every interval is empty): the one-step map
+            self._pass(padded, plan, float(t), seed, progress, out, None)
         return out
 
+    def _pass(
+        self,
+        image: np.ndarray,
+        plan: TilePlan,
+        t: float,
+        seed: int,
+        progress: ProgressFn | None,
+        out: np.ndarray,
+        feed: _StepFeed | None,
+    ) -> None:
+        """One tiled pass over the (padded) image into ``out``: the output image, or the next state image."""
+        if plan.count == 1:
+            self._single(image, plan, t, seed, progress, out, feed)
+            return
+        raw = feed is not None and feed.keep_state
+        band = Band(plan, self.scale, self.margin, out, raw=raw)
+        _Run(self, plan, image, band, t, NoiseField(seed, self.noise_block), progress, feed).execute()
+
+    def _chain(
+        self,
+        image: np.ndarray,
+        plan: TilePlan,
+        calls: tuple[Step, ...],
+        seed: int,
+        progress: ProgressFn | None,
+        out: np.ndarray,
+    ) -> None:
+        """The few-step path: one pass per call, the state carried between passes as a whole padded-HR image."""
+        s = self.scale
+        shape = (plan.rows.padded * s, plan.cols.padded * s, 3)
+        state, spare = np.zeros(shape, np.float32), np.empty(shape, np.float32)  # x_0 − x0 = 0
+        for k, call in enumerate(calls):
+            report = None if progress is None else _offset_progress(progress, k, len(calls))
+            target = out if call.last else spare
+            self._pass(image, plan, call.s, seed, report, target, _StepFeed(state, call.r, not call.last))
+            state, spare = spare, state
 
     def _single(
-        self, image: np.ndarray, plan: TilePlan, t: float, seed: int, progress: ProgressFn | None, out: np.ndarray
+        self,
+        image: np.ndarray,
+        plan: TilePlan,
+        t: float,
+        seed: int,
+        progress: ProgressFn | None,
+        out: np.ndarray,
+        feed: _StepFeed | None = None,
     ) -> None:
         """One backend call for the whole (padded) image, converted straight into ``out``."""
         s = self.scale
@@ -124,22 +193,39 @@ class Tiler:
         else:
             noise = np.empty((1, 3, th * s, tw * s), dtype=np.float32)
             NoiseField(seed, self.noise_block).fill_parallel(noise[0], 0, 0)
-        hr = self.run(lr, noise, np.full((1,), t, dtype=np.float32))
+        t_array = np.full((1,), t, dtype=np.float32)
+        if feed is None:
+            hr = self.run(lr, noise, t_array)
+        else:  # the state image is exactly this one tile's HR size
+            hr = self._step(lr, noise, t_array, feed.state.transpose(2, 0, 1)[None], feed)
         _check_output(hr, (1, 3, th * s, tw * s), self.check_finite)
         block = hr[0] if hr[0].flags.writeable else hr[0].copy()  # the backend's output is ours to scribble on
         height, width = out.shape[:2]
-        to_output(block[:, :height, :width], out)
+        to_output(block[:, :height, :width], out, feed is not None and feed.keep_state)
         if progress is not None:
             progress(1, 1)
+
+    def _step(
+        self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray, state: np.ndarray, feed: _StepFeed
+    ) -> np.ndarray:
+        """One call of the two-time graph from ``state`` at ``feed.r``; the output this pass keeps."""
+        hr, next_state = self.run_step(lr, noise, t, state, np.full(t.shape, feed.r, dtype=np.float32))
+        return next_state if feed.keep_state else hr
+
+
+def _offset_progress(progress: ProgressFn, k: int, passes: int) -> ProgressFn:
+    """Pass ``k`` of ``passes`` reported as one run over passes × its tiles."""
+    return lambda done, total: progress(k * total + done, passes * total)
 
 
 class _Batch:
     """Input buffers of one backend call; two of them alternate when the run is pipelined."""
 
-    def __init__(self, n: int, th: int, tw: int, scale: int, t: float) -> None:
+    def __init__(self, n: int, th: int, tw: int, scale: int, t: float, two_time: bool = False) -> None:
         self.lr = np.empty((n, 3, th, tw), dtype=np.float32)
         self.nz = np.empty((n, 3, th * scale, tw * scale), dtype=np.float32)
         self.t = np.full((n,), t, dtype=np.float32)
+        self.state = np.empty_like(self.nz) if two_time else None  # cut from the whole-image state
 
 
 class _Run:
@@ -159,8 +245,9 @@ class _Run:
         t: float,
         noise: NoiseField,
         progress: ProgressFn | None,
+        feed: _StepFeed | None = None,
     ) -> None:
-        self.tiler, self.plan, self.image, self.band = tiler, plan, image, band
+        self.tiler, self.plan, self.image, self.band, self.feed = tiler, plan, image, band, feed
         self.in_scale = np.float32(1.0 / DTYPE_MAX[image.dtype])
         self.noise, self.progress = noise, progress
         th, tw = plan.tile_shape
@@ -168,7 +255,9 @@ class _Run:
         n = min(tiler.batch, len(tiles))
         self.groups = [tiles[k : k + n] for k in range(0, len(tiles), n)]
         self.pipelined = tiler.pipeline and len(self.groups) > 1
-        self.buffers = [_Batch(n, th, tw, tiler.scale, t) for _ in range(2 if self.pipelined else 1)]
+        self.buffers = [
+            _Batch(n, th, tw, tiler.scale, t, feed is not None) for _ in range(2 if self.pipelined else 1)
+        ]
         self.done = 0
 
     def execute(self) -> None:
@@ -205,7 +294,10 @@ class _Run:
 
     def _call(self, g: int, batch: _Batch) -> np.ndarray:
         n = len(self.groups[g])
-        hr = self.tiler.run(batch.lr[:n], batch.nz[:n], batch.t[:n])
+        if self.feed is None:
+            hr = self.tiler.run(batch.lr[:n], batch.nz[:n], batch.t[:n])
+        else:
+            hr = self.tiler._step(batch.lr[:n], batch.nz[:n], batch.t[:n], batch.state[:n], self.feed)
         self._check(hr, n)
         return hr
 
@@ -232,6 +324,8 @@ class _Run:
         else:
             self.noise.release_cols_before(x * s, next_row)
         self.noise.fill(batch.nz[k], y * s, x * s, keep_rows_from=next_row, keep_cols_from=next_col)
+        if self.feed is not None:
+            batch.state[k] = self.feed.state[y * s : (y + th) * s, x * s : (x + tw) * s].transpose(2, 0, 1)
 
     def _check(self, hr: np.ndarray, n: int) -> None:
         _check_output(hr, (n, *self.buffers[0].nz.shape[1:]), self.tiler.check_finite)

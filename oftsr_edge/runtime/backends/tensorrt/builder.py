@@ -163,6 +163,17 @@ def _copy_engine(source: Path, target: Path) -> Path:
     return target
 
 
+def check_one_step(spec: ModelSpec, source: object) -> None:
+    """Native engines take the one-step graph only (their I/O check, buffers and run are written for it); a
+    two-time (MeanFlow) student runs its few-step path on ONNX Runtime, whose TensorRT EP gets state and r shapes."""
+    if spec.two_time:
+        raise OftsrError(
+            f"{source}: a two-time MeanFlow student (contract format {spec.format_version}): native TensorRT "
+            "engines are built for one-step models only; use --backend ort-trt (TensorRT through ONNX Runtime), "
+            "ort-cuda or ort-cpu"
+        )
+
+
 def build_engine(
     onnx_path: str | Path,
     engine_path: str | Path | None = None,
@@ -200,7 +211,8 @@ def build_engine_with_config(
     log = log or _stderr
     onnx_path = Path(onnx_path)
     # The one contract reader: with the onnx package when installed (it also sees a folded t), else onnxruntime.
-    spec = read_spec(onnx_path)
+    spec = read_spec(onnx_path, allow_two_time=True)
+    check_one_step(spec, onnx_path)
     profile = config.profile(spec)
     workspace = config.workspace_bytes
     require("trt", "tensorrt")

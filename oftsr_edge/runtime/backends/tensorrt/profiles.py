@@ -1,8 +1,8 @@
 """TensorRT optimization-profile shapes for the OFTSR graph, derived from tile, batch and scale.
 
 One profile covers the three inputs of docs/architecture.md §3 together: ``lr`` [N, 3, h, w], ``noise`` [N, 3, h·s, w·s] and
-``t`` [N]. Only the ``lr`` shape is chosen (N, h, w); ``noise`` and ``t`` follow from it, so the three can never
-disagree. The default is what the tiled runtime feeds: a fixed tile (min = opt = max spatially, the fastest engine,
+``t`` [N] (a two-time graph, format 2, adds ``state`` like ``noise`` and ``r`` like ``t``). Only the ``lr`` shape is
+chosen (N, h, w); the others follow from it, so they can never disagree. The default is what the tiled runtime feeds: a fixed tile (min = opt = max spatially, the fastest engine,
 as vs-mlrt's ``static_shape`` default) and a batch from 1 (the last, partial group of tiles) up to ``batch``.
 """
 
@@ -12,7 +12,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from oftsr_edge.contract import CHANNELS, INPUT_LR, INPUT_NAMES, INPUT_NOISE, INPUT_T, OUTPUT_HR
+from oftsr_edge.contract import (
+    CHANNELS,
+    INPUT_LR,
+    INPUT_NAMES,
+    INPUT_NOISE,
+    INPUT_R,
+    INPUT_STATE,
+    INPUT_T,
+    OUTPUT_HR,
+    OUTPUT_STATE,
+    TWO_TIME_INPUT_NAMES,
+)
 from oftsr_edge.errors import OftsrError
 
 LEVELS = ("min", "opt", "max")
@@ -21,14 +32,18 @@ LEVELS = ("min", "opt", "max")
 LrShape = tuple[int, int, int]
 
 
-def tensor_shapes(n: int, h: int, w: int, scale: int) -> dict[str, tuple[int, ...]]:
-    """Shapes of every tensor of the graph for a batch of ``n`` LR tiles of ``h``×``w``.
+def tensor_shapes(n: int, h: int, w: int, scale: int, two_time: bool = False) -> dict[str, tuple[int, ...]]:
+    """Shapes of every tensor of the graph for a batch of ``n`` LR tiles of ``h``×``w`` (``two_time``: with
+    state, r and next_state).
 
     The rule of :func:`oftsr_edge.contract.io_shapes` for a profile, which knows the model's scale but not its
     :class:`~oftsr_edge.contract.ModelSpec` (its tiles are checked against ``multiple_of`` once, when it is made).
     """
     hr = (n, CHANNELS, h * scale, w * scale)
-    return {INPUT_LR: (n, CHANNELS, h, w), INPUT_NOISE: hr, INPUT_T: (n,), OUTPUT_HR: hr}
+    shapes = {INPUT_LR: (n, CHANNELS, h, w), INPUT_NOISE: hr, INPUT_T: (n,), OUTPUT_HR: hr}
+    if two_time:
+        shapes.update({INPUT_STATE: hr, INPUT_R: (n,), OUTPUT_STATE: hr})
+    return shapes
 
 
 @dataclass(frozen=True)
@@ -43,15 +58,17 @@ class ProfileShapes:
     def level(self, name: str) -> LrShape:
         return {"min": self.min, "opt": self.opt, "max": self.max}[name]
 
-    def input_shapes(self, name: str) -> dict[str, tuple[int, ...]]:
-        """Input shapes (lr, noise, t) at one level ("min", "opt" or "max")."""
-        shapes = tensor_shapes(*self.level(name), self.scale)
-        return {k: shapes[k] for k in INPUT_NAMES}
+    def input_shapes(self, name: str, two_time: bool = False) -> dict[str, tuple[int, ...]]:
+        """Input shapes (lr, noise, t; and state, r when ``two_time``) at one level ("min", "opt" or "max")."""
+        shapes = tensor_shapes(*self.level(name), self.scale, two_time)
+        return {k: shapes[k] for k in (TWO_TIME_INPUT_NAMES if two_time else INPUT_NAMES)}
 
-    def per_input(self) -> dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]:
+    def per_input(
+        self, two_time: bool = False
+    ) -> dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]:
         """``{input: (min, opt, max)}``: the arguments of ``IOptimizationProfile.set_shape`` for each input."""
-        levels = [self.input_shapes(name) for name in LEVELS]
-        return {k: (levels[0][k], levels[1][k], levels[2][k]) for k in INPUT_NAMES}
+        levels = [self.input_shapes(name, two_time) for name in LEVELS]
+        return {k: (levels[0][k], levels[1][k], levels[2][k]) for k in levels[0]}
 
     @property
     def max_batch(self) -> int:
