@@ -5,11 +5,13 @@ skipped only when the settings recorded in it match this run's (:mod:`oftsr_edge
 rewritten, and the summary line counts both, so a rerun never keeps a stale image silently. In a run over several
 images a bad image is reported on one line and the rest still complete; the exit status is non-zero at the end.
 Every output is written atomically, so a failure never leaves a partial file. Decoding, the network and encoding
-overlap (:mod:`oftsr_edge.runtime.pipeline`), so a folder runs at the network's pace.
+overlap (:mod:`oftsr_edge.runtime.pipeline`), so a folder runs at the network's pace. Stopped by Ctrl-C or SIGTERM,
+a run prints what it finished and exits 130; a rerun completes the rest (docs/architecture.md §10).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -24,7 +26,7 @@ from oftsr_edge.runtime.backends.options import BACKEND_NAMES, BackendOptions, p
 from oftsr_edge.runtime.checks import OptionError
 from oftsr_edge.runtime.encode import PNG_COMPRESSION
 from oftsr_edge.runtime.models import resolve_model
-from oftsr_edge.runtime.pipeline import Job, WriteOptions
+from oftsr_edge.runtime.pipeline import FolderResult, Job, WriteOptions
 from oftsr_edge.runtime.provenance import RULE
 from oftsr_edge.vocabulary import Values, option
 
@@ -59,6 +61,7 @@ def plan_jobs(inputs: tuple[Path, ...], output: Path, recursive: bool, suffix: s
     """Pair every input image with its output path; input problems are one-line errors."""
     if not inputs:
         raise OftsrError("no input given: oftsr-edge upscale INPUT... -o OUT")
+    _check_suffix(suffix)
     found: list[tuple[Path, Path]] = []  # (source, path relative to the output folder)
     out_root = output.resolve()
     for item in inputs:
@@ -73,6 +76,7 @@ def plan_jobs(inputs: tuple[Path, ...], output: Path, recursive: bool, suffix: s
             found += [(p, p.relative_to(item)) for p in images]
         else:
             image_io.format_for(item)
+            image_io.check_regular_file(item)  # a FIFO or device would block the run forever
             found.append((item, Path(item.name)))
     single_file = len(inputs) == 1 and not inputs[0].is_dir()
     if single_file and image_io.is_image_path(output) and not output.is_dir():
@@ -81,7 +85,7 @@ def plan_jobs(inputs: tuple[Path, ...], output: Path, recursive: bool, suffix: s
                 f"{output}: --format {fmt} does not match the file name's extension "
                 f"{output.suffix!r}; name the output .{fmt} or drop --format"
             )
-        return [Job(found[0][0], output)]
+        return [_not_onto_input(Job(found[0][0], output))]
     if output.exists() and not output.is_dir():
         raise OftsrError(f"{output}: exists and is not a folder; give an output folder for these inputs")
     jobs, seen = [], set()
@@ -93,8 +97,22 @@ def plan_jobs(inputs: tuple[Path, ...], output: Path, recursive: bool, suffix: s
                 f"{target}: two inputs would write the same output; use separate runs or --suffix"
             )
         seen.add(target)
-        jobs.append(Job(source, target))
+        jobs.append(_not_onto_input(Job(source, target)))
     return jobs
+
+
+def _check_suffix(suffix: str) -> None:
+    """The suffix goes into a file name: a path separator would point elsewhere (or out of -o)."""
+    bad = [c for c in dict.fromkeys(("/", os.sep, os.altsep, "\0")) if c and c in suffix]
+    if bad:
+        raise OptionError(f"--suffix {suffix!r} must not contain {bad[0]!r}: it is appended to each output's "
+                          "file name")  # fmt: skip
+
+
+def _not_onto_input(job: Job) -> Job:
+    if job.target.resolve() == job.source.resolve():
+        raise OftsrError(f"{job.target}: output would overwrite its input; choose another -o or a --suffix")
+    return job
 
 
 def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: object, **kwargs: object) -> None:
@@ -131,6 +149,8 @@ def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: objec
 @option("--overwrite", is_flag=True, detail="by default only outputs made with other settings are rewritten")
 @option("--recursive", is_flag=True)
 @option("--suffix", default="", detail="e.g. _x4")
+@option("--max-pixels", type=Values(int, many=False, minimum=1), default=None,
+        detail=f"larger inputs are refused from their header; default {image_io.max_pixels():,}")
 @option("--format", "fmt", type=Values(str, many=False, choices=_FORMATS), default="auto", show_default=True,
         detail="auto = the input's; must match an output file name's extension")
 @option("--png-compression", type=click.IntRange(0, 9), default=PNG_COMPRESSION, show_default=True,
@@ -158,6 +178,7 @@ def upscale(
     overwrite: bool,
     recursive: bool,
     suffix: str,
+    max_pixels: int | None,
     fmt: str,
     png_compression: int,
     quality: int | None,
@@ -188,9 +209,15 @@ def upscale(
         memory_budget_mib=memory_budget,
         write=WriteOptions(png_compression, quality),
     )
+    limit = image_io.max_pixels()
     with warnings.catch_warnings():
         warnings.showwarning = _echo_warning
-        _run(jobs, options)
+        try:
+            if max_pixels is not None:
+                image_io.set_max_pixels(max_pixels)
+            _run(jobs, options)
+        finally:
+            image_io.set_max_pixels(limit)  # a process-wide Pillow setting: back to what it was
 
 
 def _run(jobs: list[Job], options: RunOptions) -> None:
@@ -230,11 +257,15 @@ def _run(jobs: list[Job], options: RunOptions) -> None:
             else:
                 click.echo(f"oftsr-edge: error: {exc}", err=True)
 
+        result = FolderResult()
         try:
-            result = run_folder(
+            run_folder(
                 upscaler, jobs, options.t, options.seed, overwrite=options.overwrite, write=options.write,
-                on_error=on_error, progress=progress if bar is not None else None,
+                on_error=on_error, progress=progress if bar is not None else None, result=result,
             )  # fmt: skip
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: say what is finished, then exit 130
+            click.echo(_stopped(result, len(jobs)))
+            raise
         finally:
             if bar is not None:
                 bar.close()
@@ -242,7 +273,7 @@ def _run(jobs: list[Job], options: RunOptions) -> None:
     seconds = time.perf_counter() - start
     failed = len(result.failures)
     click.echo(_summary(result.done, result.skipped, result.rewritten, failed, result.lr_mp, result.hr_mp, seconds,
-                        name))  # fmt: skip
+                        name, result.swept))  # fmt: skip
     if failed:
         raise OftsrError(f"{failed} of {len(jobs)} image(s) failed (see above)")
 
@@ -255,11 +286,23 @@ def _check_scale(options: RunOptions, spec: object) -> None:
         )
 
 
+def _stopped(result: FolderResult, total: int) -> str:
+    """The summary of an interrupted run: what is finished (complete files only) and how to finish the rest."""
+    skipped = f", {result.skipped} skipped" if result.skipped else ""
+    return (
+        f"oftsr-edge: stopped early: upscaled {result.done} of {total} image(s){skipped}; no partial files were "
+        "left; rerun the same command to finish the rest"
+    )
+
+
 def _summary(
-    done: int, skipped: int, rewritten: int, failed: int, lr_mp: float, hr_mp: float, seconds: float, backend: str
+    done: int, skipped: int, rewritten: int, failed: int, lr_mp: float, hr_mp: float, seconds: float, backend: str,
+    swept: int = 0,
 ) -> str:
     """One line: what was made, and what happened to outputs that already existed (the rerun rule)."""
     notes = []
+    if swept:
+        notes.append(f"{swept} stale temporary file(s) of an interrupted run removed")
     if skipped:
         notes.append(f"{skipped} skipped (made from the same input with the same model and settings)")
     if rewritten:

@@ -32,9 +32,10 @@ from oftsr_edge.runtime import image_io, provenance
 from oftsr_edge.runtime.backends.base import Backend
 from oftsr_edge.runtime.backends.options import Auto, BackendOptions, as_options
 from oftsr_edge.runtime.backends.select import find_fp32_sibling, open_backend
-from oftsr_edge.runtime.checks import OptionError, check_image, check_int, check_t, resolve_seed
+from oftsr_edge.runtime.checks import OptionError, check_image, check_int, check_t, check_tile, resolve_seed
 from oftsr_edge.runtime.image_io import resize_alpha
 from oftsr_edge.runtime.memory import TileChoice
+from oftsr_edge.runtime.model_probe import check_scale
 from oftsr_edge.runtime.models import resolve_model
 from oftsr_edge.runtime.tiling.policy import AUTO, TilingPolicy, profile_tile_of
 from oftsr_edge.runtime.tiling.tiler import NonFiniteOutputError, ProgressFn, Tiler
@@ -86,6 +87,7 @@ class Upscaler:
         self.fp32_fallback = fp32_fallback
         opened = open_backend(self.model_path, self._options, tile=self._profile_arg, batch=self.batch_size)
         try:
+            check_scale(opened, self.model_path)  # a model whose metadata lies fails here, in one line
             self._setup(opened)
         except BaseException:
             opened.close()  # a bad knob must not leak a session or device buffers
@@ -146,6 +148,8 @@ class Upscaler:
         if steps > 1 and run_step is None:
             raise OftsrError(f"backend {backend.name!r} has no run_step: it cannot run {steps} solver steps")
         self._backend, self.solver_steps = backend, steps
+        if self._tile_arg != AUTO:
+            check_tile(self._tile_arg, spec.multiple_of)  # 1 or 3 were silently raised to 4, with no overlap
         fixed = bool(getattr(backend, "fixed_shape", True))
         policy = TilingPolicy(
             backend.run, spec, self._tile_arg, self._overlap_arg, self.batch_size,
