@@ -19,7 +19,7 @@ from oftsr_edge.runtime.backends.base import Backend
 def check_scale(backend: Backend, source: str | Path) -> None:
     """Run ``backend`` once on a ``multiple_of``² LR tile of zeros; refuse the model if its graph does not upscale
     by the metadata's scale. Fixed-shape backends (TensorRT profiles) are built and checked elsewhere: skipped."""
-    if getattr(backend, "fixed_shape", False):
+    if getattr(backend, "fixed_shape", True):
         return
     spec = backend.spec
     edge, scale = spec.multiple_of, spec.scale
