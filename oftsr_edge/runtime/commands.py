@@ -68,8 +68,13 @@ def plan_jobs(inputs: tuple[Path, ...], output: Path, recursive: bool, suffix: s
         if not item.exists():
             raise OftsrError(f"{item}: no such file or directory")
         if item.is_dir():
+            root = item.resolve()
+            if out_root == root:
+                raise OftsrError(f"{output}: is the input folder; outputs would overwrite their inputs or be read "
+                                 "back as inputs on the next run: choose another -o")  # fmt: skip
             # never feed earlier outputs back in (e.g. upscale photos -o photos/x4 -r)
-            images = [p for p in _images_in(item, recursive) if out_root not in p.resolve().parents]
+            inside = root in out_root.parents
+            images = [p for p in _images_in(item, recursive) if not (inside and out_root in p.resolve().parents)]
             if not images:
                 hint = "" if recursive else "; use --recursive for sub-folders"
                 raise OftsrError(f"{item}: no images found ({', '.join(sorted(image_io.FORMATS))}{hint})")

@@ -23,6 +23,7 @@ raises it); an animated or multi-frame file is read as its first frame, with a w
 from __future__ import annotations
 
 import os
+import re
 import stat
 import warnings
 from pathlib import Path
@@ -84,10 +85,21 @@ def check_pixels(source: str, width: int, height: int) -> None:
     """Refuse an image whose header declares more pixels than :func:`max_pixels`, before its pixels are read."""
     limit = max_pixels()
     if limit is not None and width * height > limit:
-        raise OftsrError(
-            f"{source}: {width}x{height} is {width * height:,} pixels, over the limit of {limit:,} "
-            "(a guard against decompression bombs); --max-pixels raises it for trusted files"
-        )
+        raise _too_many(source, width * height, limit)
+
+
+def _too_many(source: str, pixels: int | None, limit: int | None) -> OftsrError:
+    """The one message of the decompression-bomb guard, whichever reader refused the image."""
+    size = f"is {pixels:,} pixels" if pixels is not None else "is too large"
+    over = f"over the limit of {limit:,}" if limit is not None else "over the limit"
+    return OftsrError(f"{source}: {size}, {over} (a guard against decompression bombs); --max-pixels raises it "
+                      "for trusted files")  # fmt: skip
+
+
+def _bomb_pixels(exc: Exception) -> int | None:
+    """The pixel count in Pillow's DecompressionBombError text ("Image size (N pixels) exceeds ...")."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    return int(found.group(1)) if found else None
 
 
 def check_regular_file(path: Path) -> None:
@@ -214,7 +226,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     except UnidentifiedImageError:
         raise OftsrError(f"{source}: not a readable image (unknown or corrupt format)") from None
     except Image.DecompressionBombError as exc:
-        raise OftsrError(f"{source}: {exc} (--max-pixels raises the limit for trusted files)") from None
+        raise _too_many(source, _bomb_pixels(exc), max_pixels()) from None
     except MemoryError:
         raise OftsrError(f"{source}: not enough memory to decode this image") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
