@@ -61,6 +61,11 @@ MEASURED: dict[tuple[str, str], MemoryModel] = {
         per_lr_pixel=1793.0,
         source="measured: ORT CPU 1.32, peak RSS of whole-image calls 64²–768² LR (benchmarks/memory_model.py)",
     ),
+    ("oftsr-flat48x8-x4", "fp32"): MemoryModel(
+        fixed_bytes=24 * MIB,
+        per_lr_pixel=1762.0,
+        source="measured: ORT CPU 1.32, peak RSS of whole-image calls 64²–768² LR (benchmarks/memory_model.py)",
+    ),
 }
 
 

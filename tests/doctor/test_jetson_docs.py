@@ -11,6 +11,7 @@ import pytest
 from oftsr_edge.runtime.devices import PRESETS
 from oftsr_edge.runtime.jetson import JETPACK_TABLE
 from oftsr_edge.runtime.memory import MEASURED
+from oftsr_edge.runtime.models import default_name
 from tests.doctor.cli_check import command_problems
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "jetson.md"
@@ -60,7 +61,7 @@ def test_the_preset_table_is_the_codes() -> None:
 
 def test_the_memory_per_tile_table_follows_the_tensors_and_the_measured_model() -> None:
     rows = _table(DOC.read_text(encoding="utf-8"), "| tile | I/O tensors |")
-    model = MEASURED[("oftsr-small-x4", "fp32")]
+    model = MEASURED[(default_name(), "fp32")]
     assert len(rows) >= 4
     for tile, io, ort, _ in rows:
         t = int(tile)

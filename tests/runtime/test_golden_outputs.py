@@ -1,8 +1,9 @@
-"""The bundled model's outputs are pinned bit for bit: a refactor of the runtime must not change a single pixel.
+"""The bundled models' outputs are pinned bit for bit: a refactor of the runtime must not change a single pixel.
 
 The hashes were made with the runtime as it stood before the architecture rework (issue 10), at two tile sizes and
 two values of t, on a synthetic LR image (no dataset pixels). They are keyed by the bundled model's sha256, so a new
-bundled model fails here until its hashes are recorded on purpose: `python -m tests.runtime.test_golden_outputs`.
+bundled model fails here until its hashes are recorded on purpose: `python -m tests.runtime.test_golden_outputs`
+(prints every bundled model's entry).
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ GOLDEN: dict[str, dict[str, str]] = {
         "32/0.0": "80e4f572cfddea3c57c025d7c994f0480ad64d357b430739a42042b7e40db6ad",
         "32/0.7": "df2acae0780c94e8ee5942570760367d77c74e49731cbcee69c7e01f1936dcaf",
     },
+    "5b87927d44167b20c676b575d34c27a45b0d272b351dc38a8c51c816a7a55847": {  # oftsr-flat48x8-x4, 2026-12-01 default
+        "0/0.0": "bbca23bcbd0eeb6182121de3ffdd8d57feefd2e14b41d9865ee0ba0590e8e7e4",
+        "0/0.7": "051fe69a3f9ea51b615ef6f25b286921560a70afff2824ee81d7ee4992952972",
+        "32/0.0": "6e58f1e2692aaaeac6a3e8dccbdb13be80f372d4fedc052e8bdb81b66734f64a",
+        "32/0.7": "5ed4681d79fd16ab77391985fd17178e01e9d608da40e4873fa0d32b7827736e",
+    },
 }
 CASES = [(0, 0.0), (0, 0.7), (32, 0.0), (32, 0.7)]
 
@@ -37,11 +44,14 @@ def synthetic_lr() -> np.ndarray:
     return np.clip(base, 0, 255).astype(np.uint8)
 
 
-def output_hashes() -> tuple[str, dict[str, str]]:
+BUNDLED = ["oftsr-small-x4", "oftsr-flat48x8-x4"]
+
+
+def output_hashes(name: str) -> tuple[str, dict[str, str]]:
     from oftsr_edge.runtime import Upscaler
     from oftsr_edge.runtime.models import resolve_model
 
-    path = resolve_model("oftsr-small-x4")  # by name, through the registry
+    path = resolve_model(name)  # by name, through the registry
     lr = synthetic_lr()
     hashes = {}
     for tile, t in CASES:
@@ -51,18 +61,20 @@ def output_hashes() -> tuple[str, dict[str, str]]:
     return sha256_file(path), hashes
 
 
-def test_bundled_model_outputs_are_bit_identical() -> None:
-    model_sha, hashes = output_hashes()
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_model_outputs_are_bit_identical(name: str) -> None:
+    model_sha, hashes = output_hashes(name)
     if model_sha not in GOLDEN:
-        pytest.fail(f"no golden hashes for bundled model {model_sha[:12]}: record them with "
+        pytest.fail(f"no golden hashes for bundled model {name} ({model_sha[:12]}): record them with "
                     "`python -m tests.runtime.test_golden_outputs` and review the diff")
     assert hashes == GOLDEN[model_sha]
 
 
 if __name__ == "__main__":
-    sha, found = output_hashes()
-    print(f'    "{sha}": {{')
-    for key, value in found.items():
-        print(f'        "{key}": "{value}",')
-    print("    },")
+    for bundled in BUNDLED:
+        sha, found = output_hashes(bundled)
+        print(f'    "{sha}": {{  # {bundled}')
+        for key, value in found.items():
+            print(f'        "{key}": "{value}",')
+        print("    },")
     sys.exit(0)

@@ -67,8 +67,9 @@ def test_names_paths_and_the_default_resolve(tmp_path: Path) -> None:
     assert resolve_model(copy) == resolve_model(str(copy)) == Path(copy)
     with pytest.raises(OftsrError, match=r"no such model file, and not a bundled model name \(bundled: "):
         resolve_model(tmp_path / "missing.onnx")
+    assert resolve_model(f"{default_name()}_int8").name == f"{default_name()}_int8.onnx"
     with pytest.raises(OftsrError, match="has no int8 file"):
-        resolve_model(f"{default_name()}_int8")
+        resolve_model("oftsr-small-x4_int8")  # bundled in fp32 only
 
 
 def test_upscaler_without_a_model_opens_the_bundled_default() -> None:

@@ -165,7 +165,7 @@ def test_without_model_the_bundled_default_is_used(capsys, tmp_path: Path) -> No
     code, out, err = upscale(capsys, photo(tmp_path / "a.png"), "-o", tmp_path / "out", "-q")
     assert code == 0, err
     assert read_image(tmp_path / "out" / "a.png").shape == (80, 112, 3)
-    assert read_record(tmp_path / "out" / "a.png")["model_sha256"] == sha256_file(resolve_model("oftsr-small-x4"))
+    assert read_record(tmp_path / "out" / "a.png")["model_sha256"] == sha256_file(resolve_model(None))
 
 
 def test_an_install_without_bundled_models_says_so(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
