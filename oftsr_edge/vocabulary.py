@@ -107,6 +107,7 @@ TERMS: dict[str, Term] = {
     "--lambda-bc": _t("Weight of the boundary-condition loss (Eq. 11)", "float"),
     "--method": _t("Distillation method: oftsr (one-step student, Algorithm 1) or meanflow (two-time student)",
                    "choice"),
+    "--name": _t("The model's name, as its exported files and metadata carry it", "text"),
     "--lambda-lpips": _t("Weight of FluxSR's TV-LPIPS loss", "float"),
     "--tv-gamma": _t("Weight γ of the TV-map LPIPS inside TV-LPIPS", "float"),
     "--lambda-adl": _t("Weight of FluxSR's attention-diversification loss (ADL)", "float"),

@@ -13,6 +13,7 @@ An ``oftsr`` run without those terms writes the same config and checkpoints as b
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,9 @@ class RealismOptions:
     @property
     def active(self) -> bool:
         return self.lambda_lpips > 0 or self.lambda_adl > 0
+
+
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 class _FrozenTeacher:
@@ -141,17 +145,22 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
                           settings: TrainSettings | None = None, val_dir: str | Path | None = None,
                           resume: bool = False, dist_info: DistInfo | None = None, quiet: bool = False,
                           method: str = "oftsr", realism: RealismOptions | None = None,
-                          exclude: tuple[str, ...] | None = None) -> Trainer:
-    """The stage-2 trainer; ``exclude`` defaults to the teacher's held-out globs, so a held-out set stays held out."""
+                          exclude: tuple[str, ...] | None = None, name: str | None = None) -> Trainer:
+    """The stage-2 trainer; ``exclude`` defaults to the teacher's held-out globs, so a held-out set stays held out.
+    ``name`` is the model's name in its exported files and metadata (default ``oftsr-<config>-x<scale>``, plus
+    ``-meanflow`` for a two-time student), so two runs of one architecture (clean and real-photo) stay apart."""
     if method not in METHODS:
         raise OftsrError(f"unknown distillation method {method!r}; choose from {', '.join(METHODS)}")
+    if name is not None and not MODEL_NAME.fullmatch(name):
+        raise OftsrError(f"--name {name!r}: use letters, digits, '.', '_' and '-' only, starting with a letter or "
+                         "digit (it becomes the exported file names)")
     settings = settings or TrainSettings(lr=5e-5, warmup=100)
     t_ckpt = load_checkpoint(teacher, kind="teacher")
     model_name = t_ckpt.config["model"]["name"]
     terms, realism_record = _realism_terms(realism)
     config = {k: t_ckpt.config[k] for k in ("scale", "sigma_p", "degradation", "noise_sigma", "model")
               if k in t_ckpt.config}
-    config.update(kind="student", name=f"oftsr-{model_name}-x{t_ckpt.scale}", data=str(Path(data).resolve()),
+    config.update(kind="student", name=name or f"oftsr-{model_name}-x{t_ckpt.scale}", data=str(Path(data).resolve()),
                   teacher={"path": str(t_ckpt.path.resolve()), "sha256": sha256_file(t_ckpt.path / WEIGHTS),
                            "step": t_ckpt.step})
     exclude = tuple(t_ckpt.config.get("exclude", ())) if exclude is None else tuple(exclude)
@@ -167,7 +176,7 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
                                           lambda_bc, terms)
     else:
         student = two_time_student(t_ckpt, settings.seed)
-        config["name"] += "-meanflow"
+        config["name"] = name or config["name"] + "-meanflow"
         config["model"] = student.config.to_dict()
         config["distill"] = {"method": "meanflow", "r_zero_share": R_ZERO_SHARE, "r_equals_s_share": R_EQUALS_S_SHARE,
                              "states": "(1 - r) x0 + r x1"}

@@ -39,6 +39,17 @@ def test_oftsr_default_keeps_its_config_format(tmp_path: Path, teacher: Path, tr
     assert "times" not in config["model"] and config["name"] == "oftsr-tiny-x4"
 
 
+def test_name_names_the_student_and_a_bad_name_is_one_line(tmp_path: Path, teacher: Path, train_images: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    proc = _distill(capsys, teacher, train_images, tmp_path / "s", "--name", "oftsr-real-x4")
+    assert proc.code == 0, proc.err
+    assert _config(tmp_path / "s")["name"] == "oftsr-real-x4"
+    for bad in ("../x", "a b", "-x", ""):
+        proc = _distill(capsys, teacher, train_images, tmp_path / "bad", "--name", bad)
+        assert_one_line_error(proc, "--name")
+        assert not (tmp_path / "bad").exists()
+
+
 def test_meanflow_distill_end_to_end_and_exact_resume(tmp_path: Path, teacher: Path, train_images: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     from oftsr_edge.train.checkpoint import load_checkpoint
