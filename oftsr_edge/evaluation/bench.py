@@ -52,6 +52,7 @@ class BenchConfig:
     peers: tuple[str, ...] = ("bicubic",)  # the floor; other peers are opt-in
     overlap: int | None = None
     device: int | None = None  # GPU index; None = the backend's default (0)
+    solver_steps: int | None = None  # K of a two-time model's few-step path; None = the model's default
 
 
 @dataclass
@@ -178,6 +179,12 @@ def _tile_inputs(batch: int, tile: int, scale: int) -> tuple[np.ndarray, np.ndar
     return lr, noise, np.full((batch,), 0.5, np.float32)
 
 
+def _steps_note(model: object) -> str:
+    """", K steps" for a model run with K > 1 solver steps (per tile and per image both cost K calls)."""
+    steps = int(getattr(model, "solver_steps", 1) or 1)
+    return f", {steps} steps" if steps > 1 else ""
+
+
 def _peer_entry(
     peer: Peer, backend: str, tile: int, overlap: int, batch: int, size: tuple[int, int], image: np.ndarray
 ) -> _Entry:
@@ -230,7 +237,7 @@ def _bench_config(
     base = dict(
         model=spec.name,
         role="oftsr",
-        note=f"{path.name}, t={spec.default_t:g}",
+        note=f"{path.name}, t={spec.default_t:g}{_steps_note(model)}",
         backend=model.backend_name,
         precision=spec.precision,
         scale=spec.scale,
@@ -265,16 +272,16 @@ def _bench_config(
 def run_bench(
     cfg: BenchConfig, open_model: Callable[..., object], progress: Callable[[str], None] | None = None
 ) -> BenchResult:
-    """Bench every configuration. ``open_model(path, backend, tile, overlap, batch, device)`` returns an object
-    with ``spec``, ``backend_name``, ``overlap``, ``run_tiles(lr, noise, t)`` and ``upscale(image, t, seed)``
-    (see :func:`oftsr_edge.evaluation.commands.open_upscaler`); an :class:`OftsrError` skips that backend."""
+    """Bench every configuration. ``open_model(path, backend, tile, overlap, batch, device, solver_steps)`` returns
+    an object with ``spec``, ``backend_name``, ``overlap``, ``run_tiles(lr, noise, t)`` and ``upscale(image, t,
+    seed)`` (see :func:`oftsr_edge.evaluation.commands.open_upscaler`); an :class:`OftsrError` skips that backend."""
     rows: list[BenchRow] = []
     notes: list[str] = []
     peer_cache: dict[str, tuple[list[Peer], list[str]]] = {}
     say = progress or (lambda _msg: None)
     for path, backend, tile, batch in itertools.product(cfg.models, cfg.backends, cfg.tiles, cfg.batches):
         try:
-            model, load_s = timed(open_model, path, backend, tile, cfg.overlap, batch, cfg.device)
+            model, load_s = timed(open_model, path, backend, tile, cfg.overlap, batch, cfg.device, cfg.solver_steps)
         except OftsrError as exc:
             notes.append(f"{Path(path).name} on {backend}, tile {tile}, batch {batch}: skipped ({exc})")
             continue

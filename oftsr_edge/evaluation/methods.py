@@ -27,14 +27,25 @@ class OpenedModel:
         self.overlap = _find_attr(upscaler, ("overlap",), ("tiler", "overlap"))
         self.tile = _find_attr(upscaler, ("tile",))  # effective LR tile after rounding to multiple_of
         self._run = _find_attr(upscaler, ("backend", "run"), ("_backend", "run"))
+        self.solver_steps = int(getattr(upscaler, "solver_steps", 1))  # K of a two-time model's few-step path
 
     def run_tiles(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """One backend call on a batch of tiles: the pure model time, without tiling or noise."""
+        """The model on a batch of tiles: the pure model time, without tiling or noise (one backend call, or
+        the K chained calls of a two-time model's few-step path)."""
         if self._run is None:
             raise OftsrError(
                 "this runtime's Upscaler does not expose its backend; per-tile timing is unavailable"
             )
+        if self.solver_steps > 1:
+            from oftsr_edge.few_step import run_graph
+
+            return run_graph(self.upscaler.backend.run_step, lr, noise, float(t[0]), self.solver_steps)
         return self._run(lr, noise, t)
+
+    def describe(self) -> str:
+        """How the model runs, for a row's note: steps, backend, precision."""
+        k = self.solver_steps
+        return f"{'one step' if k == 1 else f'{k} steps'}, {self.backend_name}, {self.spec.precision}"
 
     def upscale(self, image: np.ndarray, t: float | None = None, seed: int = 0) -> np.ndarray:
         return self.upscaler.upscale(image, t=t, seed=seed)
@@ -64,28 +75,31 @@ def open_upscaler(
     overlap: int | None = None,
     batch_size: int = 1,
     device: int | None = None,
+    solver_steps: int | None = None,
 ) -> OpenedModel:
     """Open ``model`` (a file, a bundled name, or None for the bundled default) with the runtime's Upscaler on
-    backend ``backend`` (a name; ``device`` None = its default); ``tile`` 0 means whole images."""
+    backend ``backend`` (a name; ``device`` None = its default); ``tile`` 0 means whole images; ``solver_steps``
+    is ``--solver-steps`` (None = the model's default)."""
     from oftsr_edge.runtime.backends.options import parse_backend
     from oftsr_edge.runtime.models import resolve_model
     from oftsr_edge.runtime.upscaler import Upscaler
 
     path = resolve_model(model)
     options = parse_backend(backend, device=device)
-    return OpenedModel(Upscaler(path, options, tile=tile, overlap=overlap, batch_size=batch_size), path)
+    upscaler = Upscaler(path, options, tile=tile, overlap=overlap, batch_size=batch_size, solver_steps=solver_steps)
+    return OpenedModel(upscaler, path)
 
 
 def student_methods(model: OpenedModel, ts: list[float], seed: int = 0) -> list[Method]:
     """One row per t; ``seed`` fixes the noise so rows differ only by t."""
-    name = model.spec.name
+    name = model.spec.name + (f" K={model.solver_steps}" if model.solver_steps > 1 else "")
     return [
         Method(
             f"{name} t={t:g}",
             "student",
             lambda lr, t=t: model.upscale(lr, t=t, seed=seed),
             t,
-            f"one step, {model.backend_name}, {model.spec.precision}",
+            model.describe(),
         )
         for t in ts
     ]

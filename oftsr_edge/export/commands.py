@@ -52,9 +52,9 @@ def _verify_variant(fp32: Path, other: Path, precision: str, opts: ExportOptions
 
     from oftsr_edge.contract import read_spec
     from oftsr_edge.export.calibration import load_tiles, model_feeds
-    from oftsr_edge.export.verify import psnr_against_fp32
+    from oftsr_edge.export.verify import checked_steps, psnr_against_fp32
 
-    spec = read_spec(fp32)
+    spec = read_spec(fp32, allow_two_time=True)
     t_values = (0.0, spec.default_t, 1.0)
     if opts.calib is not None:
         tiles, source = load_tiles(opts.calib, spec.tile, count=4, seed=1), f"real tiles from {opts.calib}"
@@ -63,16 +63,17 @@ def _verify_variant(fp32: Path, other: Path, precision: str, opts: ExportOptions
         source = "random tiles (pass --calib DIR to verify on real images)"
     scores = psnr_against_fp32(fp32, other, model_feeds(tiles, spec.scale, t_values, batch=4, seed=1))
     shown = ", ".join(f"t={t:g}: {db:.2f} dB" for t, db in scores.items())
-    click.echo(f"  {precision} vs fp32, 4 {spec.tile}² {source}: {shown}")
+    steps = f" (K = {' and '.join(map(str, checked_steps(spec)))})" if spec.two_time else ""
+    click.echo(f"  {precision} vs fp32, 4 {spec.tile}² {source}{steps}: {shown}")
     worst = min(scores.values())
     if worst < minimum:
         raise OftsrError(f"{precision} model is {worst:.2f} dB from fp32 (< {minimum:g} dB): not written")
 
 
-def _report_speed(fp32: Path, int8: Path, tile: int, scale: int) -> None:
+def _report_speed(fp32: Path, int8: Path, tile: int, scale: int, two_time: bool = False) -> None:
     from oftsr_edge.export.verify import random_feed, time_ort_cpu
 
-    feed = random_feed(1, tile, tile, scale, 0.5)
+    feed = random_feed(1, tile, tile, scale, 0.5, two_time=two_time)
     t32, t8 = time_ort_cpu(fp32, feed), time_ort_cpu(int8, feed)
     click.echo(
         f"  ORT-CPU 1×3×{tile}×{tile}: fp32 {t32 * 1e3:.1f} ms, int8 {t8 * 1e3:.1f} ms ({t32 / t8:.2f}× speed-up)"
@@ -102,14 +103,11 @@ def write_variants(checkpoint: Path, staging: Path, opts: ExportOptions) -> tupl
     staged = {"fp32": staging / "model_fp32.onnx"}
     if checkpoint.suffix == ".onnx":
         # an existing FP32 export: derive variants from it; tile, opset and default t come from its metadata
-        spec = read_spec(checkpoint, expect_precision="fp32")
+        spec = read_spec(checkpoint, expect_precision="fp32", allow_two_time=True)
         click.echo(f"deriving variants from {checkpoint} ({spec.name}, opset {spec.opset}, tile {spec.tile})")
         shutil.copyfile(checkpoint, staged["fp32"])
     else:
         model, ckpt = load_student(checkpoint)  # a teacher or a broken checkpoint fails here, before any tracing
-        if model.two_time and opts.precisions != ("fp32",):
-            raise OftsrError("a two-time (MeanFlow) student exports at fp32 only for now (--precision fp32): "
-                             "FP16/INT8 checks and INT8 calibration do not cover the few-step chain yet")
         kind = f", two-time, default {opts.default_steps} step(s)" if model.two_time else ""
         click.echo(f"exporting {ckpt.path} (x{ckpt.scale}, opset {opts.opset}, tile {opts.tile}{kind})")
         export_onnx(checkpoint, staged["fp32"], opset=opts.opset, tile=opts.tile, default_t=opts.default_t,
@@ -132,7 +130,7 @@ def write_variants(checkpoint: Path, staging: Path, opts: ExportOptions) -> tupl
             f"  int8: {opts.calib_tiles} calibration tiles from {opts.calib}; all Q/DQ zero-points int8 0"
         )
         _verify_variant(staged["fp32"], staged["int8"], "int8", opts, opts.int8_min_psnr)
-        _report_speed(staged["fp32"], staged["int8"], spec.tile, spec.scale)
+        _report_speed(staged["fp32"], staged["int8"], spec.tile, spec.scale, spec.two_time)
     return file_stem(spec.name), {p: staged[p] for p in opts.precisions}
 
 
@@ -156,8 +154,13 @@ def build_engines(paths: list[Path], batch: int) -> None:
         click.echo(f"oftsr-edge: note: --trt skipped: the engine builder is not available ({exc})", err=True)
         return
     for path in paths:
+        spec = read_spec(path, allow_two_time=True)
+        if spec.two_time:
+            click.echo(f"oftsr-edge: note: --trt skipped for {path.name}: native TensorRT engines are built for "
+                       "one-step models only; run it with --backend ort-trt", err=True)  # fmt: skip
+            continue
         try:
-            engine = build_engine(path, path.with_suffix(".engine"), tile=read_spec(path).tile, batch=batch)
+            engine = build_engine(path, path.with_suffix(".engine"), tile=spec.tile, batch=batch)
         except MissingExtraError as exc:
             click.echo(f"oftsr-edge: note: --trt skipped: {exc}", err=True)
             return

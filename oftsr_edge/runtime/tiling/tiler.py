@@ -133,16 +133,8 @@ class Tiler:
             self._pass(padded, plan, float(t), seed, progress, out, None)
         return out
 
-    def _pass(
-        self,
-        image: np.ndarray,
-        plan: TilePlan,
-        t: float,
-        seed: int,
-        progress: ProgressFn | None,
-        out: np.ndarray,
-        feed: _StepFeed | None,
-    ) -> None:
+    def _pass(self, image: np.ndarray, plan: TilePlan, t: float, seed: int, progress: ProgressFn | None,
+              out: np.ndarray, feed: _StepFeed | None) -> None:  # fmt: skip
         """One tiled pass over the (padded) image into ``out``: the output image, or the next state image."""
         if plan.count == 1:
             self._single(image, plan, t, seed, progress, out, feed)
@@ -151,15 +143,8 @@ class Tiler:
         band = Band(plan, self.scale, self.margin, out, raw=raw)
         _Run(self, plan, image, band, t, NoiseField(seed, self.noise_block), progress, feed).execute()
 
-    def _chain(
-        self,
-        image: np.ndarray,
-        plan: TilePlan,
-        calls: tuple[Step, ...],
-        seed: int,
-        progress: ProgressFn | None,
-        out: np.ndarray,
-    ) -> None:
+    def _chain(self, image: np.ndarray, plan: TilePlan, calls: tuple[Step, ...], seed: int,
+               progress: ProgressFn | None, out: np.ndarray) -> None:  # fmt: skip
         """The few-step path: one pass per call, the state carried between passes as a whole padded-HR image."""
         s = self.scale
         shape = (plan.rows.padded * s, plan.cols.padded * s, 3)
@@ -170,16 +155,8 @@ class Tiler:
             self._pass(image, plan, call.s, seed, report, target, _StepFeed(state, call.r, not call.last))
             state, spare = spare, state
 
-    def _single(
-        self,
-        image: np.ndarray,
-        plan: TilePlan,
-        t: float,
-        seed: int,
-        progress: ProgressFn | None,
-        out: np.ndarray,
-        feed: _StepFeed | None = None,
-    ) -> None:
+    def _single(self, image: np.ndarray, plan: TilePlan, t: float, seed: int, progress: ProgressFn | None,
+                out: np.ndarray, feed: _StepFeed | None = None) -> None:  # fmt: skip
         """One backend call for the whole (padded) image, converted straight into ``out``."""
         s = self.scale
         th, tw = plan.tile_shape
