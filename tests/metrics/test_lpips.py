@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.metrics.lpips import LpipsAlex, _conv2d, load_lpips
+from oftsr_edge.metrics.conv import conv2d
+from oftsr_edge.metrics.lpips import LpipsAlex, load_lpips
 
 
 def _weights_dir() -> Path | None:
@@ -39,7 +40,7 @@ def test_conv2d_matches_direct_loops() -> None:
     x = rng.normal(size=(9, 11, 3)).astype(np.float32)
     k = rng.normal(size=(3, 3, 3, 4)).astype(np.float32)
     b = rng.normal(size=4).astype(np.float32)
-    out = _conv2d(x, k, b, stride=2, pad=1)
+    out = conv2d(x, k, b, stride=2, pad=1)
     xp = np.pad(x, ((1, 1), (1, 1), (0, 0)))
     ref = np.zeros((5, 6, 4), np.float32)
     for i in range(5):
