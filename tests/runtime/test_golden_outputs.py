@@ -30,6 +30,12 @@ GOLDEN: dict[str, dict[str, str]] = {
         "32/0.0": "6e58f1e2692aaaeac6a3e8dccbdb13be80f372d4fedc052e8bdb81b66734f64a",
         "32/0.7": "5ed4681d79fd16ab77391985fd17178e01e9d608da40e4873fa0d32b7827736e",
     },
+    "cd84cf256659b990d1f30b9134a9c2d535e91b7591c26c0450163f1703080c25": {  # oftsr-real-x4, 2026-12-01
+        "0/0.0": "8097610574730913fb472eb12fa296f05981d70e8b7e9dc278f2781c93e41cf2",
+        "0/0.7": "171a49c3d6697aef8cd7143063053d6c0e62cd40193e94420e1c32d949df854f",
+        "32/0.0": "55e5537eb8a4e7926d6e426a850dab14ea4666be4a52595889afb5d425d72ae1",
+        "32/0.7": "de030d1c99d47d2e524905d3a539555bc567253598f67a27bf2a57057ee204d9",
+    },
 }
 CASES = [(0, 0.0), (0, 0.7), (32, 0.0), (32, 0.7)]
 
@@ -44,7 +50,7 @@ def synthetic_lr() -> np.ndarray:
     return np.clip(base, 0, 255).astype(np.uint8)
 
 
-BUNDLED = ["oftsr-small-x4", "oftsr-flat48x8-x4"]
+BUNDLED = ["oftsr-small-x4", "oftsr-flat48x8-x4", "oftsr-real-x4"]
 
 
 def output_hashes(name: str) -> tuple[str, dict[str, str]]:
