@@ -13,6 +13,7 @@ kept per geometry; the noise cache is shared by all of them.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 from oftsr_edge.contract import ModelSpec
@@ -66,12 +67,15 @@ class TilingPolicy:
 
     def plan(self, height: int, width: int, itemsize: int = 1, channels: int = 3) -> memory.TileChoice:
         """The tiling of an LR image of ``height × width`` (``itemsize``/``channels`` of the output array)."""
+        state = self.state_bytes(height, width)
         if self.auto:
             budget = self.budget_now()
             choice = memory.plan_tiles(
-                (height, width), self.spec, budget, batch=self.batch, overlap=self.overlap,
+                (height, width), self.spec, max(1, budget - state), batch=self.batch, overlap=self.overlap,
                 itemsize=itemsize, channels=channels,
             )  # fmt: skip
+            if state:  # the K-step states cost the same whatever the tiling: they come off the budget first
+                choice = dataclasses.replace(choice, peak_bytes=choice.peak_bytes + state, budget_bytes=budget)
             if choice.peak_bytes > budget:
                 warnings.warn(f"LR {height}x{width}: no tiling fits the memory budget; trying {choice.describe()}",
                               RuntimeWarning, stacklevel=3)  # fmt: skip
@@ -81,8 +85,15 @@ class TilingPolicy:
         tile = (0, 0) if not self.tile else grid.tile_shape
         covered = grid.count * grid.tile_shape[0] * grid.tile_shape[1]
         budget = self.budget if self.budget is not None else 0
-        peak = memory.estimate_bytes(self.spec, (height, width), tile, self.batch, itemsize, channels)
+        peak = memory.estimate_bytes(self.spec, (height, width), tile, self.batch, itemsize, channels) + state
         return memory.TileChoice(tile, self.overlap, self.batch, grid.count, covered, height * width, peak, budget)
+
+    def state_bytes(self, height: int, width: int) -> int:
+        """The two whole-image float32 HR states a K > 1 few-step path keeps between its passes (0 for K = 1)."""
+        if self.steps <= 1:
+            return 0
+        s, m = self.spec.scale, self.spec.multiple_of
+        return 2 * 3 * 4 * round_up(height, m) * s * round_up(width, m) * s
 
     def tiler(self, tile: tuple[int, int], overlap: int) -> Tiler:
         """The tiler for one geometry (made once, then reused)."""
