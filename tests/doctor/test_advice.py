@@ -11,6 +11,7 @@ import pytest
 
 from oftsr_edge.doctor.advice import advise
 from oftsr_edge.doctor.probe import Fact, probe_models
+from oftsr_edge.runtime.models import default_name
 from tests.doctor.cli_check import command_problems
 
 GIB = 1 << 30
@@ -117,19 +118,21 @@ def test_jetpack5_with_the_opset18_bundle_says_to_re_export_at_opset17() -> None
 
 def test_jetpack5_with_an_opset17_model_builds_fp16_from_fp32() -> None:
     advice = advise(facts(board=JP512, trt="8.5.2.2", cuda=True, gpus=ORIN, models=opset17(BUNDLED)))
-    name = BUNDLED[0]["name"]
+    name = default_name()
     assert _next(advice) == f"oftsr-edge build {name} -o {name}_fp16.engine"
-    assert "from " + BUNDLED[0]["files"]["fp32"]["path"].rsplit("/", 1)[-1] in advice.steps[0].why
+    assert f"from {name}_fp32.onnx" in advice.steps[0].why  # the FP16 builder flag on the opset-17 fp32 file
     assert advice.steps[1].command.endswith(f"--model {name}_fp16.engine --backend trt")
     assert _row(advice, "trt")["precisions"] == ["fp32", "fp16"]  # int8 needs the Q/DQ file
 
 
-def test_jetpack6_with_everything_builds_fp32_then_says_how_to_get_fp16() -> None:
+def test_jetpack6_builds_the_default_from_its_fp16_onnx_and_fp32_only_models_stay_fp32() -> None:
     advice = advise(facts(board=JP62, trt="10.3.0.30", cuda=True, gpus=ORIN), device=0)
-    name = BUNDLED[0]["name"]
-    assert _next(advice) == f"oftsr-edge build {name} -o {name}_fp32.engine"
-    assert advice.steps[2].command.startswith("oftsr-edge export ") and "--precision fp32,fp16" in advice.steps[2].command
-    assert _row(advice, "trt")["precisions"] == ["fp32"] and "strongly typed" in _row(advice, "trt")["why"]
+    name = default_name()
+    assert _next(advice) == f"oftsr-edge build {name} -o {name}_fp16.engine"
+    assert f"from {name}_fp16.onnx" in advice.steps[0].why  # strongly typed: the fp16 file, no builder flag
+    small = _row(advice, "trt")  # oftsr-small-x4 ships fp32 only
+    assert small["model"] == "oftsr-small-x4"
+    assert small["precisions"] == ["fp32"] and "strongly typed" in small["why"]
     assert advice.preset["name"] == "orin-nano-8gb" and not any("shadow" in n for n in advice.notes)
     on_gpu1 = advise(facts(board=JP62, trt="10.3.0.30", cuda=True, gpus=ORIN), device=1)
     assert _next(on_gpu1).endswith("--device 1")
