@@ -14,7 +14,9 @@ A configuration is (model, backend, tile, batch, output image size). For each on
 Peers run in the same configuration on the same provider and tile (see :mod:`peers`), and their calls are
 interleaved with ours run by run, so background load hits every row alike; our rows carry the ratio of our median
 image time to each peer's (< 1: we are faster). Image sizes are *output* sizes; the LR input is the
-output divided by the scale. Tiles are in LR pixels.
+output divided by the scale. Tiles are in LR pixels; a tile larger than the LR image is clamped to it (with a note),
+and what a configuration will allocate is estimated first (:func:`check_memory`), so a configuration that cannot
+fit is one line instead of the kernel's OOM killer.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from oftsr_edge.evaluation.timing import (
     time_interleaved,
     timed,
 )
+from oftsr_edge.runtime import memory
+from oftsr_edge.runtime.tiling.geometry import round_up
 
 BACKENDS = ("ort", "trt")
 
@@ -123,6 +127,30 @@ def _lr_size(size: tuple[int, int], scale: int) -> tuple[int, int]:
     if w % scale or h % scale:
         raise OftsrError(f"--image-size {w}x{h} is not a multiple of the model scale {scale}")
     return w // scale, h // scale
+
+
+def clamp_tile(tile: int, lr_w: int, lr_h: int, multiple_of: int) -> int:
+    """A tile no larger than the (padded) LR image: a bigger one computes and allocates padding only."""
+    edge = round_up(max(lr_w, lr_h), multiple_of)
+    return min(tile, edge) if tile else 0
+
+
+def check_memory(spec: object, lr_hw: tuple[int, int], tile: int, batch: int, on_gpu: bool, device: int = 0) -> int:
+    """Estimated bytes of one configuration (an image call through the tiler plus a bare call on ``batch`` tiles
+    with its inputs), refused in one line when more than the free memory; returns the estimate."""
+    scale = spec.scale
+    need = memory.estimate_bytes(spec, lr_hw, (tile, tile) if tile else (0, 0), batch)
+    if tile:
+        pixels = batch * tile * tile
+        need += memory.memory_model(spec).call_bytes(pixels) + 12 * (1 + 2 * scale * scale) * pixels
+    free = memory.free_vram_bytes(device) if on_gpu else memory.available_ram_bytes()
+    if free is not None and need > free:
+        gib = 1024**3
+        raise OftsrError(
+            f"bench: LR {lr_hw[1]}x{lr_hw[0]} with tile {tile or 'whole'} and batch {batch} needs about "
+            f"{need / gib:.1f} GiB, {free / gib:.1f} GiB is free: use a smaller --image-size, --tile or --batch-size"
+        )
+    return need
 
 
 @dataclass
@@ -229,6 +257,11 @@ def _bench_config(
     overlap = int(getattr(model, "overlap", 0) or 0)
     tile = int(getattr(model, "tile", None) or tile)  # the runtime rounds tiles up to the model's multiple_of
     lr_w, lr_h = _lr_size(size, spec.scale)
+    if clamp_tile(tile, lr_w, lr_h, spec.multiple_of) != tile:
+        notes.append(f"tile {tile} is larger than the {lr_w}x{lr_h} LR image of {size[0]}x{size[1]}: clamped to "
+                     f"{clamp_tile(tile, lr_w, lr_h, spec.multiple_of)}")  # fmt: skip
+        tile = clamp_tile(tile, lr_w, lr_h, spec.multiple_of)
+    check_memory(spec, (lr_h, lr_w), tile, batch, model.backend_name != "ort-cpu", cfg.device or 0)
     image = synthetic_lr(lr_w, lr_h)
     tile_fn = None
     if tile:
