@@ -51,3 +51,10 @@ def cli_process(*args: object, env: dict[str, str] | None = None, **popen: objec
     env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1", **(env or {}))
     command = [sys.executable, "-c", "from oftsr_edge.cli import main; main()", *map(str, args)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **popen)
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended: what the temporaries of a killed run carry."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid

@@ -8,7 +8,6 @@ import os
 import resource
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from oftsr_edge.fileio import TEMP_SUFFIX
 from oftsr_edge.runtime.image_io import list_images, read_image, write_image
 from tests.helpers.cli import run_main
-from tests.reliability.conftest import cli_process, partial_files
+from tests.reliability.conftest import cli_process, dead_pid, partial_files
 
 IMAGES = 40
 LR = 96  # pixels per side: HR outputs of 384², a few ms each on an idle core
@@ -125,19 +124,13 @@ def test_a_full_disk_names_the_image_keeps_earlier_outputs_and_leaves_no_partial
     assert partial_files(tmp_path) == []
 
 
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
 def test_a_rerun_sweeps_the_temporaries_of_killed_runs_only(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, model: Path
 ) -> None:
     """What SIGKILL leaves (hidden temporaries of a dead process) goes at the next start; a live run's stays."""
     src, out = _folder(tmp_path / "in", count=2, size=8), tmp_path / "out"
     out.mkdir()
-    dead = out / f".img000.png.{_dead_pid()}.abcd1234{TEMP_SUFFIX}"
+    dead = out / f".img000.png.{dead_pid()}.abcd1234{TEMP_SUFFIX}"
     alive = out / f".img001.png.{os.getppid()}.efgh5678{TEMP_SUFFIX}"
     foreign = out / ".notes.tmp"  # not ours: never touched
     for path in (dead, alive, foreign):

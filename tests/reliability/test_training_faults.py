@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 
 from oftsr_edge.fileio import TEMP_SUFFIX
 from tests.helpers.cli import run_main
-from tests.reliability.conftest import cli_process
+from tests.reliability.conftest import cli_process, dead_pid
 
 pytest.importorskip("torch")
 
@@ -38,12 +36,6 @@ def _staging(run: Path) -> list[Path]:
     return sorted((run / "checkpoints").glob(f".*{TEMP_SUFFIX}"))
 
 
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
 def test_training_killed_midway_resumes_from_its_last_checkpoint(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, train_images: Path
 ) -> None:
@@ -59,7 +51,7 @@ def test_training_killed_midway_resumes_from_its_last_checkpoint(
     killed_at = int(_latest(run).split("_")[1])
     assert killed_at < 40, "the run finished before it was killed: the test proved nothing"
     # a save killed between its staging folder and the rename leaves this behind
-    (run / "checkpoints" / f".step_00000099.{_dead_pid()}.abcd1234{TEMP_SUFFIX}").mkdir()
+    (run / "checkpoints" / f".step_00000099.{dead_pid()}.abcd1234{TEMP_SUFFIX}").mkdir()
     result = run_main(capsys, *_train(train_images, run, killed_at + 2, "--resume"))
     assert result.code == 0, result.err
     assert _latest(run) == f"step_{killed_at + 2:08d}"
