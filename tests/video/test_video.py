@@ -57,7 +57,7 @@ def test_frames_are_the_models_output(clip: Path, upscaled: tuple) -> None:
             expected = up.upscale(frames_in[k], t=0.5, seed=3)
             assert psnr(frames_out[k], expected) > 32, "only the x264 encode (crf 18) separates them"
             # against a plain nearest-neighbour enlargement the model's frame is clearly different
-            assert psnr(frames_out[k], frames_in[k].repeat(4, 0).repeat(4, 1)) < psnr(frames_out[k], expected) - 5
+            assert psnr(frames_out[k], frames_in[k].repeat(4, 0).repeat(4, 1)) < psnr(frames_out[k], expected) - 3
 
 
 def test_a_static_scene_gives_identical_frames(tmp_path: Path) -> None:
