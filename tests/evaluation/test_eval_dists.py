@@ -6,35 +6,34 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from oftsr_edge.cli import main
+from tests.evaluation.test_commands import _run
+
+Eval = Callable[[list[str]], tuple[int, str, str]]
 
 
-def _eval(
-    model: Path, photos: Path, extra: list[str], capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
-    args = [
-        "eval",
-        "--model",
-        str(model),
-        "--hr",
-        str(photos / "HR"),
+@pytest.fixture
+def run_eval(tiny_onnx_fp32: Path, photos: Path, capsys: pytest.CaptureFixture[str]) -> Eval:
+    """``eval`` of the tiny model on one photo at t = 0.5 (bicubic + student rows), plus the given arguments."""
+    base = ["eval", "--model", str(tiny_onnx_fp32), "--hr", str(photos / "HR")]
+    base += [
         "--lr",
         str(photos / "LR_bicubic" / "X4"),
+        "--t",
+        "0.5",
+        "--peers",
+        "none",
+        "--no-niqe",
+        "--limit",
+        "1",
     ]
-    args += ["--t", "0.5", "--peers", "none", "--no-niqe", "--limit", "1", *extra]
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return lambda extra: _run([*base, *extra], capsys)
 
 
 class _FakeDists:
@@ -44,11 +43,8 @@ class _FakeDists:
         return 0.25
 
 
-def test_no_dists_weights_no_column_and_a_note(
-    tiny_onnx_fp32: Path, photos: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("OFTSR_DISTS_WEIGHTS", raising=False)
-    code, out, err = _eval(tiny_onnx_fp32, photos, [], capsys)
+def test_no_dists_weights_no_column_and_a_note(run_eval: Eval) -> None:
+    code, out, err = run_eval([])
     assert code == 0, err
     assert (
         "DISTS ↓" not in out and "DISTS omitted: no --dists-weights given" in out and "DISTS-pytorch" in out
@@ -57,12 +53,7 @@ def test_no_dists_weights_no_column_and_a_note(
 
 @pytest.mark.parametrize("from_env", [False, True])
 def test_dists_column_csv_and_json(
-    from_env: bool,
-    tiny_onnx_fp32: Path,
-    photos: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    from_env: bool, run_eval: Eval, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import oftsr_edge.metrics.dists as dists
 
@@ -74,8 +65,7 @@ def test_dists_column_csv_and_json(
         flags = []
     else:
         flags = [a for p in parts for a in ("--dists-weights", str(p))]
-    outputs = ["--csv", str(tmp_path / "e.csv"), "--json", str(tmp_path / "e.json")]
-    code, out, err = _eval(tiny_onnx_fp32, photos, flags + outputs, capsys)
+    code, out, err = run_eval([*flags, "--csv", str(tmp_path / "e.csv"), "--json", str(tmp_path / "e.json")])
     assert code == 0, err
     assert given == [parts]
     assert "| DISTS ↓ |" in out and "| 0.2500 |" in out and "DISTS from fake DISTS" in out
@@ -86,33 +76,19 @@ def test_dists_column_csv_and_json(
     assert all(i["dists"] == 0.25 for i in data["images"])
 
 
-def test_missing_dists_weights_is_one_line(
-    tiny_onnx_fp32: Path,
-    photos: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("OFTSR_DISTS_WEIGHTS", raising=False)
-    code, _, err = _eval(tiny_onnx_fp32, photos, ["--dists-weights", str(tmp_path)], capsys)
+def test_missing_dists_weights_is_one_line(run_eval: Eval, tmp_path: Path) -> None:
+    code, _, err = run_eval(["--dists-weights", str(tmp_path)])
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("oftsr-edge: error:")
     assert "pip download --no-deps DISTS-pytorch==0.1" in lines[0]
 
 
 @pytest.mark.opt_in("dists-weights")
-def test_real_dists_column_is_the_metric(
-    tiny_onnx_fp32: Path,
-    photos: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_real_dists_column_is_the_metric(run_eval: Eval, photos: Path, tmp_path: Path) -> None:
     from tests.metrics.test_dists import real_model, weight_paths
 
     flags = [a for p in weight_paths() for a in ("--dists-weights", str(p))]
-    monkeypatch.delenv("OFTSR_DISTS_WEIGHTS", raising=False)  # the flags alone
-    code, _, err = _eval(tiny_onnx_fp32, photos, [*flags, "--json", str(tmp_path / "e.json")], capsys)
+    code, _, err = run_eval([*flags, "--json", str(tmp_path / "e.json")])
     assert code == 0, err
     row = next(i for i in json.loads((tmp_path / "e.json").read_text())["images"] if i["method"] == "bicubic")
     name = f"{row['image']}.png"

@@ -48,7 +48,7 @@ def test_reports(tmp_path: Path) -> None:
     md = eval_markdown(res)
     assert "| bicubic | — | 24.00 | 0.7000 | 7.000 | — |" in md and "- a note" in md
     csv_text = eval_csv(res)
-    assert csv_text.splitlines()[1] == "bicubic,baseline,,x,,0.7,,,0.001"
+    assert csv_text.splitlines()[1] == "bicubic,baseline,,x,,0.7,,,,0.001"  # lpips, dists empty
     path = write_json(tmp_path / "r.json", {"v": math.inf, "n": [math.nan, 1.0]})
     assert json.loads(path.read_text()) == {"v": None, "n": [None, 1.0]}
     assert not list(tmp_path.glob(".*.tmp"))

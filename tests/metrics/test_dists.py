@@ -127,11 +127,13 @@ def test_corrupt_or_foreign_files_are_one_line_errors(tmp_path: Path) -> None:
 # --- with the real weights (opt-in: OFTSR_DISTS_WEIGHTS, and OFTSR_LPIPS_WEIGHTS for the VGG16 if elsewhere) ---
 
 
-def weight_paths() -> list[Path]:
-    """Where the tests look: ``$OFTSR_DISTS_WEIGHTS`` (os.pathsep-separated), then ``$OFTSR_LPIPS_WEIGHTS``."""
+@functools.lru_cache(maxsize=1)
+def weight_paths() -> tuple[Path, ...]:
+    """Where the tests look: ``$OFTSR_DISTS_WEIGHTS`` (os.pathsep-separated), then ``$OFTSR_LPIPS_WEIGHTS``; read
+    once, at collection (tests/evaluation/conftest.py removes the variable from each eval test's environment)."""
     paths = [p for p in os.environ.get("OFTSR_DISTS_WEIGHTS", "").split(os.pathsep) if p]
     paths += [os.environ["OFTSR_LPIPS_WEIGHTS"]] if os.environ.get("OFTSR_LPIPS_WEIGHTS") else []
-    return [Path(p).expanduser() for p in paths if Path(p).expanduser().exists()]
+    return tuple(Path(p).expanduser() for p in paths if Path(p).expanduser().exists())
 
 
 @functools.lru_cache(maxsize=1)
@@ -145,7 +147,7 @@ def real_model() -> Dists | None:
         return None
 
 
-def _wheel_of(paths: list[Path]) -> Path | None:
+def _wheel_of(paths: tuple[Path, ...]) -> Path | None:
     """The DISTS_pytorch wheel among the paths: its DISTS_pt.py is the reference these tests run."""
     for path in paths:
         if path.is_file() and path.suffix == ".whl":
