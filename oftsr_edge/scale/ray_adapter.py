@@ -40,7 +40,8 @@ class RayUpscaler:
     """One Upscaler per Ray worker; call it with a batch (column name -> array), get a batch back.
 
     ``root``: the input folder that ``output`` mirrors (default: each file is written under its own name).
-    ``suffix`` and ``fmt`` ("auto" = the input's extension) name the outputs as the upscale command does.
+    ``suffix`` and ``fmt`` ("auto" = the input's extension) name the outputs as the upscale command does;
+    ``solver_steps`` is ``--solver-steps`` (K of a MeanFlow student's few-step path; None = the model's default).
     """
 
     def __init__(
@@ -58,10 +59,12 @@ class RayUpscaler:
         suffix: str = "",
         fmt: str = "auto",
         overwrite: bool = False,
+        solver_steps: int | None = None,
     ) -> None:
         from oftsr_edge.runtime.upscaler import Upscaler
 
-        self.upscaler = Upscaler(model, backend, tile=tile, overlap=overlap, batch_size=batch_size)
+        self.upscaler = Upscaler(model, backend, tile=tile, overlap=overlap, batch_size=batch_size,
+                                 solver_steps=solver_steps)  # fmt: skip
         self.t, self.seed = t, seed
         self.output = Path(output) if output is not None else None
         self.root = Path(root).resolve() if root is not None else None

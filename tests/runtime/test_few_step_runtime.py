@@ -228,3 +228,10 @@ def test_openvino_runs_both_formats_like_onnx_runtime(tiny_meanflow_onnx: Path, 
     with Upscaler(tiny_meanflow_onnx, OrtCpu(threads=1), tile=16, overlap=8, solver_steps=2) as ort:
         assert np.abs(got - ort.upscale(photo, t=0.6, seed=3)).max() < 1e-4
         assert np.abs(one_step - ort.upscale(photo, t=0.0, seed=3)).max() < 1e-4
+
+
+def test_ray_workers_take_the_solver_steps(tiny_meanflow_onnx: Path) -> None:
+    from oftsr_edge.scale.ray_adapter import RayUpscaler  # its Upscaler needs no Ray
+
+    assert RayUpscaler(tiny_meanflow_onnx, backend="ort-cpu", solver_steps=3).upscaler.solver_steps == 3
+    assert RayUpscaler(tiny_meanflow_onnx, backend="ort-cpu").upscaler.solver_steps == 2  # the model's default
