@@ -17,9 +17,8 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from oftsr_edge.evaluation.peers import make_peers
+from oftsr_edge.evaluation.peers import bicubic_upscale, make_peers
 from oftsr_edge.evaluation.plots import crop_row, stack_rows, write_png
 from oftsr_edge.runtime.image_io import read_image, to_rgb8
 from oftsr_edge.runtime.upscaler import Upscaler
@@ -35,10 +34,10 @@ def parse_window(text: str) -> tuple[int, int, int]:
 def padded_window(image: np.ndarray, window: tuple[int, int, int]) -> tuple[np.ndarray, tuple[int, int]]:
     """The window plus up to ``MARGIN`` px of context on each side; returns it and the window's offset inside."""
     y, x, size = window
-    top, left = max(0, y - MARGIN), max(0, x - MARGIN)
-    bottom, right = min(image.shape[0], y + size + MARGIN), min(image.shape[1], x + size + MARGIN)
     if y + size > image.shape[0] or x + size > image.shape[1]:
         raise SystemExit(f"window {window} does not fit the {image.shape[1]}×{image.shape[0]} image")
+    top, left = max(0, y - MARGIN), max(0, x - MARGIN)
+    bottom, right = min(image.shape[0], y + size + MARGIN), min(image.shape[1], x + size + MARGIN)
     return image[top:bottom, left:right], (y - top, x - left)
 
 
@@ -57,9 +56,8 @@ def main() -> None:
     piece, (oy, ox) = padded_window(image, args.window)
     scale, size = 4, args.window[2]
     crop = (oy * scale, ox * scale, size * scale)
-    lr_view = np.asarray(Image.fromarray(piece).resize((piece.shape[1] * scale, piece.shape[0] * scale), Image.NEAREST))
-    bicubic = np.asarray(Image.fromarray(piece).resize((piece.shape[1] * scale, piece.shape[0] * scale), Image.BICUBIC))
-    first: list[tuple[str, np.ndarray]] = [("input (nearest)", lr_view), ("bicubic", bicubic)]
+    lr_view = piece.repeat(scale, axis=0).repeat(scale, axis=1)  # nearest neighbour: the input's own pixels
+    first: list[tuple[str, np.ndarray]] = [("input (nearest)", lr_view), ("bicubic", bicubic_upscale(piece, scale))]
     peer_names = [] if args.peers == "none" else args.peers.split(",")
     peers, notes = make_peers(peer_names)
     for note in notes:

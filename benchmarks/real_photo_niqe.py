@@ -16,9 +16,8 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from oftsr_edge.evaluation.peers import make_peers
+from oftsr_edge.evaluation.peers import bicubic_upscale, make_peers
 from oftsr_edge.metrics.niqe import niqe
 from oftsr_edge.runtime.image_io import list_images, read_image, to_rgb8
 from oftsr_edge.runtime.upscaler import Upscaler
@@ -59,8 +58,7 @@ def main() -> None:
         scores.setdefault(label, []).append(niqe(output, border=4))
 
     for _, lr in photos:
-        h, w = lr.shape[:2]
-        score("bicubic", np.asarray(Image.fromarray(lr).resize((w * 4, h * 4), Image.BICUBIC)))
+        score("bicubic", bicubic_upscale(lr, 4))
     peers, notes = make_peers([] if args.peers == "none" else args.peers.split(","))
     for peer in peers:
         for _, lr in photos:
