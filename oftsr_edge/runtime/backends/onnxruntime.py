@@ -16,6 +16,7 @@ This module imports ``onnxruntime`` only inside functions, so importing it never
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 from oftsr_edge import contract
 from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import MissingExtraError, OftsrError
+from oftsr_edge.runtime.backends.baked_inputs import bake_inputs
 from oftsr_edge.runtime.backends.base import Backend
 from oftsr_edge.runtime.backends.options import OrtCpu, OrtCuda, OrtOptions, OrtTensorRT
 from oftsr_edge.runtime.tiling.geometry import profile_tile
@@ -35,6 +37,7 @@ PROVIDERS = {
 }
 _SHORT = {OrtTensorRT: "tensorrt", OrtCuda: "cuda", OrtCpu: "cpu"}  # options class -> provider short name
 _LABELS = {"tensorrt": "ort-trt", "cuda": "ort-cuda", "cpu": "ort-cpu"}
+_BAKED_SESSIONS = 4  # t-baked CPU sessions kept open per backend
 _CONV_ALGO_SEARCH = "HEURISTIC"  # CUDA EP: EXHAUSTIVE benchmarks every new shape (slow start)
 
 
@@ -106,6 +109,15 @@ def open_session(path: Path, providers: list[Any], *, threads: int = 0, optimize
         raise OftsrError(f"{path}: not a loadable ONNX model ({_first_line(exc)})") from None
 
 
+def open_session_from_bytes(model: bytes, label: str, providers: list[Any], *, threads: int = 0) -> Any:
+    """:func:`open_session` for an in-memory model (one edited by :func:`baked_inputs.bake_inputs`)."""
+    ort = import_onnxruntime()
+    try:
+        return ort.InferenceSession(model, sess_options=_session_options(ort, threads, True), providers=providers)
+    except Exception as exc:
+        raise OftsrError(f"{label}: not a loadable ONNX model ({_first_line(exc)})") from None
+
+
 def _trt_provider(
     spec: ModelSpec, options: OrtTensorRT, tile: int | None, batch: int
 ) -> tuple[str, dict[str, object]]:
@@ -167,6 +179,12 @@ class OrtBackend(Backend):
         self._bind = gpu or (isinstance(self.options, OrtCpu) and self.options.io_binding)
         self._device = ("cuda", getattr(self.options, "device", 0)) if gpu else ("cpu", 0)
         self._buffers: dict[tuple[str, tuple[int, ...]], Any] = {}
+        # ort-cpu, one-step graphs: a session per t value with t baked in (baked_inputs.py says why); the general
+        # session above serves mixed-t batches. A few t values at most are live (tune-t sweeps, the video knob).
+        self._bake_t = isinstance(self.options, OrtCpu) and self.options.bake_t and not self.spec.two_time
+        self._baked: OrderedDict[float, Any] = OrderedDict()
+        self._model_bytes: bytes | None = None
+        self._threads = threads
 
     @property
     def fixed_shape(self) -> bool:
@@ -174,7 +192,31 @@ class OrtBackend(Backend):
         return self.provider == "tensorrt"
 
     def run(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
-        return self._infer(contract.first_step_feeds(self.spec, lr, noise, t), contract.OUTPUT_NAMES)[0]
+        feeds = contract.first_step_feeds(self.spec, lr, noise, t)
+        t_values = feeds[contract.INPUT_T]
+        if self._bake_t and t_values.size and bool(np.all(t_values == t_values[0])):
+            session = self._session_with_t(float(t_values[0]))
+            del feeds[contract.INPUT_T]
+            return self._infer(feeds, contract.OUTPUT_NAMES, session)[0]
+        return self._infer(feeds, contract.OUTPUT_NAMES)[0]
+
+    def _session_with_t(self, t: float) -> Any:
+        """The session for this model with ``t`` baked in; made on first use, the least recently used dropped
+        beyond ``_BAKED_SESSIONS``."""
+        if self._session is None:
+            raise OftsrError("the ONNX Runtime backend is closed")
+        session = self._baked.get(t)
+        if session is not None:
+            self._baked.move_to_end(t)
+            return session
+        if self._model_bytes is None:
+            self._model_bytes = self.model_path.read_bytes()
+        baked = bake_inputs(self._model_bytes, {contract.INPUT_T: np.array([t], np.float32)})
+        session = open_session_from_bytes(baked, str(self.model_path), [PROVIDERS["cpu"]], threads=self._threads)
+        self._baked[t] = session
+        while len(self._baked) > _BAKED_SESSIONS:
+            self._baked.popitem(last=False)
+        return session
 
     def run_step(
         self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray, state: np.ndarray, r: np.ndarray
@@ -184,14 +226,17 @@ class OrtBackend(Backend):
         hr, next_state = self._infer(contract.feeds(lr, noise, t, state, r), contract.TWO_TIME_OUTPUT_NAMES)
         return hr, next_state
 
-    def _infer(self, feeds: dict[str, np.ndarray], outputs: tuple[str, ...]) -> list[np.ndarray]:
-        """The named outputs of one session call; every failure is one line."""
+    def _infer(
+        self, feeds: dict[str, np.ndarray], outputs: tuple[str, ...], session: Any = None
+    ) -> list[np.ndarray]:
+        """The named outputs of one call of ``session`` (default: the general one); every failure is one line."""
         if self._session is None:
             raise OftsrError("the ONNX Runtime backend is closed")
+        session = session if session is not None else self._session
         try:
             if self._bind:
-                return self._run_bound(feeds, outputs)
-            return self._session.run(list(outputs), feeds)
+                return self._run_bound(session, feeds, outputs)
+            return session.run(list(outputs), feeds)
         except MemoryError:
             raise OftsrError(
                 f"{self.name}: out of memory for a batch of shape {feeds[contract.INPUT_LR].shape}: "
@@ -213,8 +258,8 @@ class OrtBackend(Backend):
             self._buffers[key] = value
         return value
 
-    def _run_bound(self, feeds: dict[str, np.ndarray], outputs: tuple[str, ...]) -> list[np.ndarray]:
-        binding = self._session.io_binding()
+    def _run_bound(self, session: Any, feeds: dict[str, np.ndarray], outputs: tuple[str, ...]) -> list[np.ndarray]:
+        binding = session.io_binding()
         for name, array in feeds.items():
             value = self._buffer(name, array.shape)
             value.update_inplace(array)
@@ -222,11 +267,12 @@ class OrtBackend(Backend):
         for name in self.spec.output_names:  # every output bound (all have the noise's shape), the asked ones read
             binding.bind_ortvalue_output(name, self._buffer(name, feeds[contract.INPUT_NOISE].shape))
         binding.synchronize_inputs()
-        self._session.run_with_iobinding(binding)
+        session.run_with_iobinding(binding)
         binding.synchronize_outputs()
         values = dict(zip(self.spec.output_names, binding.copy_outputs_to_cpu()))
         return [values[name] for name in outputs]
 
     def close(self) -> None:
         self._buffers.clear()
+        self._baked.clear()
         self._session = None

@@ -47,6 +47,7 @@ class OrtCpu(_Checked):
     name: ClassVar[str] = "ort-cpu"
     threads: int = 0  # intra-op threads; 0 = ONNX Runtime's default (one per physical core)
     io_binding: bool = False  # reuse bound I/O buffers: the GPU code path, on the CPU only to test it
+    bake_t: bool = True  # a session per t with t as a constant: the FiLM folds into the convs (baked_inputs.py)
 
 
 @dataclass(frozen=True)
