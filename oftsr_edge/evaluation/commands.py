@@ -12,6 +12,7 @@ import click
 
 from oftsr_edge.contract import PRECISIONS
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.evaluation.dataset import DEGRADATIONS
 from oftsr_edge.runtime.backends.options import BACKEND_NAMES
 from oftsr_edge.vocabulary import Values, option
 
@@ -151,7 +152,7 @@ def _common_eval_options(fn: object) -> object:
         option("--model", default=None, detail="default: the bundled default"),
         option("--hr", "hr_dir", required=True, type=click.Path(path_type=Path)),
         option("--lr", "lr_dir", type=click.Path(path_type=Path), detail="default: made from HR by --degradation"),
-        option("--degradation", "degrade", type=click.Choice(["bicubic", "realesrgan"]), default="bicubic",
+        option("--degradation", "degrade", type=click.Choice(list(DEGRADATIONS)), default="bicubic",
                show_default=True, detail="when --lr is not given"),
         option("--backend", type=Values(str, many=False, choices=BACKEND_NAMES), default="auto", show_default=True),
         option("--tile", type=click.IntRange(0), default=None, detail="0 = whole image; default: the model's"),

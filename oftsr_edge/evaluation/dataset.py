@@ -5,8 +5,8 @@
 - ``--degradation bicubic`` (default without ``--lr``): HR is cropped to a multiple of ``scale``, then downsampled with
   Pillow's BICUBIC filter (a = −0.5, antialiased when shrinking: its support grows with the factor, like MATLAB's
   ``imresize``), and rounded to 8 bits. This is *not* the −0.75 torch bicubic of the model's own upsampler.
-- ``--degradation realesrgan``: the training pipeline's second-order degradation with a fixed seed per image (needs
-  torch: the [train] extra).
+- ``--degradation realesrgan`` / ``realesrgan-mix``: the training pipeline's degradation of that name with a fixed
+  seed per image (needs torch: the [train] extra).
 
 Grayscale HR images stay grayscale (H, W, 1): LR is read or made as gray, the model's output for a gray input is
 its BT.601 luma, and the metrics compare gray values directly (no 16–235 Y mapping), as BasicSR does.
@@ -25,7 +25,7 @@ from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime import image_io
 
 IMAGE_SUFFIXES = tuple(sorted(image_io.FORMATS))
-DEGRADATIONS = ("bicubic", "realesrgan")
+DEGRADATIONS = ("bicubic", "realesrgan", "realesrgan-mix")  # train.degradations.DEGRADATIONS' names
 
 
 @dataclass
@@ -81,18 +81,18 @@ def bicubic_down(hr: np.ndarray, scale: int) -> np.ndarray:
     return out[..., None] if c == 1 else out
 
 
-def realesrgan_down(hr: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
-    """The training pipeline's ``realesrgan`` degradation of one (H, W, C) uint8 image, drawn from ``rng``."""
+def pipeline_down(hr: np.ndarray, scale: int, rng: np.random.Generator, name: str = "realesrgan") -> np.ndarray:
+    """The training pipeline's degradation ``name`` of one (H, W, C) uint8 image, drawn from ``rng``."""
     from oftsr_edge.extras import require
 
     require("train", "torch")
     import torch
 
-    from oftsr_edge.train.degradations import degrade_realesrgan
+    from oftsr_edge.train.degradations import get_degradation
 
     rgb = np.repeat(hr, 3, axis=2) if hr.shape[2] == 1 else hr
     x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
-    lr = degrade_realesrgan(x, scale, rng)[0].permute(1, 2, 0).numpy()
+    lr = get_degradation(name)(x, scale, rng, 0.0)[0].permute(1, 2, 0).numpy()
     out = np.clip(lr * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if hr.shape[2] == 1:
         out = np.clip(out @ np.array([0.299, 0.587, 0.114]) + 0.5, 0, 255).astype(np.uint8)[..., None]
@@ -106,7 +106,7 @@ def image_rng(seed: int, name: str) -> np.random.Generator:
 
 def make_lr(hr: np.ndarray, scale: int, degrade: str, rng: np.random.Generator) -> np.ndarray:
     """LR of an HR image whose sides are multiples of ``scale``, by the named degradation."""
-    return bicubic_down(hr, scale) if degrade == "bicubic" else realesrgan_down(hr, scale, rng)
+    return bicubic_down(hr, scale) if degrade == "bicubic" else pipeline_down(hr, scale, rng, degrade)
 
 
 def load_pairs(

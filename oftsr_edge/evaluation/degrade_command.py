@@ -113,7 +113,7 @@ def degrade_folder(
 def degrade(hr_dir: Path, out: Path, scale: int, degradation: str, seed: int, crop: int | None, limit: int | None,
             overwrite: bool) -> None:
     """Make a paired test set (HR + degraded LR) from a folder of HR photos; needs torch for realesrgan."""
-    if degradation == "realesrgan":
+    if degradation != "bicubic":
         from oftsr_edge.extras import require
 
         require("train", "torch")

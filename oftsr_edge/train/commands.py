@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.evaluation.dataset import DEGRADATIONS
 from oftsr_edge.extras import require
 from oftsr_edge.vocabulary import option
 
@@ -76,7 +77,7 @@ def _check_val(val_dir: Path | None) -> None:
 @option("--config", "model", default="small", show_default=True)
 @option("--scale", type=int, default=4, show_default=True, detail="2, 4 or 8")
 @option("--sigma-p", type=float, default=0.2, show_default=True)
-@option("--degradation", type=click.Choice(["bicubic", "realesrgan"]), default="bicubic", show_default=True)
+@option("--degradation", type=click.Choice(list(DEGRADATIONS)), default="bicubic", show_default=True)
 @option("--noise-sigma", type=click.FloatRange(min=0), default=0.0, show_default=True)
 @option("--t-zero-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
         detail="the student's fidelity end; the rest t ~ U[0, 1]")

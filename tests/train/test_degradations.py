@@ -106,3 +106,25 @@ def test_stage_ranges_are_real_esrgans_x4plus_values() -> None:
     assert FIRST_ORDER.resize_probs == (0.2, 0.7, 0.1) and FIRST_ORDER.resize_range == (0.15, 1.5)
     assert FIRST_ORDER.noise_sigma == (1, 30) and FIRST_ORDER.poisson_scale == (0.05, 3.0)
     assert FIRST_ORDER.kernel.family_probs == (0.45, 0.25, 0.12, 0.03, 0.12, 0.03)
+
+
+def test_realesrgan_mix_keeps_about_a_quarter_of_the_images_clean() -> None:
+    """Image by image: a clean image equals the bicubic degradation of that image exactly; the rest are damaged."""
+    from oftsr_edge.train.degradations import MIX_CLEAN_FRACTION, degrade_bicubic
+
+    hr = torch.rand(64, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    mixed = get_degradation("realesrgan-mix")(hr, 4, np.random.default_rng(3), 0.0)
+    clean = degrade_bicubic(hr, 4, np.random.default_rng(0))
+    assert mixed.shape == clean.shape == (64, 3, 8, 8)
+    is_clean = [torch.equal(m, c) for m, c in zip(mixed, clean, strict=True)]
+    assert 0.1 < sum(is_clean) / len(is_clean) < 0.45 and MIX_CLEAN_FRACTION == 0.25
+    again = get_degradation("realesrgan-mix")(hr, 4, np.random.default_rng(3), 0.0)
+    assert torch.equal(mixed, again)
+
+
+def test_every_training_degradation_is_offered_by_the_commands() -> None:
+    """One vocabulary: train, degrade and eval accept exactly the degradations the pipeline has."""
+    from oftsr_edge.evaluation.dataset import DEGRADATIONS as EVAL_NAMES
+    from oftsr_edge.train.degradations import DEGRADATIONS as TRAIN_NAMES
+
+    assert tuple(TRAIN_NAMES) == EVAL_NAMES
