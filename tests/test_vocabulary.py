@@ -92,7 +92,7 @@ def test_the_api_speaks_the_cli_vocabulary(function: object) -> None:
 
 
 def test_backend_option_fields_are_cli_terms_or_api_only() -> None:
-    api_only = {"io_binding", "legacy_fp16"}  # test and TensorRT<=10 switches, not on the command line
+    api_only = {"io_binding", "legacy_fp16", "bake_t"}  # test, TensorRT<=10 and A/B switches, not CLI options
     for cls in (backend_options.Auto, backend_options.OrtAuto, backend_options.OrtTensorRT, backend_options.OrtCpu):
         for field in fields(cls):
             if field.name not in api_only:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oftsr_edge.contract import INPUT_T
+from oftsr_edge.contract import INPUT_LR, INPUT_NOISE, INPUT_T, OUTPUT_HR
 from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.runtime.backends import onnxruntime as ort_backend
 from oftsr_edge.runtime.backends.onnxruntime import OrtBackend, available_providers
@@ -42,12 +42,18 @@ def test_cpu_backend_runs_batches_and_reads_its_spec(tiny_onnx_fp32: Path) -> No
 
 def test_io_binding_path_matches_plain_run(tiny_onnx_fp32: Path) -> None:
     """The GPU code path (device buffers reused per shape) exercised with CPU buffers."""
-    plain = OrtBackend(tiny_onnx_fp32, OrtCpu())
-    bound = OrtBackend(tiny_onnx_fp32, OrtCpu(io_binding=True))
+    plain = OrtBackend(tiny_onnx_fp32, OrtCpu(bake_t=False))
+    bound = OrtBackend(tiny_onnx_fp32, OrtCpu(io_binding=True, bake_t=False))
     for n in (2, 1, 2):
         inputs = _inputs(n)
         np.testing.assert_array_equal(bound.run(*inputs), plain.run(*inputs))
     assert len(bound._buffers) == 8  # lr/noise/t/hr for the two batch sizes, reused on the third call
+    # with t baked (the default), a one-t batch binds no t buffer and still matches the plain baked session
+    baked_plain = OrtBackend(tiny_onnx_fp32, OrtCpu())
+    baked_bound = OrtBackend(tiny_onnx_fp32, OrtCpu(io_binding=True))
+    inputs = (*_inputs(2)[:2], np.full(2, 0.3, np.float32))
+    np.testing.assert_array_equal(baked_bound.run(*inputs), baked_plain.run(*inputs))
+    assert {name for name, _ in baked_bound._buffers} == {INPUT_LR, INPUT_NOISE, OUTPUT_HR}
 
 
 def test_auto_picks_the_best_installed_provider(tiny_onnx_fp32: Path) -> None:
