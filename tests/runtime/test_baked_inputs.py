@@ -83,3 +83,19 @@ def test_two_time_models_are_not_baked(tiny_meanflow_onnx: Path) -> None:
     backend = OrtBackend(tiny_meanflow_onnx, OrtCpu(threads=1))
     backend.run(*_inputs(1, [0.5]))
     assert not backend._baked
+
+
+def test_a_model_that_cannot_be_baked_runs_on_the_general_session(
+    tiny_onnx_fp32: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Baking is a speed-up only: an edit or session that fails leaves the general session serving, same output."""
+    general = OrtBackend(tiny_onnx_fp32, OrtCpu(threads=1, bake_t=False))
+    backend = OrtBackend(tiny_onnx_fp32, OrtCpu(threads=1))
+
+    def refuse(model: bytes, values: dict) -> bytes:
+        raise ValueError("truncated field")
+
+    monkeypatch.setattr(ort_backend, "bake_inputs", refuse)
+    args = _inputs(1, [0.4])
+    np.testing.assert_array_equal(backend.run(*args), general.run(*args))
+    assert not backend._bake_t and not backend._baked

@@ -196,23 +196,30 @@ class OrtBackend(Backend):
         t_values = feeds[contract.INPUT_T]
         if self._bake_t and t_values.size and bool(np.all(t_values == t_values[0])):
             session = self._session_with_t(float(t_values[0]))
-            del feeds[contract.INPUT_T]
-            return self._infer(feeds, contract.OUTPUT_NAMES, session)[0]
+            if session is not None:
+                del feeds[contract.INPUT_T]
+                return self._infer(feeds, contract.OUTPUT_NAMES, session)[0]
         return self._infer(feeds, contract.OUTPUT_NAMES)[0]
 
     def _session_with_t(self, t: float) -> Any:
         """The session for this model with ``t`` baked in; made on first use, the least recently used dropped
-        beyond ``_BAKED_SESSIONS``."""
+        beyond ``_BAKED_SESSIONS``. None when this model cannot be baked (e.g. its weights live in an external
+        data file that a session made from bytes cannot find): baking is only a speed-up, so the general session
+        serves from then on."""
         if self._session is None:
             raise OftsrError("the ONNX Runtime backend is closed")
         session = self._baked.get(t)
         if session is not None:
             self._baked.move_to_end(t)
             return session
-        if self._model_bytes is None:
-            self._model_bytes = self.model_path.read_bytes()
-        baked = bake_inputs(self._model_bytes, {contract.INPUT_T: np.array([t], np.float32)})
-        session = open_session_from_bytes(baked, str(self.model_path), [PROVIDERS["cpu"]], threads=self._threads)
+        try:
+            if self._model_bytes is None:
+                self._model_bytes = self.model_path.read_bytes()
+            baked = bake_inputs(self._model_bytes, {contract.INPUT_T: np.array([t], np.float32)})
+            session = open_session_from_bytes(baked, str(self.model_path), [PROVIDERS["cpu"]], threads=self._threads)
+        except (OSError, ValueError, OftsrError):
+            self._bake_t, self._model_bytes = False, None
+            return None
         self._baked[t] = session
         while len(self._baked) > _BAKED_SESSIONS:
             self._baked.popitem(last=False)
