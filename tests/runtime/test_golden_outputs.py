@@ -85,9 +85,13 @@ def outputs(name: str, bake_t: bool) -> tuple[str, dict[str, np.ndarray]]:
     return sha256_file(path), found
 
 
+def hashes_of(found: dict[str, np.ndarray]) -> dict[str, str]:
+    return {k: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest() for k, v in found.items()}
+
+
 def output_hashes(name: str, bake_t: bool = False) -> tuple[str, dict[str, str]]:
     sha, found = outputs(name, bake_t)
-    return sha, {k: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest() for k, v in found.items()}
+    return sha, hashes_of(found)
 
 
 @pytest.mark.parametrize("name", BUNDLED)
@@ -106,8 +110,7 @@ def test_the_t_baked_default_path_is_pinned_too_and_stays_within_one_level(name:
     for key in general:
         diff = np.abs(baked[key].astype(np.int16) - general[key].astype(np.int16))
         assert diff.max() <= 1 and (diff > 0).mean() < 1e-3, key  # rounding flips only, and rare
-    hashes = {k: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest() for k, v in baked.items()}
-    assert hashes == {**GOLDEN[model_sha], **BAKED.get(model_sha, {})}
+    assert hashes_of(baked) == {**GOLDEN[model_sha], **BAKED.get(model_sha, {})}
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 Why: with ``t`` a runtime input, every block's FiLM scale and shift are tensors ONNX Runtime only knows at run time,
 so its CPU layout pass (NCHWc) converts the feature map back and forth around each FiLM multiply. With ``t`` a
 constant, constant folding computes the FiLM values at session start and the Conv-Mul/Conv-Add fusions fold them
-into the convolution weights: one layout conversion per graph instead of one per block, measured 11 % less time per
-call for the default model on a 2-core CPU (benchmarks/README.md, "t baked into the session").
+into the convolution weights: one layout conversion per graph instead of one per block, measured 12 % less time per
+call for the default model on a 2-core CPU (benchmarks/README.md, "t baked into the CPU session").
 
 Why not the onnx package: the runtime never imports it (it costs about 0.16 s per process on a quiet CPU, more than
 the fold saves on one small image). The edit needs four field numbers of onnx.proto and nothing else: ModelProto

@@ -95,27 +95,22 @@ def _session_options(ort: Any, threads: int, optimize: bool) -> Any:
     return so
 
 
-def open_session(path: Path, providers: list[Any], *, threads: int = 0, optimize: bool = True) -> Any:
+def open_session(
+    path: Path, providers: list[Any], *, threads: int = 0, optimize: bool = True, model: bytes | None = None
+) -> Any:
     """An ``InferenceSession`` with the runtime's session settings (``threads`` intra-op threads, 0 = ONNX
-    Runtime's default; ``optimize`` False skips graph optimisation); a non-ONNX file is one line naming it."""
+    Runtime's default; ``optimize`` False skips graph optimisation); a non-ONNX file is one line naming it.
+    ``model``: the bytes to load instead of the file (an edit of it, e.g. :func:`baked_inputs.bake_inputs`)."""
     ort = import_onnxruntime()
-    if not path.is_file():
+    if model is None and not path.is_file():
         raise OftsrError(f"{path}: no such model file")
     try:
         return ort.InferenceSession(
-            str(path), sess_options=_session_options(ort, threads, optimize), providers=providers
+            str(path) if model is None else model, sess_options=_session_options(ort, threads, optimize),
+            providers=providers,
         )
     except Exception as exc:  # onnxruntime raises its own pybind exception types (InvalidProtobuf, Fail, ...)
         raise OftsrError(f"{path}: not a loadable ONNX model ({_first_line(exc)})") from None
-
-
-def open_session_from_bytes(model: bytes, label: str, providers: list[Any], *, threads: int = 0) -> Any:
-    """:func:`open_session` for an in-memory model (one edited by :func:`baked_inputs.bake_inputs`)."""
-    ort = import_onnxruntime()
-    try:
-        return ort.InferenceSession(model, sess_options=_session_options(ort, threads, True), providers=providers)
-    except Exception as exc:
-        raise OftsrError(f"{label}: not a loadable ONNX model ({_first_line(exc)})") from None
 
 
 def _trt_provider(
@@ -216,7 +211,7 @@ class OrtBackend(Backend):
             if self._model_bytes is None:
                 self._model_bytes = self.model_path.read_bytes()
             baked = bake_inputs(self._model_bytes, {contract.INPUT_T: np.array([t], np.float32)})
-            session = open_session_from_bytes(baked, str(self.model_path), [PROVIDERS["cpu"]], threads=self._threads)
+            session = open_session(self.model_path, [PROVIDERS["cpu"]], threads=self._threads, model=baked)
         except (OSError, ValueError, OftsrError):
             self._bake_t, self._model_bytes = False, None
             return None
