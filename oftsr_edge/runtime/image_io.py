@@ -62,10 +62,10 @@ _TO_RGB = {
     "PA": "RGBA",
 }
 _ORIENTATION_TAG = 0x0112
-# what Pillow's plugins raise on a malformed header besides OSError/ValueError: the TIFF plugin turns a missing
-# ImageWidth tag into TypeError("Missing dimensions") from a KeyError (found by tests/reliability's mutated files)
-_PILLOW_HEADER_ERRORS = (TypeError, KeyError)
 _DESCRIPTION_TAG = 0x010E
+# everything Pillow's plugins raise on a corrupt file; TypeError/KeyError: the TIFF plugin turns a missing
+# ImageWidth tag into TypeError("Missing dimensions") from a KeyError (found by tests/reliability's mutated files)
+_UNREADABLE = (OSError, SyntaxError, ValueError, EOFError, TypeError, KeyError)
 #: formats that can carry a note (everything but BMP)
 NOTE_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
 
@@ -232,7 +232,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise _too_many(source, _bomb_pixels(exc), max_pixels()) from None
     except MemoryError:
         raise OftsrError(f"{source}: not enough memory to decode this image") from None
-    except (OSError, SyntaxError, ValueError, EOFError, *_PILLOW_HEADER_ERRORS) as exc:
+    except _UNREADABLE as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise OftsrError(f"{source}: corrupt or truncated image ({reason})") from None
 
@@ -309,7 +309,7 @@ def image_layout(path: str | os.PathLike) -> tuple[int, int, int, int]:
                 mode = "RGBA" if "transparency" in image.info else "RGB"
             mode = _TO_RGB.get(mode, mode)
             orientation = int(image.getexif().get(_ORIENTATION_TAG, 1))
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError, *_PILLOW_HEADER_ERRORS) as exc:
+    except (*_UNREADABLE, Image.DecompressionBombError) as exc:
         raise OftsrError(f"{source}: not a readable image ({exc})") from None
     channels, itemsize = {"L": (1, 1), "LA": (2, 1), "RGB": (3, 1), "RGBA": (4, 1)}.get(mode, (1, 2))
     if header is not None and header[0] == 16:  # 16-bit PNG: Pillow's mode may say 8 bits
@@ -338,6 +338,6 @@ def read_note(path: str | os.PathLike) -> str | None:
     try:
         with Image.open(path) as image:
             value = image.getexif().get(_DESCRIPTION_TAG)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError, *_PILLOW_HEADER_ERRORS):
+    except (*_UNREADABLE, Image.DecompressionBombError):
         return None
     return value if isinstance(value, str) else None
