@@ -29,11 +29,11 @@ GOLDEN: dict[str, dict[str, str]] = {
         "32/0.0": "80e4f572cfddea3c57c025d7c994f0480ad64d357b430739a42042b7e40db6ad",
         "32/0.7": "df2acae0780c94e8ee5942570760367d77c74e49731cbcee69c7e01f1936dcaf",
     },
-    "5b87927d44167b20c676b575d34c27a45b0d272b351dc38a8c51c816a7a55847": {  # oftsr-flat48x8-x4, 2026-12-01 default
-        "0/0.0": "bbca23bcbd0eeb6182121de3ffdd8d57feefd2e14b41d9865ee0ba0590e8e7e4",
-        "0/0.7": "051fe69a3f9ea51b615ef6f25b286921560a70afff2824ee81d7ee4992952972",
-        "32/0.0": "6e58f1e2692aaaeac6a3e8dccbdb13be80f372d4fedc052e8bdb81b66734f64a",
-        "32/0.7": "5ed4681d79fd16ab77391985fd17178e01e9d608da40e4873fa0d32b7827736e",
+    "b9f358da3021a96981f548d6d4cea401293f77af8571f09a681175606951c43f": {  # oftsr-flat48x8-x4, default since 2026-12-01 (v2)
+        "0/0.0": "d52038b36b9afe4ffc3e8bbb856e67749ec9f6de739430d4c61966e0c0c0b224",
+        "0/0.7": "39f2c98e8bcfbb9b53dceaaf15ac0d9a3ab78c8b39fbade28f1af7fe89e231cf",
+        "32/0.0": "96f35099ca6f76ea878fab76197b1f6c735b9d1f6a03de163a00af66b6108d82",
+        "32/0.7": "7021b7b234444266936230c311f006e569d2b3adb47852d6af14d9a3a6e78677",
     },
     "6b17756f4e2cf1472b79424d94b5ad1561b085aff338ea7988245bb4cf0e7d5d": {  # oftsr-real-x4 v2 (realesrgan-mix)
         "0/0.0": "c6e893eab0f473c5142414875038df682f9962a054bf249b7d453af2ed814ba1",
@@ -44,9 +44,11 @@ GOLDEN: dict[str, dict[str, str]] = {
 }
 # the same, for the default (t-baked) ort-cpu session, where one of its 8-bit outputs differs from the general's
 BAKED: dict[str, dict[str, str]] = {
-    "5b87927d44167b20c676b575d34c27a45b0d272b351dc38a8c51c816a7a55847": {  # oftsr-flat48x8-x4
-        "0/0.7": "04701c0d1ad2c6476573b5443b2eb876ade2e60117b7212bb7ca49ddbe2b8e7c",
-        "32/0.7": "3e01fc7cfb6d1abae9158c001c60707152f8f3493bd8dcb6c8fbf1563160ab07",
+    "b9f358da3021a96981f548d6d4cea401293f77af8571f09a681175606951c43f": {  # oftsr-flat48x8-x4 (v2)
+        "0/0.0": "b4b40d0314021a275c518f9ee99b970f2c07729a24cac4936fa23bab209777c4",
+        "0/0.7": "a2aa9c39e33f20480fd941251cff510454e886360cb20ef1487888856f7d0ba4",
+        "32/0.0": "b8dc8e54309015b3eb09b1a7126a8281543436cda7e7c11618058721e06ef2bb",
+        "32/0.7": "5918cce6bc1fc713ff684c81f41faac61bc2e88e638a62cd1eeabc1bf30ece93",
     },
     "6b17756f4e2cf1472b79424d94b5ad1561b085aff338ea7988245bb4cf0e7d5d": {  # oftsr-real-x4 v2 (realesrgan-mix)
         "0/0.0": "f39930f3f153c66c208e98b2fcc947e91930feec355c49eca0124aaf8850ce48",
