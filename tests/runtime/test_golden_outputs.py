@@ -35,11 +35,11 @@ GOLDEN: dict[str, dict[str, str]] = {
         "32/0.0": "96f35099ca6f76ea878fab76197b1f6c735b9d1f6a03de163a00af66b6108d82",
         "32/0.7": "7021b7b234444266936230c311f006e569d2b3adb47852d6af14d9a3a6e78677",
     },
-    "6b17756f4e2cf1472b79424d94b5ad1561b085aff338ea7988245bb4cf0e7d5d": {  # oftsr-real-x4 v2 (realesrgan-mix)
-        "0/0.0": "c6e893eab0f473c5142414875038df682f9962a054bf249b7d453af2ed814ba1",
-        "0/0.7": "9dbe7dd50c1d31417976ff15787294299c9302b17752589ef02772ea0f77ca53",
-        "32/0.0": "14030842497de487c85320d6c71f14c8f8f7d479b30d5755b6877b8763491195",
-        "32/0.7": "1953131b0a2da2f3625793228ddf2910f370bc9522853ed4c60dea4d627d1ca5",
+    "b33a349851d32008d6b2a349262b103a9bef2a0690ac4cff8efdfdbbc173141b": {  # oftsr-real-x4 v3 (realesrgan-mix, lambda_bc 1)
+        "0/0.0": "a61a36089f217b0d22480721d6b7048c1aa633ba784bf8e3bb142d75fc537dda",
+        "0/0.7": "af9abdc89de48d06a7d7959c1d25107d456de683c69b873edc6af6dc87015807",
+        "32/0.0": "c5ab0857b2fa3f029aef54ed4cf951245528598c5c467683e703b72ae7592171",
+        "32/0.7": "1d57f6b27f736bb79817086416bfd66d509bad3fbe51102840ec6d1d32f70831",
     },
 }
 # the same, for the default (t-baked) ort-cpu session, where one of its 8-bit outputs differs from the general's
@@ -50,11 +50,9 @@ BAKED: dict[str, dict[str, str]] = {
         "32/0.0": "b8dc8e54309015b3eb09b1a7126a8281543436cda7e7c11618058721e06ef2bb",
         "32/0.7": "5918cce6bc1fc713ff684c81f41faac61bc2e88e638a62cd1eeabc1bf30ece93",
     },
-    "6b17756f4e2cf1472b79424d94b5ad1561b085aff338ea7988245bb4cf0e7d5d": {  # oftsr-real-x4 v2 (realesrgan-mix)
-        "0/0.0": "f39930f3f153c66c208e98b2fcc947e91930feec355c49eca0124aaf8850ce48",
-        "0/0.7": "14d4738b9f310b53e42f1d653e7c1acf2ffbee82d89e67124ef3be192e4434ec",
-        "32/0.0": "a6964310629afa70e1fe7b0c82cd028f19519f38d17f83e21b384b88ea693563",
-        "32/0.7": "af50d815411292285c0d293210169cee86bd27330076fcd7c2a3e171b0ff31c0",
+    "b33a349851d32008d6b2a349262b103a9bef2a0690ac4cff8efdfdbbc173141b": {  # oftsr-real-x4 v3
+        "0/0.7": "5d3ab8093504fe3fed59364fdf1a4a11d48c52b6c7e626c0b23eb82964142a3a",
+        "32/0.7": "d73c272c6aa66991e1d3dbbdd82961a92e389611aa97ebf1b1021dc23c52d7d8",
     },
 }
 CASES = [(0, 0.0), (0, 0.7), (32, 0.0), (32, 0.7)]
