@@ -49,15 +49,23 @@ def test_audio_is_copied_byte_for_byte_and_timing_rotation_are_kept(clip: Path, 
     assert frames_out[0].shape == (192, 256, 3)
 
 
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 Y: what a 4:2:0 encode keeps at full resolution (chroma is halved, so RGB PSNR mostly measures that)."""
+    return rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
 def test_frames_are_the_models_output(clip: Path, upscaled: tuple) -> None:
     frames_in = video_frames(clip)[0]
     frames_out = video_frames(upscaled[0])[0]
     with Upscaler(tile=32) as up:
         for k in (0, 7):
-            expected = up.upscale(frames_in[k], t=0.5, seed=3)
-            assert psnr(frames_out[k], expected) > 32, "only the x264 encode (crf 18) separates them"
-            # against a plain nearest-neighbour enlargement the model's frame is clearly different
-            assert psnr(frames_out[k], frames_in[k].repeat(4, 0).repeat(4, 1)) < psnr(frames_out[k], expected) - 3
+            expected = luma(up.upscale(frames_in[k], t=0.5, seed=3))
+            out = luma(frames_out[k])
+            assert psnr(out, expected) > 38, "only the x264 encode (crf 18) separates them"
+            # the frame is this seed's output: another seed's, or a plain nearest-neighbour enlargement, is far off
+            other_seed = luma(up.upscale(frames_in[k], t=0.5, seed=4))
+            nearest = luma(frames_in[k].repeat(4, 0).repeat(4, 1))
+            assert max(psnr(out, other_seed), psnr(out, nearest)) < psnr(out, expected) - 5
 
 
 def test_a_static_scene_gives_identical_frames(tmp_path: Path) -> None:
