@@ -42,7 +42,7 @@ GOLDEN: dict[str, dict[str, str]] = {
         "32/0.7": "1d57f6b27f736bb79817086416bfd66d509bad3fbe51102840ec6d1d32f70831",
     },
 }
-# the same, for the default (t-baked) ort-cpu session, where one of its 8-bit outputs differs from the general's
+# the same, for the default (t-baked) ort-cpu session: only the cases whose 8-bit output differs from the general's
 BAKED: dict[str, dict[str, str]] = {
     "b9f358da3021a96981f548d6d4cea401293f77af8571f09a681175606951c43f": {  # oftsr-flat48x8-x4 (v2)
         "0/0.0": "b4b40d0314021a275c518f9ee99b970f2c07729a24cac4936fa23bab209777c4",

@@ -10,17 +10,13 @@ import numpy as np
 import pytest
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.metrics.fidelity import psnr_y
 from oftsr_edge.runtime.upscaler import Upscaler
 from oftsr_edge.runtime.video_command import VideoJob, upscale_video, video_target
 from oftsr_edge.runtime.video_io import probe, read_record
 from tests.video.clips import audio_packets, make_clip, video_frames
 
 pytest.importorskip("av", reason="PyAV is part of the [dev] extra: pip install -e '.[dev]'")
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 @pytest.fixture(scope="module")
@@ -49,23 +45,18 @@ def test_audio_is_copied_byte_for_byte_and_timing_rotation_are_kept(clip: Path, 
     assert frames_out[0].shape == (192, 256, 3)
 
 
-def luma(rgb: np.ndarray) -> np.ndarray:
-    """BT.601 Y: what a 4:2:0 encode keeps at full resolution (chroma is halved, so RGB PSNR mostly measures that)."""
-    return rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-
-
 def test_frames_are_the_models_output(clip: Path, upscaled: tuple) -> None:
     frames_in = video_frames(clip)[0]
     frames_out = video_frames(upscaled[0])[0]
     with Upscaler(tile=32) as up:
         for k in (0, 7):
-            expected = luma(up.upscale(frames_in[k], t=0.5, seed=3))
-            out = luma(frames_out[k])
-            assert psnr(out, expected) > 38, "only the x264 encode (crf 18) separates them"
+            # on luma: what a 4:2:0 encode keeps at full resolution (RGB PSNR would mostly measure the halved chroma)
+            out, expected = frames_out[k], up.upscale(frames_in[k], t=0.5, seed=3)
+            assert psnr_y(out, expected) > 38, "only the x264 encode (crf 18) separates them"
             # the frame is this seed's output: another seed's, or a plain nearest-neighbour enlargement, is far off
-            other_seed = luma(up.upscale(frames_in[k], t=0.5, seed=4))
-            nearest = luma(frames_in[k].repeat(4, 0).repeat(4, 1))
-            assert max(psnr(out, other_seed), psnr(out, nearest)) < psnr(out, expected) - 5
+            other_seed = up.upscale(frames_in[k], t=0.5, seed=4)
+            nearest = frames_in[k].repeat(4, 0).repeat(4, 1)
+            assert max(psnr_y(out, other_seed), psnr_y(out, nearest)) < psnr_y(out, expected) - 5
 
 
 def test_a_static_scene_gives_identical_frames(tmp_path: Path) -> None:
