@@ -81,11 +81,14 @@ def _check_val(val_dir: Path | None) -> None:
 @option("--noise-sigma", type=click.FloatRange(min=0), default=0.0, show_default=True)
 @option("--t-zero-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
         detail="the student's fidelity end; the rest t ~ U[0, 1]")
-@option("--init-from", type=click.Path(path_type=Path), default=None, detail="e.g. a study run or a regressor")
+@option("--init-from", type=click.Path(path_type=Path), default=None,
+        detail="a run's weights; of another architecture: its trunk only")
+@option("--pretrained", type=click.Path(path_type=Path), default=None,
+        detail="the published state dict of the config's base network (a local file)")
 @settings_options
 def train(data: Path, exclude: tuple[str, ...], out: Path, model: str, scale: int, sigma_p: float, degradation: str,
-          noise_sigma: float, t_zero_fraction: float, init_from: Path | None, resume: bool, accelerator: str,
-          threads: int | None, quiet: bool, **kw: object) -> None:
+          noise_sigma: float, t_zero_fraction: float, init_from: Path | None, pretrained: Path | None, resume: bool,
+          accelerator: str, threads: int | None, quiet: bool, **kw: object) -> None:
     """Stage 1: train the conditional rectified-flow teacher (Eq. 5, ℓ1) with EMA."""
     if scale not in (2, 4, 8):
         raise OftsrError(f"--scale must be 2, 4 or 8, got {scale}")
@@ -96,7 +99,8 @@ def train(data: Path, exclude: tuple[str, ...], out: Path, model: str, scale: in
     val_dir = kw.pop("val_dir")
     settings = _settings(2e-4, 1000, **kw)
     trainer = build_teacher_trainer(data, out, model, scale, sigma_p, degradation, noise_sigma, settings,
-                                    val_dir, resume, dist_info, quiet, t_zero_fraction, init_from, exclude)
+                                    val_dir, resume, dist_info, quiet, t_zero_fraction, init_from, exclude,
+                                    pretrained)
     _run(trainer, dist_info)
 
 

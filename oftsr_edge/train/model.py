@@ -24,7 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from oftsr_edge.train.bicubic import BicubicUpsampler
 from oftsr_edge.train.blocks import BLOCKS
+from oftsr_edge.train.smfanet import POOL as BASE_POOL
+from oftsr_edge.train.smfanet import SMFANET_VARIANTS, SMFANet
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class UNetConfig:
     emb_dim: int  # width of the t embedding
     block: str = "res"  # block type, a key of oftsr_edge.train.blocks.BLOCKS
     times: int = 1  # 1: v(x, t) (teacher, OFTSR student); 2: u(x, r, s) (MeanFlow student, §5)
+    base: str | None = None  # a pretrained regressor R forming x_lr := R(LR) (a key of SMFANET_VARIANTS), or bicubic
 
     def __post_init__(self) -> None:
         if self.times not in (1, 2):
@@ -45,6 +49,8 @@ class UNetConfig:
             raise ValueError(f"{self.name}: blocks {self.blocks} needs one count per level {self.channels}")
         if self.block not in BLOCKS:
             raise ValueError(f"{self.name}: unknown block type {self.block!r}; choose from {', '.join(BLOCKS)}")
+        if self.base is not None and self.base not in SMFANET_VARIANTS:
+            raise ValueError(f"{self.name}: unknown base {self.base!r}; choose from {', '.join(SMFANET_VARIANTS)}")
 
     def blocks_at(self, level: int) -> int:
         """Number of blocks at ``level`` (in the encoder, and again in the decoder for levels above the bottom)."""
@@ -52,14 +58,17 @@ class UNetConfig:
 
     @property
     def multiple_of(self) -> int:
-        """LR height/width must be a multiple of this (one 2× downsample between levels)."""
-        return 2 ** (len(self.channels) - 1)
+        """LR height/width must be a multiple of this (one 2× downsample between levels; the base's 8×8 pool)."""
+        levels = 2 ** (len(self.channels) - 1)
+        return max(levels, BASE_POOL) if self.base else levels
 
     def to_dict(self) -> dict:
         """The checkpoint's ``model`` JSON; a one-time model's has no ``times`` key (the format before it existed)."""
         data = asdict(self)
         if self.times == 1:
             del data["times"]
+        if self.base is None:  # bicubic-conditioned models keep the format they always had
+            del data["base"]
         return data
 
     @classmethod
@@ -69,7 +78,7 @@ class UNetConfig:
         return cls(name=data["name"], channels=tuple(data["channels"]),
                    blocks=int(blocks) if isinstance(blocks, int) else tuple(int(b) for b in blocks),
                    emb_dim=int(data["emb_dim"]), block=str(data.get("block", "res")),
-                   times=int(data.get("times", 1)))
+                   times=int(data.get("times", 1)), base=data.get("base"))
 
 
 CONFIGS: dict[str, UNetConfig] = {
@@ -79,6 +88,12 @@ CONFIGS: dict[str, UNetConfig] = {
     "small": UNetConfig("small", channels=(48, 96, 128), blocks=1, emb_dim=64),
     # the architecture study's winner at equal CPU time (benchmarks/README.md): all blocks at full LR resolution
     "flat48x8": UNetConfig("flat48x8", channels=(48,), blocks=8, emb_dim=64),
+    # x_lr := SMFANet+(LR), a pretrained PSNR regressor kept frozen; the flow adds texture on top (§4)
+    "flat48x4-smfanet-plus": UNetConfig("flat48x4-smfanet-plus", channels=(48,), blocks=4, emb_dim=64,
+                                        base="smfanet-plus"),
+    "flat48x8-smfanet": UNetConfig("flat48x8-smfanet", channels=(48,), blocks=8, emb_dim=64, base="smfanet"),
+    # unit tests of the regressor path: a random state dict of a tiny SMFANet
+    "tiny-smfanet": UNetConfig("tiny-smfanet", channels=(8,), blocks=1, emb_dim=16, base="smfanet-tiny"),
     # GPU-sized
     "base": UNetConfig("base", channels=(96, 192, 288, 384), blocks=2, emb_dim=256),
 }
@@ -133,6 +148,10 @@ class OFTSRUNet(nn.Module):
             )
             nn.init.zeros_(self.interval_mlp[2].weight)
             nn.init.zeros_(self.interval_mlp[2].bias)
+        # x_lr's source: a frozen pretrained regressor R (its weights come from --pretrained), else the bicubic conv
+        # (a non-persistent buffer: bicubic models' state dicts are what they always were)
+        self.base = SMFANet(SMFANET_VARIANTS[config.base], scale).requires_grad_(False) if config.base else None
+        self.bicubic = None if config.base else BicubicUpsampler(scale)
 
     def embed(self, t: torch.Tensor, r: torch.Tensor | None = None) -> torch.Tensor:
         """The FiLM conditioning: MLP(E(t)) for a one-time model; MLP(E(r)) + MLP'(E(t − r)) for a two-time one,
@@ -144,6 +163,14 @@ class OFTSRUNet(nn.Module):
             return self.t_mlp(timestep_embedding(t, d))
         r = torch.zeros_like(t) if r is None else r
         return self.t_mlp(timestep_embedding(r, d)) + self.interval_mlp(timestep_embedding(t - r, d))
+
+    def condition(self, lr: torch.Tensor) -> torch.Tensor:
+        """x_lr in unshuffled layout (N, 3s², h, w) from the LR image in [-1, 1]: R(LR) or the bicubic upsample.
+        The base stays frozen (no gradient), so a teacher's and its student's x_lr are the same function."""
+        if self.base is None:
+            return self.bicubic(lr)
+        with torch.no_grad():
+            return self.base.forward_unshuffled(lr * 0.5 + 0.5) * 2.0 - 1.0
 
     def velocity_unshuffled(self, x_u: torch.Tensor, x_lr_u: torch.Tensor, t: torch.Tensor,
                             r: torch.Tensor | None = None) -> torch.Tensor:
@@ -187,9 +214,10 @@ def count_parameters(model: nn.Module) -> int:
 
 def count_macs_per_lr_pixel(model: OFTSRUNet) -> float:
     """Multiply-accumulates of the conv layers per LR pixel (the per-pixel cost; the t MLP is per image)."""
-    macs = 0.0
+    macs = model.base.macs_per_lr_pixel() if model.base is not None else 0.0
+    base_convs = set(model.base.modules()) if model.base is not None else set()
     for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)) and module not in base_convs:
             k = module.kernel_size[0] * module.kernel_size[1]
             if isinstance(module, nn.ConvTranspose2d):
                 # each input pixel writes k outputs; MACs per *input* pixel = k·Cin·Cout

@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from oftsr_edge.train.bicubic import BicubicUpsampler
 from oftsr_edge.train.model import OFTSRUNet, as_batch_t
 
 
@@ -31,11 +30,10 @@ class OneStepSR(nn.Module):
         self.scale = student.scale
         self.sigma_p = float(sigma_p)
         self.lr_weight = math.sqrt(1.0 - self.sigma_p**2)
-        self.upsampler = BicubicUpsampler(self.scale)
 
     def forward(self, lr: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         s = self.scale
-        x_lr_u = self.upsampler(lr * 2.0 - 1.0)
+        x_lr_u = self.student.condition(lr * 2.0 - 1.0)
         x0_u = self.lr_weight * x_lr_u + self.sigma_p * F.pixel_unshuffle(noise, s)
         hr_u = x0_u + self.student.velocity_unshuffled(x0_u, x_lr_u, t)
         return F.pixel_shuffle(torch.clamp(hr_u * 0.5 + 0.5, 0.0, 1.0), s)
@@ -65,7 +63,7 @@ class TwoTimeStepSR(OneStepSR):
     def forward(self, lr: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, state: torch.Tensor,
                 r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         s = self.scale
-        x_lr_u = self.upsampler(lr * 2.0 - 1.0)
+        x_lr_u = self.student.condition(lr * 2.0 - 1.0)
         state_u = F.pixel_unshuffle(state, s)
         x_r_u = self.lr_weight * x_lr_u + self.sigma_p * F.pixel_unshuffle(noise, s) + 2.0 * state_u
         u = self.student.velocity_unshuffled(x_r_u, x_lr_u, t, r)

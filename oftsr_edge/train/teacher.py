@@ -13,6 +13,7 @@ from oftsr_edge.train.checkpoint import checkpoint_config, load_checkpoint
 from oftsr_edge.train.data import HRImageFolder
 from oftsr_edge.train.losses import flow_matching_loss
 from oftsr_edge.train.model import CONFIGS, OFTSRUNet, UNetConfig
+from oftsr_edge.train.smfanet import load_pretrained
 from oftsr_edge.train.trainer import Batch, DistInfo, Trainer, TrainSettings
 from oftsr_edge.train.validate import load_val_pairs
 
@@ -55,15 +56,46 @@ def teacher_config(model: str | UNetConfig, scale: int, sigma_p: float, degradat
                              degradation, noise_sigma=noise_sigma, data=str(Path(data).resolve()), **extra)
 
 
+BASE_CONFIGS = tuple(name for name, config in CONFIGS.items() if config.base)
+OUTPUT_LAYERS = ("conv_out.", "skip_film.")  # what a trunk-only warm start leaves at its start values
+
+
 def warm_start(net: OFTSRUNet, source: str | Path, scale: int) -> dict[str, Any]:
-    """Load another run's EMA weights into ``net`` (same architecture): the start of a longer run, or a teacher
-    started from a regressor. Returns what the run config records about the source."""
+    """Load another run's EMA weights into ``net``: the start of a longer run, or a teacher started from a regressor.
+
+    A source of the same architecture loads whole. One of another architecture (a bicubic-conditioned teacher
+    for a network on a pretrained base, or fewer blocks) lends its trunk: every tensor whose name and shape match,
+    except the output layers and the base, which keep their start values — so at step 0 the velocity is
+    ``x_lr − x`` and the one-step output is x_lr at every t (the base's image), while the trunk already knows the
+    texture it learnt. Returns what the run config records about the source."""
     loaded = load_checkpoint(source, scale=scale)
-    if loaded.model_config != net.config:
-        raise OftsrError(f"--init-from {source}: holds a {loaded.model_config.name} model "
-                         f"({loaded.model_config}), not {net.config.name}")
-    net.load_state_dict(loaded.ema_state)
-    return {"path": str(loaded.path.resolve()), "sha256": sha256_file(loaded.weights_path), "step": loaded.step}
+    record = {"path": str(loaded.path.resolve()), "sha256": sha256_file(loaded.weights_path), "step": loaded.step}
+    if loaded.model_config == net.config:
+        net.load_state_dict(loaded.ema_state)
+        return record
+    mine = net.state_dict()
+    trunk = {k: v for k, v in loaded.ema_state.items()
+             if k in mine and tuple(v.shape) == tuple(mine[k].shape) and not k.startswith(OUTPUT_LAYERS + ("base.",))}
+    if not trunk:
+        raise OftsrError(f"--init-from {source}: its {loaded.model_config.name} model shares no layer with "
+                         f"{net.config.name}")
+    net.load_state_dict(trunk, strict=False)
+    return dict(record, trunk_only=True, tensors=len(trunk), of=len(mine))
+
+
+def load_base(net: OFTSRUNet, pretrained: str | Path | None) -> dict[str, Any] | None:
+    """The base regressor's published weights (``--pretrained``); a base config without them fails in one line."""
+    if net.base is None:
+        if pretrained is not None:
+            raise OftsrError(f"--pretrained is for configs with a pretrained base ({', '.join(BASE_CONFIGS)}); "
+                             f"{net.config.name} upsamples with bicubic")
+        return None
+    if pretrained is None:
+        raise OftsrError(f"--config {net.config.name} builds on a pretrained {net.config.base}: pass --pretrained "
+                         "PATH (its published state dict; nothing is downloaded)")
+    load_pretrained(net.base, pretrained)
+    return {"path": str(Path(pretrained).resolve()), "sha256": sha256_file(Path(pretrained)),
+            "architecture": net.config.base}
 
 
 def build_teacher_trainer(data: str | Path, out: str | Path, model: str | UNetConfig = "small", scale: int = 4,
@@ -71,7 +103,7 @@ def build_teacher_trainer(data: str | Path, out: str | Path, model: str | UNetCo
                           settings: TrainSettings | None = None, val_dir: str | Path | None = None,
                           resume: bool = False, dist_info: DistInfo | None = None, quiet: bool = False,
                           t_zero_fraction: float = 0.0, init_from: str | Path | None = None,
-                          exclude: tuple[str, ...] = ()) -> Trainer:
+                          exclude: tuple[str, ...] = (), pretrained: str | Path | None = None) -> Trainer:
     settings = settings or TrainSettings()
     objective = TeacherObjective(t_zero_fraction)
     folder = HRImageFolder.load(data, settings.crop_size, exclude)
@@ -80,6 +112,9 @@ def build_teacher_trainer(data: str | Path, out: str | Path, model: str | UNetCo
     extra: dict[str, Any] = {"t_zero_fraction": t_zero_fraction, "exclude": list(exclude)}
     if init_from is not None:  # on --resume the checkpoint's weights then replace these; the config stays the same
         extra["init_from"] = warm_start(net, init_from, scale)
+    base = load_base(net, pretrained)  # on --resume too: the resume command is the run's command plus --resume
+    if base is not None:
+        extra["pretrained"] = base
     config = teacher_config(model, scale, sigma_p, degradation, noise_sigma, data, **extra)
     val = load_val_pairs(val_dir, scale, settings.val_limit, degradation) if val_dir else None
     trainer = Trainer(Path(out), config, net, objective, folder, settings, val, resume, dist_info, quiet)

@@ -22,12 +22,12 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.train import checkpoint as ckpt
-from oftsr_edge.train.bicubic import BicubicUpsampler
 from oftsr_edge.train.data import HRImageFolder, step_rng
 from oftsr_edge.train.degradations import get_degradation
 from oftsr_edge.train.losses import noisy_start
@@ -144,7 +144,6 @@ class Trainer:
         self.val_pairs = val_pairs or []
         self.quiet = quiet
         self.degrade = get_degradation(config["degradation"])
-        self.upsampler = BicubicUpsampler(config["scale"]).to(self.dist.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=settings.lr)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_factor(settings))
         self.step = 0
@@ -182,7 +181,7 @@ class Trainer:
         gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
         dev = self.dist.device
         x1 = (hr * 2 - 1).to(dev)
-        x_lr = self.upsampler.upsample((lr * 2 - 1).to(dev))
+        x_lr = F.pixel_shuffle(self.model.condition((lr * 2 - 1).to(dev)), self.config["scale"])
         x0 = noisy_start(x_lr, torch.randn(x1.shape, generator=gen).to(dev), float(self.config["sigma_p"]))
         return Batch(x1=x1, x_lr=x_lr, x0=x0, generator=gen)
 

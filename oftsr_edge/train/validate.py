@@ -18,7 +18,6 @@ import torch.nn.functional as F
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.metrics.fidelity import psnr_y
-from oftsr_edge.train.bicubic import BicubicUpsampler
 from oftsr_edge.train.data import find_images, read_rgb
 from oftsr_edge.train.degradations import bicubic_down, quantize_8bit
 from oftsr_edge.train.losses import noisy_start
@@ -99,7 +98,7 @@ def sample_teacher(model: OFTSRUNet, lr: torch.Tensor, sigma_p: float, solver: s
     device = next(model.parameters()).device
     s = model.scale
     padded, (h, w) = pad_to_multiple(lr.to(device), model.config.multiple_of)
-    x_lr = BicubicUpsampler(s).to(device).upsample(padded * 2 - 1)
+    x_lr = F.pixel_shuffle(model.condition(padded * 2 - 1), s)
     gen = torch.Generator().manual_seed(seed)
     x0 = noisy_start(x_lr, torch.randn(x_lr.shape, generator=gen).to(device), sigma_p)
 

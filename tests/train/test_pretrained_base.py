@@ -1,0 +1,143 @@
+"""The pretrained-base path: SMFANet as x_lr := R(LR), --pretrained loading, trunk-only warm starts, export.
+
+CI has no published weights, so every test uses a tiny randomly initialised SMFANet of the same architecture; the
+real weights are checked by the opt-in benchmark test at the end (Set5 PSNR-Y with the shared data).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from oftsr_edge.train.model import CONFIGS, OFTSRUNet, describe
+from oftsr_edge.train.smfanet import SMFANET_VARIANTS, SMFANet, load_pretrained
+from tests.helpers.cli import assert_one_line_error, run_main
+
+
+def _tiny_state(path: Path, seed: int = 0, variant: str = "smfanet-tiny") -> Path:
+    torch.manual_seed(seed)
+    torch.save({"params": SMFANet(SMFANET_VARIANTS[variant]).state_dict()}, path)
+    return path
+
+
+def test_pool_form_equals_the_adaptive_pool_of_the_reference_on_multiples_of_8() -> None:
+    torch.manual_seed(0)
+    net = SMFANet(SMFANET_VARIANTS["smfanet-tiny"]).eval()
+    x = torch.randn(2, 8, 24, 16)
+    assert torch.equal(F.max_pool2d(x, 8, 8), F.adaptive_max_pool2d(x, (3, 2)))
+    with torch.no_grad():
+        out = net(torch.rand(1, 3, 16, 24))
+    assert out.shape == (1, 3, 64, 96)
+
+
+def test_load_pretrained_reads_params_key_and_refuses_another_variant(tmp_path: Path) -> None:
+    path = _tiny_state(tmp_path / "tiny.pth")
+    net = SMFANet(SMFANET_VARIANTS["smfanet-tiny"])
+    load_pretrained(net, path)
+    saved = torch.load(path, weights_only=True)["params"]
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in saved.items())
+    from oftsr_edge.errors import OftsrError
+
+    with pytest.raises(OftsrError, match="not an SMFANet dim=36 blocks=8"):
+        load_pretrained(SMFANet(SMFANET_VARIANTS["smfanet"]), path)
+    (tmp_path / "junk.pth").write_bytes(b"not a pickle")
+    with pytest.raises(OftsrError, match="not a readable PyTorch state dict"):
+        load_pretrained(net, tmp_path / "junk.pth")
+
+
+def test_base_network_is_frozen_and_counted_in_the_cost() -> None:
+    net = OFTSRUNet(CONFIGS["tiny-smfanet"], 4)
+    assert all(not p.requires_grad for p in net.base.parameters())
+    assert any(p.requires_grad for p in net.conv_out.parameters())
+    plain = describe(CONFIGS["tiny"])
+    based = describe(CONFIGS["tiny-smfanet"])
+    assert based["multiple_of"] == 8 and plain["multiple_of"] == 2
+    assert describe(CONFIGS["flat48x4-smfanet-plus"])["gflops_per_output_mp"] == pytest.approx(85.33, abs=0.01)
+    # a bicubic model's state dict has no base or bicubic entries: old checkpoints load as before
+    assert not any(k.startswith(("base.", "bicubic.")) for k in OFTSRUNet(CONFIGS["tiny"], 4).state_dict())
+
+
+def test_untrained_model_on_a_base_outputs_the_base_image_at_every_t(tmp_path: Path) -> None:
+    from oftsr_edge.train.onestep import OneStepSR, upscale_reference
+    from oftsr_edge.train.teacher import load_base
+
+    net = OFTSRUNet(CONFIGS["tiny-smfanet"], 4)
+    load_base(net, _tiny_state(tmp_path / "tiny.pth"))
+    lr = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        base = net.base(lr).clamp(0, 1)
+        for t in (0.0, 0.5, 1.0):
+            out = upscale_reference(OneStepSR(net, 0.2), lr, t)
+            assert torch.allclose(out, base, atol=1e-5), t
+
+
+def test_trunk_only_warm_start_keeps_output_layers_at_their_start(tmp_path: Path, train_images: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A bicubic run lends its trunk to a base model; conv_out and the skip stay at start, so step 0 is R."""
+    plain = tmp_path / "plain"
+    proc = run_main(capsys, "train", "--data", str(train_images), "--output", str(plain), "--config", "tiny",
+                    "--steps", "2", "--ckpt-every", "2", "--batch-size", "2", "--crop", "32", "--warmup", "1",
+                    "--val-every", "0", "--threads", "1", "--quiet", "--learning-rate", "1e-2")
+    assert proc.code == 0, proc.err
+    pretrained = _tiny_state(tmp_path / "tiny.pth")
+    # the tiny bicubic net (8, 16 channels) shares conv_in's shape only with a same-width base model
+    from oftsr_edge.train.checkpoint import load_checkpoint
+    from oftsr_edge.train.teacher import load_base, warm_start
+
+    net = OFTSRUNet(CONFIGS["tiny-smfanet"], 4)
+    record = warm_start(net, plain, 4)
+    load_base(net, pretrained)
+    source = load_checkpoint(plain).ema_state
+    assert record["trunk_only"] and record["tensors"] > 0
+    assert torch.equal(net.state_dict()["conv_in.weight"], source["conv_in.weight"])
+    assert not net.conv_out.weight.any() and not net.skip_film.weight.any()
+
+
+def test_train_with_pretrained_then_distill_and_export_runs_in_onnx_runtime(
+        tmp_path: Path, train_images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pretrained = _tiny_state(tmp_path / "tiny.pth")
+    teacher, student = tmp_path / "teacher", tmp_path / "student"
+    common = ["--batch-size", "2", "--crop", "64", "--warmup", "1", "--val-every", "0", "--threads", "1", "--quiet",
+              "--steps", "2", "--ckpt-every", "2"]
+    proc = run_main(capsys, "train", "--data", str(train_images), "--output", str(teacher), "--config",
+                    "tiny-smfanet", "--pretrained", str(pretrained), *common)
+    assert proc.code == 0, proc.err
+    config = json.loads((teacher / "config.json").read_text())
+    assert config["pretrained"]["architecture"] == "smfanet-tiny" and config["model"]["base"] == "smfanet-tiny"
+    proc = run_main(capsys, "distill", "--teacher", str(teacher), "--data", str(train_images), "--output",
+                    str(student), "--name", "tiny-on-smfanet", *common)
+    assert proc.code == 0, proc.err
+    out = tmp_path / "exported"
+    proc = run_main(capsys, "export", str(student), "-o", str(out), "--precision", "fp32")
+    assert proc.code == 0, proc.err
+    onnx_file = next(out.glob("*_fp32.onnx"))
+    from oftsr_edge.runtime import Upscaler
+
+    lr = (np.random.default_rng(0).random((20, 28, 3)) * 255).astype(np.uint8)  # not a multiple of 8: padded
+    with Upscaler(str(onnx_file)) as up:
+        hr = up.upscale(lr, t=0.0, seed=0)
+    assert hr.shape == (80, 112, 3)
+    # the exported graph (R inside it) computes the PyTorch reference, up to float rounding
+    from oftsr_edge.export.verify import verify_against_torch
+
+    deviations = verify_against_torch(onnx_file, student)
+    assert max(d.max_abs for d in deviations) <= 1e-4, deviations
+
+
+def test_pretrained_errors_are_one_line(tmp_path: Path, train_images: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["train", "--data", str(train_images), "--steps", "1", "--batch-size", "2", "--crop", "64", "--quiet",
+            "--val-every", "0"]
+    proc = run_main(capsys, *base, "--output", str(tmp_path / "a"), "--config", "tiny-smfanet")
+    assert_one_line_error(proc, "pass --pretrained PATH")
+    proc = run_main(capsys, *base, "--output", str(tmp_path / "b"), "--config", "tiny", "--pretrained",
+                    str(_tiny_state(tmp_path / "t.pth")))
+    assert_one_line_error(proc, "upsamples with bicubic")
+    proc = run_main(capsys, *base, "--output", str(tmp_path / "c"), "--config", "tiny-smfanet", "--pretrained",
+                    str(tmp_path / "missing.pth"))
+    assert_one_line_error(proc, "no such file")
