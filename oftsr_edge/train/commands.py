@@ -85,9 +85,10 @@ def _check_val(val_dir: Path | None) -> None:
         detail="a run's weights; of another architecture: its trunk only")
 @option("--pretrained", type=click.Path(path_type=Path), default=None,
         detail="the published state dict of the config's base network (a local file)")
+@option("--train-base", is_flag=True, detail="fine-tune the base with the flow (e.g. for a real-photo degradation)")
 @settings_options
 def train(data: Path, exclude: tuple[str, ...], out: Path, model: str, scale: int, sigma_p: float, degradation: str,
-          noise_sigma: float, t_zero_fraction: float, init_from: Path | None, pretrained: Path | None, resume: bool,
+          noise_sigma: float, t_zero_fraction: float, init_from: Path | None, pretrained: Path | None, train_base: bool, resume: bool,
           accelerator: str, threads: int | None, quiet: bool, **kw: object) -> None:
     """Stage 1: train the conditional rectified-flow teacher (Eq. 5, ℓ1) with EMA."""
     if scale not in (2, 4, 8):
@@ -100,7 +101,7 @@ def train(data: Path, exclude: tuple[str, ...], out: Path, model: str, scale: in
     settings = _settings(2e-4, 1000, **kw)
     trainer = build_teacher_trainer(data, out, model, scale, sigma_p, degradation, noise_sigma, settings,
                                     val_dir, resume, dist_info, quiet, t_zero_fraction, init_from, exclude,
-                                    pretrained)
+                                    pretrained, train_base)
     _run(trainer, dist_info)
 
 

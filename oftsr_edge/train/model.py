@@ -166,11 +166,23 @@ class OFTSRUNet(nn.Module):
 
     def condition(self, lr: torch.Tensor) -> torch.Tensor:
         """x_lr in unshuffled layout (N, 3s², h, w) from the LR image in [-1, 1]: R(LR) or the bicubic upsample.
-        The base stays frozen (no gradient), so a teacher's and its student's x_lr are the same function."""
+        The base is frozen (no gradient) unless a teacher run fine-tunes it (:meth:`train_base`); a student always
+        keeps its teacher's base, so both see the same x_lr."""
         if self.base is None:
             return self.bicubic(lr)
-        with torch.no_grad():
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.base_trainable):
             return self.base.forward_unshuffled(lr * 0.5 + 0.5) * 2.0 - 1.0
+
+    @property
+    def base_trainable(self) -> bool:
+        return self.base is not None and any(p.requires_grad for p in self.base.parameters())
+
+    def train_base(self) -> None:
+        """Let the flow loss fine-tune the base too (x_lr then carries the gradient): a base trained on clean
+        bicubic LR learns the run's degradation (e.g. JPEG and noise) this way."""
+        if self.base is None:
+            raise ValueError(f"{self.config.name} has no base network to train")
+        self.base.requires_grad_(True)
 
     def velocity_unshuffled(self, x_u: torch.Tensor, x_lr_u: torch.Tensor, t: torch.Tensor,
                             r: torch.Tensor | None = None) -> torch.Tensor:

@@ -103,7 +103,8 @@ def build_teacher_trainer(data: str | Path, out: str | Path, model: str | UNetCo
                           settings: TrainSettings | None = None, val_dir: str | Path | None = None,
                           resume: bool = False, dist_info: DistInfo | None = None, quiet: bool = False,
                           t_zero_fraction: float = 0.0, init_from: str | Path | None = None,
-                          exclude: tuple[str, ...] = (), pretrained: str | Path | None = None) -> Trainer:
+                          exclude: tuple[str, ...] = (), pretrained: str | Path | None = None,
+                          train_base: bool = False) -> Trainer:
     settings = settings or TrainSettings()
     objective = TeacherObjective(t_zero_fraction)
     folder = HRImageFolder.load(data, settings.crop_size, exclude)
@@ -115,6 +116,11 @@ def build_teacher_trainer(data: str | Path, out: str | Path, model: str | UNetCo
     base = load_base(net, pretrained)  # on --resume too: the resume command is the run's command plus --resume
     if base is not None:
         extra["pretrained"] = base
+    if train_base:
+        if net.base is None:
+            raise OftsrError(f"--train-base: {net.config.name} has no pretrained base to fine-tune")
+        net.train_base()
+        extra["train_base"] = True
     config = teacher_config(model, scale, sigma_p, degradation, noise_sigma, data, **extra)
     val = load_val_pairs(val_dir, scale, settings.val_limit, degradation) if val_dir else None
     trainer = Trainer(Path(out), config, net, objective, folder, settings, val, resume, dist_info, quiet)

@@ -141,3 +141,24 @@ def test_pretrained_errors_are_one_line(tmp_path: Path, train_images: Path,
     proc = run_main(capsys, *base, "--output", str(tmp_path / "c"), "--config", "tiny-smfanet", "--pretrained",
                     str(tmp_path / "missing.pth"))
     assert_one_line_error(proc, "no such file")
+
+
+def test_train_base_fine_tunes_the_base_and_the_student_keeps_it_frozen(tmp_path: Path, train_images: Path) -> None:
+    from oftsr_edge.train.checkpoint import load_checkpoint
+    from oftsr_edge.train.teacher import build_teacher_trainer
+    from oftsr_edge.train.trainer import TrainSettings
+
+    pretrained = _tiny_state(tmp_path / "tiny.pth")
+    settings = TrainSettings(steps=2, batch_size=2, crop_size=64, lr=1e-2, warmup=0, val_every=0, ckpt_every=2)
+    runs = {}
+    for flag in (False, True):
+        out = tmp_path / f"teacher-{flag}"
+        build_teacher_trainer(train_images, out, "tiny-smfanet", 4, settings=settings, quiet=True,
+                              t_zero_fraction=0.5, pretrained=pretrained, train_base=flag).fit()
+        runs[flag] = load_checkpoint(out)
+    start = torch.load(pretrained, weights_only=True)["params"]["to_feat.weight"]
+    assert torch.equal(runs[False].model_state["base.to_feat.weight"], start)
+    assert not torch.equal(runs[True].model_state["base.to_feat.weight"], start)
+    assert runs[True].config["train_base"] is True
+    student = runs[True].build_model("ema")
+    assert not student.base_trainable
