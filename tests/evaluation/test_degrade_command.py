@@ -92,3 +92,63 @@ def test_two_inputs_with_one_output_name_are_refused(tmp_path: Path, capsys: pyt
     Image.open(src).convert("RGB").save(hr / f"{src.stem}.jpg")
     assert_one_line_error(run_main(capsys, "degrade", "--hr", str(hr), "-o", str(tmp_path / "o")),
                           f"would both be written as {src.stem}.png")
+
+
+def test_an_output_that_holds_the_hr_folder_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`degrade --hr ds/HR -o ds --overwrite` once replaced ds, deleting the photos it read."""
+    ds = tmp_path / "ds"
+    first = run_main(capsys, "degrade", "--hr", str(_hr(tmp_path)), "-o", str(ds), "--crop", "32",
+                     "--degradation", "bicubic")
+    assert first.code == 0, first.err
+    photos = sorted((ds / "HR").iterdir())
+    for out in (ds, ds / "HR"):
+        result = run_main(capsys, "degrade", "--hr", str(ds / "HR"), "-o", str(out), "--crop", "32", "--overwrite",
+                          "--degradation", "bicubic")
+        assert_one_line_error(result, "is or contains the --hr folder")
+    assert sorted((ds / "HR").iterdir()) == photos
+
+
+def test_an_unreadable_photo_is_skipped_with_one_warning_and_leaves_no_staging_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hr = _hr(tmp_path, 2)
+    bad = sorted(hr.glob("*.png"))[0]
+    bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 3])  # truncated, as by an interrupted copy
+    out = tmp_path / "set"
+    result = run_main(capsys, "degrade", "--hr", str(hr), "-o", str(out), "--crop", "32", "--degradation", "bicubic")
+    assert result.code == 0, result.err
+    lines = [line for line in result.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("oftsr-edge: warning: skipped: ") and bad.name in lines[0]
+    assert "wrote 1 pairs" in result.out and "1 unreadable skipped" in result.out
+    assert [p.name for p in (out / "HR").iterdir()] == [sorted(hr.glob("*.png"))[1].name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hr", "set"]  # no staging folder left
+
+
+def test_a_killed_runs_staging_folder_is_swept_and_a_failed_run_leaves_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oftsr_edge.fileio import TEMP_SUFFIX
+    from tests.reliability.conftest import dead_pid
+
+    hr = _hr(tmp_path, 1)
+    killed = tmp_path / f".set.{dead_pid()}.abcd1234{TEMP_SUFFIX}"  # what a SIGKILLed run leaves
+    (killed / "set" / "HR").mkdir(parents=True)
+    failed = run_main(capsys, "degrade", "--hr", str(hr), "-o", str(tmp_path / "set"), "--crop", "4000",
+                      "--degradation", "bicubic")
+    assert_one_line_error(failed, "at least 4000 pixels")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hr"]
+
+
+def test_without_torch_the_default_degradation_is_one_line_naming_the_way_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # a base install
+    result = run_main(capsys, "degrade", "--hr", str(_hr(tmp_path, 1)), "-o", str(tmp_path / "o"))
+    assert_one_line_error(result, "--degradation realesrgan (the default) needs torch")
+    assert "--degradation bicubic" in result.err
+    assert run_main(capsys, "degrade", "--hr", str(tmp_path / "hr"), "-o", str(tmp_path / "o"),
+                    "--degradation", "bicubic").code == 0
