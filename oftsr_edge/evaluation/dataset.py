@@ -1,7 +1,8 @@
 """Validation pairs for ``eval`` and ``tune-t``: HR images with their LR, read or made by a stated degradation.
 
 - ``--lr DIR``: LR files matched to HR files by name (same file name, else same stem); HR is cropped to
-  ``scale ×`` the LR size (the usual "modcrop"), and a size that does not fit is an error.
+  ``scale ×`` the LR size (the usual "modcrop": at most ``scale − 1`` pixels per side), and any other size is an
+  error naming the pair (an x8 LR folder with an x4 model would otherwise score a corner of each photo).
 - ``--degradation bicubic`` (default without ``--lr``): HR is cropped to a multiple of ``scale``, then downsampled with
   Pillow's BICUBIC filter (a = −0.5, antialiased when shrinking: its support grows with the factor, like MATLAB's
   ``imresize``), and rounded to 8 bits. This is *not* the −0.75 torch bicubic of the model's own upsampler.
@@ -73,6 +74,21 @@ def _find_lr(lr_dir: Path, hr_path: Path) -> Path:
     raise OftsrError(f"no LR image for {hr_path.name} in {lr_dir} (LR files must share the HR file names)")
 
 
+def crop_hr_to_lr(hr: np.ndarray, lr_shape: tuple[int, ...], scale: int, hr_path: Path, lr_path: Path) -> np.ndarray:
+    """HR cropped to ``scale ×`` the LR size; only the usual "modcrop" is allowed.
+
+    The rule: each HR side must be ``scale × LR side`` plus at most ``scale − 1`` pixels (what rounding an HR size
+    down to a multiple of the scale drops). Anything else means LR of another scale or other pictures, whose scores
+    would compare different content, so it is refused naming the pair."""
+    (h, w), (lh, lw) = hr.shape[:2], lr_shape[:2]
+    if not (0 <= h - lh * scale < scale and 0 <= w - lw * scale < scale):
+        raise OftsrError(
+            f"{hr_path.name}: HR {w}×{h} does not match LR {lr_path.name} {lw}×{lh} at ×{scale} (HR must be "
+            f"{lw * scale}×{lh * scale}, up to {scale - 1} px more per side): wrong --lr folder or model scale?"
+        )
+    return hr[: lh * scale, : lw * scale]
+
+
 def bicubic_down(hr: np.ndarray, scale: int) -> np.ndarray:
     """Pillow BICUBIC ÷``scale`` of an (H, W, C) uint8 image whose sides are multiples of ``scale``."""
     h, w, c = hr.shape
@@ -124,14 +140,9 @@ def load_pairs(
     for hr_path in list_images(hr_dir)[:limit] if limit else list_images(hr_dir):
         hr = read_uint8(hr_path)
         if lr_dir is not None:
-            lr = read_uint8(_find_lr(Path(lr_dir), hr_path), gray=hr.shape[2] == 1)
-            h, w = lr.shape[0] * scale, lr.shape[1] * scale
-            if h > hr.shape[0] or w > hr.shape[1]:
-                raise OftsrError(
-                    f"{hr_path.name}: LR {lr.shape[1]}×{lr.shape[0]} ×{scale} is larger than HR "
-                    f"{hr.shape[1]}×{hr.shape[0]} (wrong --lr folder or scale?)"
-                )
-            hr = hr[:h, :w]
+            lr_path = _find_lr(Path(lr_dir), hr_path)
+            lr = read_uint8(lr_path, gray=hr.shape[2] == 1)
+            hr = crop_hr_to_lr(hr, lr.shape, scale, hr_path, lr_path)
         else:
             h, w = (hr.shape[0] // scale) * scale, (hr.shape[1] // scale) * scale
             if h == 0 or w == 0:

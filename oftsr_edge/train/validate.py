@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.evaluation.dataset import crop_hr_to_lr
 from oftsr_edge.metrics.fidelity import psnr_y
 from oftsr_edge.train.data import find_images, read_rgb
 from oftsr_edge.train.degradations import bicubic_down, quantize_8bit
@@ -46,7 +47,7 @@ def load_val_pairs(folder: str | Path, scale: int, limit: int | None = None,
             if not lr_path.is_file():
                 continue
             lr = read_rgb(lr_path)
-            hr = read_rgb(hr_path)[: lr.shape[0] * scale, : lr.shape[1] * scale]
+            hr = crop_hr_to_lr(read_rgb(hr_path), lr.shape, scale, hr_path, lr_path)
             pairs.append(ValPair(hr_path.stem, hr, lr))
     else:
         pairs = pairs_from_hr(find_images(folder), scale)

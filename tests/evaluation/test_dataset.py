@@ -48,9 +48,26 @@ def test_errors_are_one_line(tmp_path: Path, photos: Path) -> None:
         load_pairs(tmp_path / "missing", 4)
     with pytest.raises(OftsrError, match="no images"):
         load_pairs(tmp_path, 4)
-    with pytest.raises(OftsrError, match="larger than HR"):
+    with pytest.raises(OftsrError, match="does not match LR"):
         load_pairs(photos / "HR", 8, lr_dir=photos / "LR_bicubic" / "X4")
     with pytest.raises(OftsrError, match="no LR image"):
         load_pairs(photos / "HR", 4, lr_dir=tmp_path)
     with pytest.raises(OftsrError, match="degradation"):
         load_pairs(photos / "HR", 4, degrade="jpeg")
+
+
+def test_lr_of_another_scale_is_refused_naming_the_first_pair_but_modcrop_is_allowed(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    hr_dir, lr_dir = tmp_path / "hr", tmp_path / "lr"
+    hr_dir.mkdir(), lr_dir.mkdir()
+    for name, hr_size, lr_size in (("a", (67, 65), (16, 16)), ("b", (64, 64), (8, 8)), ("c", (64, 64), (8, 8))):
+        Image.fromarray(rng.integers(0, 256, (*hr_size, 3), dtype=np.uint8)).save(hr_dir / f"{name}.png")
+        Image.fromarray(rng.integers(0, 256, (*lr_size, 3), dtype=np.uint8)).save(lr_dir / f"{name}.png")
+    with pytest.raises(OftsrError, match=r"^b\.png: HR 64×64 does not match LR b\.png 8×8 at ×4 \(HR must be 32×32, "
+                       r"up to 3 px more per side\)"):
+        load_pairs(hr_dir, 4, lr_dir=lr_dir)
+    (pair,) = load_pairs(hr_dir, 4, lr_dir=lr_dir, limit=1)  # 67×65 → 64×64: the usual crop to a multiple
+    assert pair.hr.shape == (64, 64, 3)
+    Image.fromarray(rng.integers(0, 256, (68, 64, 3), dtype=np.uint8)).save(hr_dir / "a.png")  # 4 px over
+    with pytest.raises(OftsrError, match="a.png: HR 64×68 does not match"):
+        load_pairs(hr_dir, 4, lr_dir=lr_dir, limit=1)

@@ -38,3 +38,10 @@ def test_a_missing_lr_folder_of_the_degradation_is_an_error(val_folder: Path) ->
     shutil.rmtree(val_folder / "LR_realesrgan")
     with pytest.raises(OftsrError, match="no LR_realesrgan/X4/ folder.*oftsr-edge degrade"):
         load_val_pairs(val_folder, 4, degradation="realesrgan")
+
+
+def test_lr_of_another_scale_is_refused_not_cropped_to_a_corner(tmp_path: Path) -> None:
+    _write(tmp_path / "HR" / "a.png", 0, 64)
+    _write(tmp_path / "LR_bicubic" / "X4" / "a.png", 0, 8)  # an x8 set in the x4 folder
+    with pytest.raises(OftsrError, match="a.png: HR 64×64 does not match LR a.png 8×8 at ×4"):
+        load_val_pairs(tmp_path, 4)
