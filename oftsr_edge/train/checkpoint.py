@@ -17,8 +17,11 @@ disk error) loads the newest older one that can, with a warning, instead of stop
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
+import re
 import shutil
 import warnings
 from dataclasses import dataclass, field
@@ -27,7 +30,7 @@ from typing import Any
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import sweep_stale, temp_dir, write_text_atomic
@@ -39,6 +42,7 @@ WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 STATE = "trainer_state.pt"
 LATEST = "latest.txt"
+_STEP_NAME = re.compile(r"step_[0-9]{1,12}")
 
 
 @dataclass
@@ -114,26 +118,49 @@ def save_checkpoint(
     name = f"step_{step:08d}"
     final = ckpt_root / name
     sweep_stale(ckpt_root)  # staging folders of a killed save
-    staging = temp_dir(ckpt_root, name)
+    try:
+        staging = temp_dir(ckpt_root, name)
+    except OSError as exc:
+        raise _save_error(final, exc) from None
     try:
         meta = dict(config, step=step, format_version=FORMAT_VERSION)
         tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
         tensors.update({f"ema.{k}": v.detach().cpu().clone() for k, v in ema.state_dict().items()})
-        save_file(tensors, str(staging / WEIGHTS), metadata={"oftsr_edge": json.dumps(meta, sort_keys=True)})
-        (staging / CONFIG).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        # serialised in memory and written by Python, so a full disk is an OSError naming the reason (torch and
+        # safetensors writing by name turn it into "unexpected pos" or a Rust I/O message)
+        _write_synced(staging / WEIGHTS, save(tensors, metadata={"oftsr_edge": json.dumps(meta, sort_keys=True)}))
+        _write_synced(staging / CONFIG, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
         if trainer_state is not None:
-            torch.save(trainer_state, staging / STATE)
+            buffer = io.BytesIO()
+            torch.save(trainer_state, buffer)
+            _write_synced(staging / STATE, buffer.getbuffer())
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    write_text_atomic(ckpt_root / LATEST, name + "\n")
+        write_text_atomic(ckpt_root / LATEST, name + "\n")
+    except OSError as exc:
+        raise _save_error(final, exc) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone once renamed; what a failed save made otherwise
     old = sorted(p for p in ckpt_root.glob("step_*") if p.is_dir())[:-keep] if keep > 0 else []
     for path in old:
         shutil.rmtree(path, ignore_errors=True)
     return final
+
+
+def _write_synced(path: Path, data: bytes | memoryview) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _save_error(final: Path, exc: OSError) -> OftsrError:
+    """One line for a save that failed on the disk (full, a file-size limit, permissions): the earlier
+    checkpoints and ``latest.txt`` are untouched, and nothing of this one is left."""
+    full = exc.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
+    reason = f"disk full ({exc.strerror})" if full else (exc.strerror or str(exc))
+    return OftsrError(f"cannot save checkpoint {final}: {reason}; the earlier checkpoints are kept")
 
 
 def _weights_files(path: str | os.PathLike) -> list[Path]:
@@ -152,7 +179,7 @@ def _weights_files(path: str | os.PathLike) -> list[Path]:
     latest = root / LATEST
     if latest.is_file():
         try:
-            named = [root / latest.read_text().strip()]
+            named = [root / _latest_name(latest)]
         except (OSError, UnicodeDecodeError):
             named = []
         steps = sorted((d for d in root.glob("step_*") if d.is_dir()), reverse=True)
@@ -160,6 +187,16 @@ def _weights_files(path: str | os.PathLike) -> list[Path]:
         if found:
             return found
     raise OftsrError(f"no checkpoint in {p} (expected {WEIGHTS} or checkpoints/{LATEST})")
+
+
+def _latest_name(latest: Path) -> str:
+    """The checkpoint ``latest.txt`` names: only a ``step_N`` folder beside it (this run's), never a path that
+    leads elsewhere (``../../other``, an absolute path), which would load or resume weights of another run."""
+    name = latest.read_text().strip()
+    if not _STEP_NAME.fullmatch(name):
+        raise OftsrError(f"{latest} names {name[:80]!r}, not a step_N checkpoint of this run folder; refusing it "
+                         f"(a checkpoint is named only by its folder, e.g. step_00001000)")
+    return name
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
@@ -219,7 +256,32 @@ def _load_weights(weights: Path, kind: str | None, scale: int | None) -> Checkpo
         raise OftsrError(f"{ckpt_dir} is a x{config['scale']} checkpoint, but x{scale} is needed here")
     model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     ema_state = {k[len("ema."):]: v for k, v in tensors.items() if k.startswith("ema.")}
+    _check_shapes(weights, UNetConfig.from_dict(config["model"]), int(config["scale"]),
+                  {"model": model_state, "ema": ema_state})
     return Checkpoint(path=ckpt_dir, config=config, model_state=model_state, ema_state=ema_state, weights=weights)
+
+
+def _check_shapes(weights: Path, config: UNetConfig, scale: int, states: dict[str, dict[str, torch.Tensor]]) -> None:
+    """Every tensor the config's network has, with the shape it has there: a file whose tensors disagree with
+    its own config is named in one line at load, not a "size mismatch" traceback in load_state_dict later.
+    The network is built on the meta device: shapes only, nothing allocated."""
+    try:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in OFTSRUNet(config, scale).state_dict().items()}
+    except (ValueError, RuntimeError) as exc:
+        raise OftsrError(f"{weights}: its config does not make a network ({exc})") from None
+    for prefix, state in states.items():
+        missing = sorted(set(expected) - set(state))
+        extra = sorted(set(state) - set(expected))
+        if missing or extra:
+            which = f"lacks {prefix}.{missing[0]}" if missing else f"has an unknown tensor {prefix}.{extra[0]}"
+            raise OftsrError(f"{weights} {which} (its config is {config.name} x{scale}): a damaged or mixed-up "
+                             "checkpoint")
+        for key, shape in expected.items():
+            if tuple(state[key].shape) != shape:
+                raise OftsrError(f"{weights}: tensor {prefix}.{key} has shape {list(state[key].shape)}, but its "
+                                 f"config ({config.name} x{scale}) needs {list(shape)}: a damaged or mixed-up "
+                                 "checkpoint")
 
 
 def load_trainer_state(ckpt_dir: Path) -> dict[str, Any]:

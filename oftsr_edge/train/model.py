@@ -29,6 +29,11 @@ from oftsr_edge.train.blocks import BLOCKS
 from oftsr_edge.train.smfanet import POOL as BASE_POOL
 from oftsr_edge.train.smfanet import SMFANET_VARIANTS, SMFANet
 
+# bounds of a model config (far above every config here, "base" included): what a checkpoint may ask to allocate
+MAX_LEVELS = 8
+MAX_CHANNELS = 4096
+MAX_BLOCKS = 64
+
 
 @dataclass(frozen=True)
 class UNetConfig:
@@ -51,6 +56,23 @@ class UNetConfig:
             raise ValueError(f"{self.name}: unknown block type {self.block!r}; choose from {', '.join(BLOCKS)}")
         if self.base is not None and self.base not in SMFANET_VARIANTS:
             raise ValueError(f"{self.name}: unknown base {self.base!r}; choose from {', '.join(SMFANET_VARIANTS)}")
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        """Sizes a network can have, checked before anything is allocated: a damaged or crafted config
+        (channels [200000, 400000]) is one line here, not an allocator traceback deep in torch."""
+        counts = self.blocks if isinstance(self.blocks, tuple) else (self.blocks,)
+        problems = [
+            (not 1 <= len(self.channels) <= MAX_LEVELS, f"{len(self.channels)} levels (1-{MAX_LEVELS})"),
+            (any(not 1 <= c <= MAX_CHANNELS for c in self.channels), f"channels {list(self.channels)} "
+             f"(each 1-{MAX_CHANNELS})"),
+            (any(not 1 <= b <= MAX_BLOCKS for b in counts), f"blocks {self.blocks} (each 1-{MAX_BLOCKS})"),
+            (not 2 <= self.emb_dim <= MAX_CHANNELS or self.emb_dim % 2, f"emb_dim {self.emb_dim} "
+             f"(even, 2-{MAX_CHANNELS})"),
+        ]
+        bad = [text for failed, text in problems if failed]
+        if bad:
+            raise ValueError(f"{self.name}: model config out of range: {'; '.join(bad)}")
 
     def blocks_at(self, level: int) -> int:
         """Number of blocks at ``level`` (in the encoder, and again in the decoder for levels above the bottom)."""
@@ -75,7 +97,7 @@ class UNetConfig:
     def from_dict(cls, data: dict) -> UNetConfig:
         """Read a checkpoint's config; checkpoints made before block types existed are plain ResBlock nets."""
         blocks = data["blocks"]
-        return cls(name=data["name"], channels=tuple(data["channels"]),
+        return cls(name=data["name"], channels=tuple(int(c) for c in data["channels"]),
                    blocks=int(blocks) if isinstance(blocks, int) else tuple(int(b) for b in blocks),
                    emb_dim=int(data["emb_dim"]), block=str(data.get("block", "res")),
                    times=int(data.get("times", 1)), base=data.get("base"))

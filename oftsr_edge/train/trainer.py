@@ -215,15 +215,22 @@ class Trainer:
                                     keep=self.settings.keep)
 
     def _log(self, record: dict[str, Any]) -> None:
-        with open(self.run_dir / "log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        path = self.run_dir / "log.jsonl"
+        try:
+            with open(path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as exc:  # a full disk: one line, the checkpoints so far are complete
+            raise OftsrError(f"cannot write {path}: {exc.strerror or exc}") from None
 
     def fit(self) -> Path | None:
         """Train to ``settings.steps``; returns the last checkpoint dir (rank 0) or None (other ranks)."""
         s = self.settings
         if self.dist.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            ckpt.write_json_atomic(self.run_dir / ckpt.CONFIG, self.config)
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                ckpt.write_json_atomic(self.run_dir / ckpt.CONFIG, self.config)
+            except OSError as exc:
+                raise OftsrError(f"cannot write {self.run_dir / ckpt.CONFIG}: {exc.strerror or exc}") from None
         last = None
         bar = tqdm(total=s.steps, initial=self.step, disable=self.quiet or not self.dist.is_main,
                    desc=f"{self.config['kind']}", unit="step", dynamic_ncols=True)
