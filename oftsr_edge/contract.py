@@ -19,6 +19,7 @@ when the caller lets it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import asdict, dataclass, fields
@@ -74,6 +75,11 @@ _TWO_TIME_FIELDS = ("method", "default_steps")  # absent from format-1 metadata
 MAX_STEPS = 64
 PRECISIONS = ("fp32", "fp16", "int8")
 SCALES = (2, 4, 8)
+# ranges of the metadata's numbers (docs/architecture.md §3): far beyond every real model, short of absurd
+MAX_SIGMA_P = 1.0  # the noise σp in image units of [-1, 1]; the models here use 0.2
+MAX_MULTIPLE_OF = 256  # 2**(levels - 1) of a UNet with at most 9 levels
+MAX_TILE = 8192  # LR pixels per side of the recommended tile
+MAX_OPSET = 99
 
 
 @dataclass(frozen=True)
@@ -111,8 +117,22 @@ class ModelSpec:
             raise OftsrError(f"model metadata: precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not 0.0 <= self.default_t <= 1.0:
             raise OftsrError(f"model metadata: default_t must be in [0, 1], got {self.default_t}")
-        if self.multiple_of < 1 or self.tile % self.multiple_of:
+        self._check_ranges()
+        if self.tile % self.multiple_of:
             raise OftsrError(f"model metadata: tile {self.tile} is not a multiple of {self.multiple_of}")
+
+    def _check_ranges(self) -> None:
+        """Values a runtime sizes buffers and pads by, checked once when a model is opened: crafted or damaged
+        metadata (multiple_of 65536, a negative tile or σp) is one line here, never an allocation later."""
+        if not (math.isfinite(self.sigma_p) and 0.0 <= self.sigma_p <= MAX_SIGMA_P):
+            raise OftsrError(f"model metadata: sigma_p must be in [0, {MAX_SIGMA_P:g}], got {self.sigma_p}")
+        m = self.multiple_of
+        if not (1 <= m <= MAX_MULTIPLE_OF and m & (m - 1) == 0):
+            raise OftsrError(f"model metadata: multiple_of must be a power of two from 1 to {MAX_MULTIPLE_OF}, got {m}")
+        if not 1 <= self.tile <= MAX_TILE:
+            raise OftsrError(f"model metadata: tile must be in [1, {MAX_TILE}], got {self.tile}")
+        if not 1 <= self.opset <= MAX_OPSET:
+            raise OftsrError(f"model metadata: opset must be in [1, {MAX_OPSET}], got {self.opset}")
 
     @property
     def two_time(self) -> bool:

@@ -155,6 +155,13 @@ BREACHES = {
     "metadata lacks a field": (dict(metadata=_meta(tile=None)), "oftsr-edge metadata lacks tile"),
     "bad scale": (dict(metadata=_meta(scale=3)), "scale must be 2, 4 or 8, got 3"),
     "bad value type": (dict(metadata=_meta(tile="big")), "oftsr-edge metadata has a bad value"),
+    # absurd numbers are refused when the model opens, before a runtime pads or allocates by them
+    "huge multiple_of": (dict(metadata=_meta(multiple_of=65536, tile=65536)),
+                         "multiple_of must be a power of two from 1 to 256, got 65536"),
+    "multiple_of not a power of two": (dict(metadata=_meta(multiple_of=12, tile=48)), "power of two"),
+    "negative tile": (dict(metadata=_meta(tile=-32)), "tile must be in [1, 8192], got -32"),
+    "negative sigma_p": (dict(metadata=_meta(sigma_p=-0.2)), "sigma_p must be in [0, 1], got -0.2"),
+    "NaN sigma_p": (dict(metadata=_meta(sigma_p=float("nan"))), "sigma_p must be in [0, 1], got nan"),
 }  # fmt: skip
 
 
