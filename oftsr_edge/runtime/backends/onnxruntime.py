@@ -117,15 +117,13 @@ def _trt_provider(
     spec: ModelSpec, options: OrtTensorRT, tile: int | None, batch: int
 ) -> tuple[str, dict[str, object]]:
     """The TensorRT EP with explicit profiles for the tiles the tiler will cut, and its engine + timing cache."""
-    from oftsr_edge.runtime.backends.tensorrt.engine_cache import default_cache_dir
+    from oftsr_edge.runtime.backends.tensorrt.engine_cache import ort_trt_cache_dir
     from oftsr_edge.runtime.backends.tensorrt.ort_ep_options import ort_trt_provider_options
     from oftsr_edge.runtime.backends.tensorrt.profiles import make_profile
 
     edge = profile_tile(tile, spec.tile, spec.multiple_of)
     profile = make_profile(spec.scale, spec.multiple_of, tile=edge, batch=batch)
-    cache = options.cache_dir or (
-        default_cache_dir().parent / "ort-trt" / f"{spec.name}-{spec.precision}-{spec.checkpoint_sha256[:12]}"
-    )
+    cache = options.cache_dir or ort_trt_cache_dir(spec)
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

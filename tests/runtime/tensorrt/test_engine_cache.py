@@ -215,3 +215,31 @@ def test_tensorrt_modules_import_without_torch_onnx_or_tensorrt() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) >= 9  # every module of the package was imported
+
+
+
+@pytest.mark.parametrize(
+    ("name", "sha"),
+    [("../../escaped", "ab" * 32), ("/abs/path", "ab" * 32), ("m", "../../x"), ("..", ".."), ("a" * 300, "ab" * 32)],
+)
+def test_the_ort_trt_cache_folder_stays_in_the_cache_whatever_the_metadata_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, sha: str
+) -> None:
+    """The folder is named from the model file's metadata, which anyone can write: the backend must make one plain
+    folder inside ``<cache>/ort-trt`` and nothing anywhere else. (The traversals climb no further than
+    ``tmp_path``, so that this test is harmless on code without the fix too.)"""
+    pytest.importorskip("onnxruntime")
+    from oftsr_edge.runtime.backends.onnxruntime import _trt_provider
+    from oftsr_edge.runtime.backends.options import OrtTensorRT
+
+    monkeypatch.setenv("OFTSR_EDGE_CACHE", str(tmp_path / "cache"))
+    spec = replace(SPEC, name=name, checkpoint_sha256=sha)
+    if name.startswith("/"):  # the old join made this an absolute path: look at the name only
+        folder = engine_cache.ort_trt_cache_dir(spec)
+    else:
+        _trt_provider(spec, OrtTensorRT(), tile=None, batch=1)
+        made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+        assert made[:2] == [Path("cache"), Path("cache/ort-trt")] and len(made) == 3, made
+        folder = tmp_path / made[2]
+    assert folder.parent == tmp_path / "cache" / "ort-trt"
+    assert "/" not in folder.name and not folder.name.startswith(".") and len(folder.name) < 100

@@ -66,10 +66,23 @@ def default_cache_dir() -> Path:
     return base / "oftsr-edge" / "trt"
 
 
+def safe_name(text: str, fallback: str = "model") -> str:
+    """``text`` (a model's metadata name, anyone's string) as one harmless file-name part: only letters, digits,
+    ``._-``, no leading dot or dash (so never ``..`` or hidden), at most 64 characters."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:64].strip("-.") or fallback
+
+
 def cache_entry_path(cache_dir: str | Path, model_name: str, key: str) -> Path:
     """Engine file for ``key`` in the cache: ``<model>-<key[:16]>.engine``."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", model_name).strip("-.") or "model"
-    return Path(cache_dir) / f"{safe}-{key[:16]}.engine"
+    return Path(cache_dir) / f"{safe_name(model_name)}-{safe_name(key[:16], 'key')}.engine"
+
+
+def ort_trt_cache_dir(spec: ModelSpec) -> Path:
+    """The TensorRT execution provider's engine + timing cache of one model: ``<cache>/ort-trt/<name>-<precision>-
+    <sha[:12]>``, every part sanitised, because the name and hash come from the model file's metadata and must never
+    lead the folder (made, and later written into) out of the cache (``../../etc``)."""
+    parts = (safe_name(spec.name), safe_name(spec.precision, "p"), safe_name(spec.checkpoint_sha256[:12], "sha"))
+    return default_cache_dir().parent / "ort-trt" / "-".join(parts)
 
 
 def timing_cache_path(cache_dir: str | Path, env: EngineEnvironment) -> Path:
