@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
 from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.export.simplify import DEFAULT_SIMPLIFIER, SIMPLIFIERS
+from oftsr_edge.fileio import sweep_stale, temp_dir
 from oftsr_edge.vocabulary import Values, option
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -93,6 +95,49 @@ def _verify_fp32(onnx_path: Path, checkpoint: Path) -> None:
         raise OftsrError(f"fp32 ONNX differs from PyTorch by {worst:.2e} (> {FP32_MAX_ABS:g}): not written")
 
 
+def stage_fp32(source: Path, target: Path) -> None:
+    """Copy an FP32 export into the staging folder as one self-contained file.
+
+    A model whose weights sit in external data files (``onnx.save_model(..., save_as_external_data=True)``, which
+    ``upscale`` runs as is) is read with its data and written whole, so the variants and the published file need
+    no companion file; data that onnx refuses to read (a location outside the model's folder, such as
+    ``../../../etc/passwd``, or a missing file) is one line naming the model."""
+    import onnx
+    from onnx.external_data_helper import uses_external_data
+
+    try:
+        graph_only = onnx.load(str(source), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise OftsrError(f"{source}: not a loadable ONNX model ({type(exc).__name__})") from None
+    if not any(uses_external_data(t) for t in _tensors(graph_only)):
+        shutil.copyfile(source, target)
+        return
+    try:
+        onnx.load_external_data_for_model(graph_only, str(source.parent))
+    except Exception as exc:  # onnx's ValidationError for a location outside the folder, OSError for a missing one
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise OftsrError(f"{source}: its external weight data cannot be read ({reason})") from None
+    try:  # the data is in the tensors now (load_external_data_for_model clears the links): one self-contained file
+        onnx.save_model(graph_only, str(target))
+    except ValueError as exc:  # protobuf's 2 GiB limit
+        raise OftsrError(f"{source}: too large to export as one file ({exc})") from None
+
+
+def _tensors(model: Any) -> Iterator[Any]:
+    """Every TensorProto of a model: initializers and tensor attributes, in subgraphs too."""
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        yield from graph.initializer
+        for node in graph.node:
+            for attr in node.attribute:
+                if attr.HasField("t"):
+                    yield attr.t
+                yield from attr.tensors
+                graphs.extend([attr.g] if attr.HasField("g") else [])
+                graphs.extend(attr.graphs)
+
+
 def write_variants(checkpoint: Path, staging: Path, opts: ExportOptions) -> tuple[str, dict[str, Path]]:
     """Export, convert and verify every variant into ``staging``; return the file stem and {precision: path}."""
     from oftsr_edge.contract import read_spec
@@ -105,7 +150,7 @@ def write_variants(checkpoint: Path, staging: Path, opts: ExportOptions) -> tupl
         # an existing FP32 export: derive variants from it; tile, opset and default t come from its metadata
         spec = read_spec(checkpoint, expect_precision="fp32", allow_two_time=True)
         click.echo(f"deriving variants from {checkpoint} ({spec.name}, opset {spec.opset}, tile {spec.tile})")
-        shutil.copyfile(checkpoint, staged["fp32"])
+        stage_fp32(checkpoint, staged["fp32"])
     else:
         model, ckpt = load_student(checkpoint)  # a teacher or a broken checkpoint fails here, before any tracing
         kind = f", two-time, default {opts.default_steps} step(s)" if model.two_time else ""
@@ -229,7 +274,8 @@ def export(
                          fp16_min_psnr, int8_min_psnr, default_steps)  # fmt: skip
     created = not output_dir.exists()
     output_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output_dir, prefix=".oftsr-export-"))
+    sweep_stale(output_dir)  # the staging folder of an export that was killed (SIGKILL, power loss)
+    staging = temp_dir(output_dir, "export")  # owner pid in the name: what a killed export leaves is swept
     try:
         written = publish(*write_variants(checkpoint, staging, opts), output_dir)
     except BaseException:
