@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.fileio import atomic_path, sha256_file
+from oftsr_edge.fileio import atomic_path, sha256_file, sweep_stale
 from oftsr_edge.runtime import provenance, video_io
 from oftsr_edge.runtime.backends.options import BackendOptions
 from oftsr_edge.runtime.checks import OptionError
 from oftsr_edge.runtime.frames import FrameUpscaler
+from oftsr_edge.runtime.video_io import VideoInfo
 from oftsr_edge.runtime.video_pipeline import PipelineStats, VideoPipeline
 
 
@@ -57,10 +58,13 @@ def video_target(source: Path, output: Path) -> Path:
 
 @dataclass(frozen=True)
 class VideoResult:
-    """What one run did: ``stats`` is None when the output was already current (nothing done)."""
+    """What one run did: ``stats`` is None when the output was already current (nothing done). ``problem``: why
+    the output is shorter than the input says it is (a truncated or damaged input), else None; the output holds
+    every frame that could be decoded."""
 
     summary: str
     stats: PipelineStats | None
+    problem: str | None = None
 
 
 def upscale_video(job: VideoJob, progress: Callable[[int], None] | None = None) -> VideoResult:
@@ -73,6 +77,7 @@ def upscale_video(job: VideoJob, progress: Callable[[int], None] | None = None) 
     if target.exists() and target.resolve() == source.resolve():
         raise OftsrError(f"{target}: output would overwrite its input")
     info = video_io.probe(source)
+    swept = len(sweep_stale(target.parent))  # the temporaries of a killed run (SIGKILL, power loss)
     budget = {"memory_budget": job.memory_budget} if job.memory_budget is not None else {}
     with Upscaler(job.model, job.backend, tile=job.tile, overlap=job.overlap, batch_size=job.batch_size,
                   solver_steps=job.solver_steps, **budget) as up:  # fmt: skip
@@ -87,7 +92,7 @@ def upscale_video(job: VideoJob, progress: Callable[[int], None] | None = None) 
             solver_steps=up.solver_steps,
         )  # fmt: skip
         record.update(codec=codec, codec_options=codec_options)
-        if not job.overwrite and _is_current(target, record):
+        if not job.overwrite and _is_current(target, record, info):
             return VideoResult(f"oftsr-edge: nothing to do; {target} was made from the same input with the same "
                                "settings; --overwrite rewrites it", None)  # fmt: skip
         stats = _write(frames, source, target, muxer, codec, codec_options, info, record, job.quiet, progress)
@@ -96,18 +101,51 @@ def upscale_video(job: VideoJob, progress: Callable[[int], None] | None = None) 
     hr_mp = lr_mp * up.spec.scale**2
     fps = stats.frames / stats.seconds if stats.seconds > 0 else 0.0
     audio = f", {len(info.audio_codecs)} audio stream(s) copied" if info.audio_codecs else ", no audio"
+    stale = f"; {swept} stale temporary file(s) of an interrupted run removed" if swept else ""
     return VideoResult(
         f"oftsr-edge: upscaled {stats.frames} frame(s) {info.width}x{info.height} -> "
         f"{info.width * up.spec.scale}x{info.height * up.spec.scale} in {stats.seconds:.2f} s ({fps:.2f} fps, "
-        f"{hr_mp / stats.seconds if stats.seconds > 0 else 0.0:.2f} MP/s) on {name}{audio} -> {target}",
+        f"{hr_mp / stats.seconds if stats.seconds > 0 else 0.0:.2f} MP/s) on {name}{audio} -> {target}{stale}",
         stats,
+        _shortfall(source, target, info, stats.frames, stats.damaged_packets),
     )
 
 
-def _is_current(target: Path, record: dict[str, Any]) -> bool:
+def _short(expected: VideoInfo, frames: int) -> bool:
+    """Fewer frames than the container declares (its frame count when it states one, else duration × rate),
+    beyond what timestamps and edit lists can account for (1 %, at least 1 frame; 3 %, at least 2, for an
+    estimate)."""
+    if expected.frames:
+        return frames < expected.frames - max(1, expected.frames // 100)
+    estimate = expected.estimated_frames()
+    return bool(estimate) and frames < estimate - max(2, estimate * 3 // 100)
+
+
+def _shortfall(source: Path, target: Path, info: VideoInfo, frames: int, damaged: int) -> str | None:
+    """One line when the input did not decode completely. A demanding user wants the frames there are (often
+    all but the last seconds of a cut-off download) *and* to be told, in a way a script sees: the output is kept
+    and the command exits non-zero, as a folder run with a failed image does; a rerun redoes such an output."""
+    short = _short(info, frames)
+    if not short and not damaged:
+        return None
+    declared = info.frames or info.estimated_frames()
+    what = f"decoded {frames} of the {declared} frame(s) its container declares" if short else (
+        f"decoded {frames} frame(s)")
+    bad = f", {damaged} damaged packet(s) skipped" if damaged else ""
+    return f"{source}: {what}{bad} (truncated or damaged input); {target} holds the {frames} decoded frame(s)"
+
+
+def _is_current(target: Path, record: dict[str, Any], info: VideoInfo) -> bool:
+    """The settings record matches and the output is complete (not the kept result of a damaged input)."""
     if record["random_seed"] or record["model_sha256"] is None or not target.is_file():
         return False
-    return video_io.read_record(target) == record
+    if video_io.read_record(target) != record:
+        return False
+    try:
+        made = video_io.probe(target)
+    except OftsrError:
+        return False
+    return not _short(info, made.frames or made.estimated_frames())
 
 
 def _write(
@@ -237,5 +275,8 @@ def dispatch(inputs: tuple[Path, ...], backend: BackendOptions) -> bool:
         seed=None if p["seed"] == "random" else int(p["seed"]), scale=p["scale"], codec=p["codec"], crf=p["crf"],
         memory_budget=None if budget is None else budget * 1024 * 1024, overwrite=p["overwrite"], quiet=p["quiet"],
     )  # fmt: skip
-    click.echo(upscale_video(job).summary)
+    result = upscale_video(job)
+    click.echo(result.summary)
+    if result.problem:
+        raise OftsrError(result.problem)
     return True

@@ -37,6 +37,7 @@ class PipelineStats:
     audio_packets: int = 0
     seconds: float = 0.0
     buffers: int = 0  # HR frame buffers allocated (at most depth + 2, whatever the length of the video)
+    damaged_packets: int = 0  # video packets the decoder refused (damaged or cut data): skipped, counted
     busy: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "upscale": 0.0, "encode": 0.0})
 
 
@@ -136,6 +137,8 @@ class VideoPipeline:
 
     # --- the three stages -----------------------------------------------------------------------------------------
     def _read(self) -> None:
+        import av
+
         video, busy = self.video_in, self.stats.busy
         video.thread_type = "AUTO"
         streams = [video, *(s for s in self.source.streams.audio if s.index in self.audio_map)]
@@ -148,7 +151,12 @@ class VideoPipeline:
                     self._put(self._decoded, ("audio", packet))
                     tick = time.perf_counter()
                 continue
-            for frame in packet.decode():
+            try:
+                decoded = packet.decode()
+            except av.error.InvalidDataError:  # a damaged or cut-off packet: the frames after it may still decode
+                self.stats.damaged_packets += 1
+                continue
+            for frame in decoded:
                 pts = frame.pts if frame.pts is not None else self._pts_from_index(index)
                 pixels = frame.to_ndarray(format="rgb24")
                 busy["decode"] += time.perf_counter() - tick
