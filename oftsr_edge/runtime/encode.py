@@ -66,8 +66,10 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(body, zlib.crc32(kind)))
 
 
-def write_png(f: BinaryIO, pixels: np.ndarray, level: int = PNG_COMPRESSION, exif: bytes | None = None) -> None:
-    """Encode ``pixels`` ((H, W) or (H, W, 1–4), uint8 or uint16) as PNG into the open binary file ``f``."""
+def write_png(f: BinaryIO, pixels: np.ndarray, level: int = PNG_COMPRESSION, exif: bytes | None = None,
+              srgb: bool = False) -> None:
+    """Encode ``pixels`` ((H, W) or (H, W, 1–4), uint8 or uint16) as PNG into the open binary file ``f``;
+    ``srgb``: tag the pixels as sRGB (an ``sRGB`` chunk, relative colorimetric intent)."""
     if pixels.dtype not in (np.uint8, np.uint16):
         raise TypeError(f"write_png needs uint8 or uint16 pixels, got {pixels.dtype}")
     if not 0 <= level <= 9:
@@ -77,6 +79,8 @@ def write_png(f: BinaryIO, pixels: np.ndarray, level: int = PNG_COMPRESSION, exi
     depth = 16 if pixels.dtype == np.uint16 else 8
     f.write(SIGNATURE)
     f.write(_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, _COLOUR_TYPE[channels], 0, 0, 0)))
+    if srgb:
+        f.write(_chunk(b"sRGB", b"\x01"))
     if exif:
         f.write(_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
     f.write(_chunk(b"IDAT", deflate(memoryview(up_filtered(pixels)).cast("B"), level)))

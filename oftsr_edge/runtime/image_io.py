@@ -5,12 +5,14 @@ Reading returns a plain numpy array whose layout says what the image is: (H, W) 
 upright); palette, CMYK, YCbCr, 1-bit and premultiplied modes are converted. 16-bit colour PNGs, which Pillow would
 truncate to 8 bits, go through :mod:`oftsr_edge.runtime.png16`.
 
-Writing picks the format from the extension and stores 16-bit data as 16-bit PNG (or gray 16-bit TIFF); PNGs are
-encoded by :mod:`oftsr_edge.runtime.encode` (fast deflate level 1 by default, ``png_compression`` up to 9 for
-smaller files), the other formats by Pillow (``quality`` for JPEG and WebP); formats
-without 16-bit or alpha support get 8 bits / lose alpha (JPEG, BMP). Every file is written to a temp name in the target
-folder and renamed into place, so a failed or interrupted write never leaves a partial output. Metadata (EXIF, ICC)
-is not copied: the output is already upright and in sRGB-as-read. A short ``note`` (the settings that made the
+Writing picks the format from the extension and stores 16-bit data as 16-bit PNG or TIFF (colour TIFF through
+:mod:`oftsr_edge.runtime.tiff16`); PNGs are encoded by :mod:`oftsr_edge.runtime.encode` (fast deflate level 1 by
+default, ``png_compression`` up to 9 for smaller files), the other formats by Pillow (``quality`` for JPEG and WebP);
+formats without 16-bit or alpha support get 8 bits / lose alpha (JPEG, BMP; WebP is 8-bit), with a one-line warning
+when real transparency is dropped. Every file is written to a temp name in the target folder and renamed into
+place, so a failed or interrupted write never leaves a partial output. Colour (:mod:`oftsr_edge.runtime.colour`):
+an embedded ICC profile is converted to sRGB on reading, and outputs are tagged sRGB; a PNG tRNS colour key becomes
+an alpha channel. EXIF is not copied: the output is already upright. A short ``note`` (the settings that made the
 output, :mod:`oftsr_edge.runtime.provenance`) can be stored as the EXIF ImageDescription, which PNG, JPEG, WebP and
 TIFF carry and :func:`read_note` reads back without decoding pixels; BMP has no place for it.
 
@@ -33,7 +35,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import atomic_open
-from oftsr_edge.runtime import encode, png16
+from oftsr_edge.runtime import colour, encode, png16, tiff16
 from oftsr_edge.runtime.encode import PNG_COMPRESSION
 
 _PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # PNG colour type -> samples per pixel
@@ -189,22 +191,68 @@ def _exif_orientation(payload: bytes | None) -> int:
 
 
 def _pixels_from_pillow(image: Image.Image, source: str) -> np.ndarray:
+    """Pillow image → array: palettes expanded, a tRNS colour key made an alpha channel (before any colour
+    conversion: the key names stored values), an ICC profile converted to sRGB (:mod:`colour`), odd modes
+    converted."""
     mode = image.mode
+    key = image.info.get("transparency")
     if mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    elif mode in _TO_RGB:
-        image = image.convert(_TO_RGB[mode])
+        image = image.convert("RGBA" if key is not None else "RGB")
+    elif mode in ("L", "RGB") and key is not None:
+        image = image.convert("LA" if mode == "L" else "RGBA")  # PNG tRNS: the key colour is transparent
+    image = colour.to_srgb(image, source)
+    if image.mode in _TO_RGB:
+        image = image.convert(_TO_RGB[image.mode])
     mode = image.mode
     if mode in ("L", "LA", "RGB", "RGBA"):
         return np.asarray(image, dtype=np.uint8).copy()
     if mode.startswith("I;16"):
-        return np.asarray(image).astype(np.uint16)
+        values = np.asarray(image).astype(np.uint16)
+        return _with_key_alpha(values, key) if isinstance(key, int) else values
     if mode == "I":
-        values = np.asarray(image)
-        if values.min() < 0 or values.max() > 65535:
-            raise OftsrError(f"{source}: 32-bit integer images are not supported")
-        return values.astype(np.uint16)
+        return _int32_pixels(np.asarray(image), _declared_white(image), source)
     raise OftsrError(f"{source}: unsupported pixel mode {mode!r}")
+
+
+def _with_key_alpha(gray: np.ndarray, key: int) -> np.ndarray:
+    """16-bit gray with a tRNS key → gray + alpha (0 where the value is the key)."""
+    alpha = np.where(gray == key, 0, 65535).astype(np.uint16)
+    return np.stack([gray, alpha], axis=-1)
+
+
+def _declared_white(image: Image.Image) -> int | None:
+    """The white level a TIFF states (SMaxSampleValue, else MaxSampleValue), when it states one."""
+    tags = getattr(image, "tag_v2", None)
+    for tag in (341, 281):
+        value = tags.get(tag) if tags is not None else None
+        if isinstance(value, tuple):
+            value = max(value) if value else None
+        if isinstance(value, (int, float)) and value > 0:
+            return int(value)
+    return None
+
+
+def _int32_pixels(values: np.ndarray, white: int | None, source: str) -> np.ndarray:
+    """A 32-bit integer gray image (Pillow mode ``I``: some TIFFs, PGMs) to 8 or 16 bits, by this rule: the white
+    level the file states (a TIFF's SMaxSampleValue/MaxSampleValue) when it states one; else by the values
+    themselves: all within 0–255 → 8-bit values (white 255), within 0–65535 → 16-bit values (white 65535). So a
+    32-bit TIFF holding 0–255 keeps its brightness instead of becoming 0–255 of 65535 (near black). Negative
+    values or values beyond 16 bits without a stated white level are refused."""
+    low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+    if low < 0:
+        raise OftsrError(f"{source}: 32-bit integer image with negative values ({low}); not an image oftsr-edge reads")
+    if white is not None:
+        if high > white:
+            raise OftsrError(f"{source}: values up to {high} exceed the white level {white} the file states")
+        if white in (255, 65535):
+            return values.astype(np.uint8 if white == 255 else np.uint16)
+        return np.rint(values.astype(np.float64) * (65535.0 / white)).astype(np.uint16)
+    if high <= 255:
+        return values.astype(np.uint8)
+    if high > 65535:
+        raise OftsrError(f"{source}: 32-bit integer values up to {high}: more than 16 bits per sample, and the file "
+                         "states no white level")
+    return values.astype(np.uint16)
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -248,14 +296,18 @@ def _prepare(pixels: np.ndarray, fmt: str, source: str) -> tuple[np.ndarray, boo
     if pixels.dtype not in (np.uint8, np.uint16):
         raise OftsrError(f"{source}: cannot write {pixels.dtype} pixels")
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    if fmt in ("JPEG", "BMP") and channels in (2, 4):  # no alpha in these formats: drop it
+    if fmt in ("JPEG", "BMP") and channels in (2, 4):  # no alpha in these formats: drop it, and say so
+        if pixels[..., -1].min() < np.iinfo(pixels.dtype).max:
+            warnings.warn(f"{source}: {fmt} cannot hold transparency; the alpha channel is dropped (transparent "
+                          "areas show their stored colour); write .png, .webp or .tif to keep it",
+                          RuntimeWarning, stacklevel=3)  # fmt: skip
         pixels = pixels[..., : channels - 1]
         pixels = pixels[..., 0] if channels == 2 else pixels
     if pixels.dtype == np.uint16:
         if fmt == "PNG":
             return pixels, pixels.ndim == 3
-        if fmt == "TIFF" and pixels.ndim == 2:
-            return pixels, False
+        if fmt == "TIFF" and (pixels.ndim == 2 or pixels.shape[2] in (3, 4)):  # gray: Pillow; colour: tiff16
+            return pixels, pixels.ndim == 3
         pixels = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     return pixels, False
 
@@ -274,7 +326,7 @@ def write_image(
     path = Path(path)
     source = str(path)
     fmt = format_for(path)
-    pixels, _ = _prepare(pixels, fmt, source)
+    pixels, wide = _prepare(pixels, fmt, source)
     exif = None
     if note is not None and fmt in NOTE_FORMATS:
         tags = Image.Exif()
@@ -283,10 +335,14 @@ def write_image(
     try:
         with atomic_open(path, "wb") as f:
             if fmt == "PNG":
-                encode.write_png(f, pixels, png_compression, exif=exif)
+                encode.write_png(f, pixels, png_compression, exif=exif, srgb=True)
+            elif fmt == "TIFF" and wide:
+                tiff16.write_tiff16(f, pixels, icc=colour.srgb_icc(), note=note)
             else:
                 image = Image.fromarray(np.ascontiguousarray(pixels))
                 options: dict = {"quality": quality or QUALITY} if fmt in ("JPEG", "WEBP") else {}
+                if fmt != "BMP":
+                    options["icc_profile"] = colour.srgb_icc()  # the pixels are sRGB (module colour)
                 if exif is not None:
                     options["exif"] = exif
                 image.save(f, format=fmt, **options)
@@ -305,15 +361,18 @@ def image_layout(path: str | os.PathLike) -> tuple[int, int, int, int]:
         with Image.open(path) as image:
             width, height = image.size
             mode = image.mode
+            keyed = "transparency" in image.info  # a palette's or a tRNS colour key: read with alpha
             if mode == "P":
-                mode = "RGBA" if "transparency" in image.info else "RGB"
+                mode = "RGBA" if keyed else "RGB"
+            elif mode in ("L", "RGB") and keyed:
+                mode += "A"
             mode = _TO_RGB.get(mode, mode)
             orientation = int(image.getexif().get(_ORIENTATION_TAG, 1))
     except (*_UNREADABLE, Image.DecompressionBombError) as exc:
         raise OftsrError(f"{source}: not a readable image ({exc})") from None
     channels, itemsize = {"L": (1, 1), "LA": (2, 1), "RGB": (3, 1), "RGBA": (4, 1)}.get(mode, (1, 2))
     if header is not None and header[0] == 16:  # 16-bit PNG: Pillow's mode may say 8 bits
-        channels, itemsize = _PNG_CHANNELS.get(header[1], channels), 2
+        channels, itemsize = _PNG_CHANNELS.get(header[1], channels) + (header[1] in (0, 2) and keyed), 2
     if orientation in (5, 6, 7, 8):
         height, width = width, height
     return height, width, itemsize, channels

@@ -135,7 +135,27 @@ def read_png16(path: Path) -> tuple[np.ndarray, bytes | None]:
     pixels = _unfilter(rows, height, width, bpp).view(">u2").astype(np.uint16)
     exif = next((body for kind, body in chunks if kind == b"eXIf"), None)
     shape = (height, width) if channels == 1 else (height, width, channels)
-    return pixels.reshape(shape), exif
+    pixels = pixels.reshape(shape)
+    key = next((body for kind, body in chunks if kind == b"tRNS"), None)
+    if ctype == 2 and key is not None and len(key) == 6:  # a colour key: that RGB value is transparent
+        opaque = (pixels != np.array(struct.unpack(">HHH", key), np.uint16)).any(axis=2)
+        pixels = np.concatenate([pixels, np.where(opaque, 65535, 0).astype(np.uint16)[..., None]], axis=2)
+    _icc_note(next((body for kind, body in chunks if kind == b"iCCP"), None), source)
+    return pixels, exif
+
+
+def _icc_note(iccp: bytes | None, source: str) -> None:
+    """A 16-bit PNG with a non-sRGB ICC profile keeps its values (only 8-bit images are converted, see
+    :mod:`oftsr_edge.runtime.colour`): say so in one line instead of shifting its colours silently."""
+    if not iccp or b"\0" not in iccp:
+        return
+    from oftsr_edge.runtime import colour
+
+    try:
+        profile = zlib.decompress(iccp.split(b"\0", 1)[1][1:])
+    except zlib.error:
+        return
+    colour.warn_unconverted(profile, source)
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
