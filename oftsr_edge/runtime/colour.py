@@ -9,7 +9,8 @@ the output's pixels are sRGB, and a tag must say what the pixels are.
 
 16-bit images: Pillow's ImageCms transforms 8-bit data only, so a 16-bit image with a non-sRGB profile keeps its
 values and gets a one-line warning saying its colours are not converted (converting through 8 bits would throw
-away the precision the file was kept 16-bit for).
+away the precision the file was kept 16-bit for). 32-bit integer images get their white level by a stated rule
+(:func:`int32_pixels`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ import functools
 import io
 import warnings
 
+import numpy as np
 from PIL import Image, ImageCms
+
+from oftsr_edge.errors import OftsrError
 
 #: rendering intent of the conversion: relative colorimetric (what viewers use for matrix profiles)
 INTENT = ImageCms.Intent.RELATIVE_COLORIMETRIC
@@ -99,3 +103,38 @@ def to_srgb(image: Image.Image, source: str) -> Image.Image:
     if alpha is not None:
         converted.putalpha(alpha)
     return converted
+
+
+def declared_white(image: Image.Image) -> int | None:
+    """The white level a TIFF states (SMaxSampleValue, else MaxSampleValue), when it states one."""
+    tags = getattr(image, "tag_v2", None)
+    for tag in (341, 281):
+        value = tags.get(tag) if tags is not None else None
+        if isinstance(value, tuple):
+            value = max(value) if value else None
+        if isinstance(value, (int, float)) and value > 0:
+            return int(value)
+    return None
+
+
+def int32_pixels(values: np.ndarray, white: int | None, source: str) -> np.ndarray:
+    """A 32-bit integer gray image (Pillow mode ``I``: some TIFFs, PGMs) to 8 or 16 bits, by this rule: the white
+    level the file states (a TIFF's SMaxSampleValue/MaxSampleValue) when it states one; else by the values
+    themselves: all within 0–255 → 8-bit values (white 255), within 0–65535 → 16-bit values (white 65535). So a
+    32-bit TIFF holding 0–255 keeps its brightness instead of becoming 0–255 of 65535 (near black). Negative
+    values or values beyond 16 bits without a stated white level are refused."""
+    low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+    if low < 0:
+        raise OftsrError(f"{source}: 32-bit integer image with negative values ({low}); not an image oftsr-edge reads")
+    if white is not None:
+        if high > white:
+            raise OftsrError(f"{source}: values up to {high} exceed the white level {white} the file states")
+        if white in (255, 65535):
+            return values.astype(np.uint8 if white == 255 else np.uint16)
+        return np.rint(values.astype(np.float64) * (65535.0 / white)).astype(np.uint16)
+    if high <= 255:
+        return values.astype(np.uint8)
+    if high > 65535:
+        raise OftsrError(f"{source}: 32-bit integer values up to {high}: more than 16 bits per sample, and the file "
+                         "states no white level")
+    return values.astype(np.uint16)

@@ -210,7 +210,7 @@ def _pixels_from_pillow(image: Image.Image, source: str) -> np.ndarray:
         values = np.asarray(image).astype(np.uint16)
         return _with_key_alpha(values, key) if isinstance(key, int) else values
     if mode == "I":
-        return _int32_pixels(np.asarray(image), _declared_white(image), source)
+        return colour.int32_pixels(np.asarray(image), colour.declared_white(image), source)
     raise OftsrError(f"{source}: unsupported pixel mode {mode!r}")
 
 
@@ -218,41 +218,6 @@ def _with_key_alpha(gray: np.ndarray, key: int) -> np.ndarray:
     """16-bit gray with a tRNS key → gray + alpha (0 where the value is the key)."""
     alpha = np.where(gray == key, 0, 65535).astype(np.uint16)
     return np.stack([gray, alpha], axis=-1)
-
-
-def _declared_white(image: Image.Image) -> int | None:
-    """The white level a TIFF states (SMaxSampleValue, else MaxSampleValue), when it states one."""
-    tags = getattr(image, "tag_v2", None)
-    for tag in (341, 281):
-        value = tags.get(tag) if tags is not None else None
-        if isinstance(value, tuple):
-            value = max(value) if value else None
-        if isinstance(value, (int, float)) and value > 0:
-            return int(value)
-    return None
-
-
-def _int32_pixels(values: np.ndarray, white: int | None, source: str) -> np.ndarray:
-    """A 32-bit integer gray image (Pillow mode ``I``: some TIFFs, PGMs) to 8 or 16 bits, by this rule: the white
-    level the file states (a TIFF's SMaxSampleValue/MaxSampleValue) when it states one; else by the values
-    themselves: all within 0–255 → 8-bit values (white 255), within 0–65535 → 16-bit values (white 65535). So a
-    32-bit TIFF holding 0–255 keeps its brightness instead of becoming 0–255 of 65535 (near black). Negative
-    values or values beyond 16 bits without a stated white level are refused."""
-    low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
-    if low < 0:
-        raise OftsrError(f"{source}: 32-bit integer image with negative values ({low}); not an image oftsr-edge reads")
-    if white is not None:
-        if high > white:
-            raise OftsrError(f"{source}: values up to {high} exceed the white level {white} the file states")
-        if white in (255, 65535):
-            return values.astype(np.uint8 if white == 255 else np.uint16)
-        return np.rint(values.astype(np.float64) * (65535.0 / white)).astype(np.uint16)
-    if high <= 255:
-        return values.astype(np.uint8)
-    if high > 65535:
-        raise OftsrError(f"{source}: 32-bit integer values up to {high}: more than 16 bits per sample, and the file "
-                         "states no white level")
-    return values.astype(np.uint16)
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
