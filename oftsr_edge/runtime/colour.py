@@ -25,7 +25,7 @@ from PIL import Image, ImageCms
 from oftsr_edge.errors import OftsrError
 
 #: rendering intent of the conversion: relative colorimetric (what viewers use for matrix profiles)
-INTENT = ImageCms.Intent.RELATIVE_COLORIMETRIC
+INTENT = getattr(ImageCms, "Intent", None) and ImageCms.Intent.RELATIVE_COLORIMETRIC or 1  # 1: older Pillow
 #: the modes ImageCms converts, and the sRGB mode each becomes
 _CONVERTIBLE = {"RGB": "RGB", "RGBA": "RGB", "L": "RGB", "LA": "RGB", "CMYK": "RGB"}
 
