@@ -5,7 +5,8 @@ non-zero zero-points), per-channel weights, biases left in float32, only Conv/Ma
 float model on real LR tiles at the deployed tile size and at several t, because the activation ranges depend on
 both; a two-time (MeanFlow) graph is calibrated on the states its fp32 K-step chain really carries
 (:func:`two_time_feeds`). Excluded from quantisation: everything FP16 keeps in float32 (the t path, the per-input pre-processing, the
-output tail, norms; see :mod:`oftsr_edge.export.fp16`) and the first and last conv of the network, whose
+output tail, norms; see :mod:`oftsr_edge.export.fp16`), everything that forms x_lr from the LR image (a pretrained
+base included) and the first and last conv of the network, whose
 rounding lands directly in the input features and in the velocity added to the image.
 
 :func:`check_symmetric_int8` re-reads the written graph and refuses any zero-point that is not an int8 zero.
@@ -80,9 +81,20 @@ def first_and_last_convs(model: onnx.ModelProto) -> set[str]:
     return {n.name for n in convs if not reaches_conv(n, forward=False) or not reaches_conv(n, forward=True)}
 
 
+def lr_preprocessing(model: onnx.ModelProto) -> set[str]:
+    """Nodes that never see the noise: what forms x_lr from the LR image (the bicubic conv, or a pretrained base).
+
+    A base such as SMFANet normalises its features per pixel and gates them by their variance; 8-bit rounding of
+    its activations cost 1.1 dB on Set5 (oftsr-smfa-x4, minmax calibration), so it stays float. Its nodes can also
+    depend on t through the batch size the exporter reads from t's shape, which is why the test is the noise."""
+    deps = input_dependencies(model)
+    return {name for name, d in deps.items() if contract.INPUT_NOISE not in d}
+
+
 def int8_exclusions(model: onnx.ModelProto) -> list[str]:
-    """Names of the matrix nodes that stay float: float32 regions plus the first and last network conv."""
-    keep = set(full_precision_nodes(model)) | first_and_last_convs(model)
+    """Names of the matrix nodes that stay float: float32 regions, the LR pre-processing and the first and last
+    network conv."""
+    keep = set(full_precision_nodes(model)) | first_and_last_convs(model) | lr_preprocessing(model)
     return [n.name for n in model.graph.node if n.name in keep and n.op_type in MATRIX_OPS]
 
 

@@ -127,6 +127,18 @@ def test_train_with_pretrained_then_distill_and_export_runs_in_onnx_runtime(
 
     deviations = verify_against_torch(onnx_file, student)
     assert max(d.max_abs for d in deviations) <= 1e-4, deviations
+    # INT8 keeps the base float: every conv that never sees the noise is excluded from quantisation
+    import onnx
+
+    from oftsr_edge.export.fp16 import input_dependencies
+    from oftsr_edge.export.int8 import int8_exclusions
+
+    graph = onnx.load(str(onnx_file))
+    excluded = set(int8_exclusions(graph))
+    deps = input_dependencies(graph)
+    base_convs = [n.name for n in graph.graph.node if n.op_type == "Conv" and "noise" not in deps[n.name]]
+    assert len(base_convs) >= 8 and set(base_convs) <= excluded
+    assert any(n.op_type == "Conv" and n.name not in excluded for n in graph.graph.node)
 
 
 def test_pretrained_errors_are_one_line(tmp_path: Path, train_images: Path,
