@@ -61,6 +61,11 @@ MEASURED: dict[tuple[str, str], MemoryModel] = {
         per_lr_pixel=1793.0,
         source="measured: ORT CPU 1.32, peak RSS of whole-image calls 64²–768² LR (benchmarks/memory_model.py)",
     ),
+    ("oftsr-smfa-x4", "fp32"): MemoryModel(
+        fixed_bytes=24 * MIB,  # the fit's intercept was ~0 (64²–512² LR); the other models' fixed part kept as margin
+        per_lr_pixel=2957.0,
+        source="measured: ORT CPU 1.32, peak RSS of whole-image calls 64²–512² LR (benchmarks/memory_model.py)",
+    ),
     ("oftsr-flat48x8-x4", "fp32"): MemoryModel(
         fixed_bytes=24 * MIB,
         per_lr_pixel=1762.0,
