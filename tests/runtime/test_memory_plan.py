@@ -107,40 +107,47 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-@pytest.fixture(scope="module")
-def bundled():
-    """A 256×192 photo (a Kodak crop shipped with the tests) through the bundled model, whole image."""
+#: Tiled vs whole-image PSNR each bundled model must keep. Models whose blocks are all local are seam-free by
+#: construction (≥ 45 dB: rounding only); SMFANet's non-local branch uses each channel's variance over its whole
+#: input, so a tile's statistics differ a little from the image's (docs/architecture.md §4): measured 42.9–48.6 dB
+#: over tiles of 48–128 LR px with 16 or 32 px overlap on this photo.
+SEAM_PSNR = {"oftsr-flat48x8-x4": 45.0, "oftsr-smfa-x4": 42.0}
+
+
+@pytest.fixture(scope="module", params=sorted(SEAM_PSNR))
+def bundled(request):
+    """A 256×192 photo (a Kodak crop shipped with the tests) through a bundled model, whole image."""
     from oftsr_edge.runtime import Upscaler, read_image
 
     lr = read_image(PHOTO)
-    with Upscaler(tile=0) as up:
+    with Upscaler(request.param, tile=0) as up:
         whole = up.upscale(lr, t=0.5, seed=3)
-    return lr, whole
+    return request.param, lr, whole
 
 
 @pytest.mark.parametrize("grid", [(1, 2), (2, 2), (3, 3), (4, 5)])
 def test_seams_stay_invisible_at_every_geometry_the_plan_chooses(bundled, grid: tuple[int, int]) -> None:
-    """The bundled model with budgets that force ~2 to ~20 tiles: tiled vs whole image ≥ 45 dB PSNR (issue 17)."""
+    """Each model with budgets that force ~2 to ~20 tiles: tiled vs whole image at least its SEAM_PSNR."""
     from oftsr_edge.runtime import Upscaler
 
-    lr, whole = bundled
-    with Upscaler(tile=0) as probe:
+    name, lr, whole = bundled
+    with Upscaler(name, tile=0) as probe:
         spec = probe.spec
     m = spec.multiple_of
     tile = tuple(-(-(n + (k - 1) * memory.AUTO_OVERLAP) // k // m) * m + m for n, k in zip(lr.shape[:2], grid))
     budget = estimate_bytes(spec, lr.shape[:2], tile)  # exactly what a tile of about that size needs
-    with Upscaler(memory_budget=budget) as up:
+    with Upscaler(name, memory_budget=budget) as up:
         choice: TileChoice = up.plan(*lr.shape[:2])
         tiled = up.upscale(lr, t=0.5, seed=3)
     assert choice.tiles > 1 and choice.peak_bytes <= choice.budget_bytes
-    assert _psnr(tiled, whole) >= 45.0, choice.describe()
+    assert _psnr(tiled, whole) >= SEAM_PSNR[name], choice.describe()
 
 
 def test_the_upscaler_runs_the_plan_it_reports(bundled) -> None:
     from oftsr_edge.runtime import Upscaler
 
-    lr, _ = bundled
-    with Upscaler(memory_budget=60 * MIB) as up:
+    name, lr, _ = bundled
+    with Upscaler(name, memory_budget=60 * MIB) as up:
         choice = up.plan(*lr.shape[:2])
         shapes = []
         run = up.backend.run
