@@ -53,10 +53,13 @@ def test_frames_are_the_models_output(clip: Path, upscaled: tuple) -> None:
             # on luma: what a 4:2:0 encode keeps at full resolution (RGB PSNR would mostly measure the halved chroma)
             out, expected = frames_out[k], up.upscale(frames_in[k], t=0.5, seed=3)
             assert psnr_y(out, expected) > 38, "only the x264 encode (crf 18) separates them"
-            # the frame is this seed's output: another seed's, or a plain nearest-neighbour enlargement, is far off
+            # the frame is this seed's output: another seed's, or a plain nearest-neighbour enlargement, is off by
+            # more than the encode (the default's t = 0.5 texture on this flat synthetic clip moves ~4 dB with the
+            # seed: 40.2 vs 44.2 measured; the enlargement ~9 dB)
             other_seed = up.upscale(frames_in[k], t=0.5, seed=4)
             nearest = frames_in[k].repeat(4, 0).repeat(4, 1)
-            assert max(psnr_y(out, other_seed), psnr_y(out, nearest)) < psnr_y(out, expected) - 5
+            match = psnr_y(out, expected)
+            assert psnr_y(out, other_seed) < match - 3 and psnr_y(out, nearest) < match - 5
 
 
 def test_a_static_scene_gives_identical_frames(tmp_path: Path) -> None:
