@@ -138,7 +138,7 @@ def test_a_killed_runs_staging_folder_is_swept_and_a_failed_run_leaves_none(
     failed = run_main(capsys, "degrade", "--hr", str(hr), "-o", str(tmp_path / "set"), "--crop", "4000",
                       "--degradation", "bicubic")
     assert_one_line_error(failed, "at least 4000 pixels")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hr"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [hr.name]
 
 
 def test_without_torch_the_default_degradation_is_one_line_naming_the_way_out(

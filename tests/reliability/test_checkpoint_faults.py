@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from oftsr_edge.contract import METADATA_KEY  # checkpoints carry their config under the same key
 from tests.helpers.cli import assert_one_line_error, run_main
 
 torch = pytest.importorskip("torch")
@@ -98,9 +99,9 @@ def test_a_config_no_network_can_have_is_one_line_before_any_allocation(
     from safetensors import safe_open
 
     with safe_open(str(weights), framework="pt") as handle:
-        meta = json.loads(handle.metadata()["oftsr_edge"])
+        meta = json.loads(handle.metadata()[METADATA_KEY])
     meta["model"]["channels"] = [200000, 400000]
-    save_file(load_file(str(weights)), str(weights), metadata={"oftsr_edge": json.dumps(meta)})
+    save_file(load_file(str(weights)), str(weights), metadata={METADATA_KEY: json.dumps(meta)})
     image = tmp_path / "lr.png"
     from PIL import Image
 
