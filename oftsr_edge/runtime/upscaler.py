@@ -287,11 +287,11 @@ class Upscaler:
         s = self.spec.scale
         if target is not None:
             image_limits.check_output_size(Path(target), height * s, width * s, channels, itemsize)
+        what = f"{source} ({width}x{height} -> {width * s}x{height * s})"
+        image_limits.check_memory(what, memory.host_bytes(self.spec, (height, width), itemsize, channels))
         choice = choice or self.plan(height, width, itemsize, channels)
-        needed = memory.host_bytes(self.spec, (height, width), itemsize, channels)
-        if not self._policy.on_gpu:
-            needed = max(needed, choice.peak_bytes)
-        image_limits.check_memory(f"{source} ({width}x{height} -> {width * s}x{height * s})", needed)
+        if not self._policy.on_gpu:  # on the CPU the network's working memory is RAM too
+            image_limits.check_memory(what, choice.peak_bytes)
         return choice
 
     @property
