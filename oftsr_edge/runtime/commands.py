@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from oftsr_edge import interrupts
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime import image_io
 from oftsr_edge.runtime.backends.options import BACKEND_NAMES, BackendOptions, parse_backend
@@ -205,7 +206,9 @@ def _run(jobs: list[Job], options: RunOptions) -> None:
                 on_error=on_error, progress=progress if bar is not None else None, result=result,
             )  # fmt: skip
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: say what is finished, then exit 130
-            click.echo(_stopped(result, len(jobs)))
+            if not interrupts.reported():
+                interrupts.mark_reported()
+                click.echo(_stopped(result, len(jobs)))
             raise
         finally:
             if bar is not None:

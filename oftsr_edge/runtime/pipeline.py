@@ -26,6 +26,7 @@ from oftsr_edge.errors import NotEnoughMemoryError, OftsrError
 from oftsr_edge.fileio import sha256_file, sweep_stale
 from oftsr_edge.runtime import image_io, provenance
 from oftsr_edge.runtime.checks import OptionError, resolve_seed
+from oftsr_edge.runtime.threads import is_thread_start_failure, thread_start_error
 from oftsr_edge.runtime.tiling.tiler import ProgressFn
 
 _END = object()  # end of a stage's stream
@@ -167,8 +168,14 @@ def run_folder(
 
     reader = threading.Thread(target=_guarded(read, reader_failed), name="oftsr-read", daemon=True)
     writer = threading.Thread(target=_guarded(write_all, outputs_failed.append), name="oftsr-write", daemon=True)
-    reader.start()
-    writer.start()
+    try:
+        reader.start()
+        writer.start()
+    except RuntimeError as exc:  # the system would not give us a thread: one line, and the reader told to stop
+        stop.set()
+        if is_thread_start_failure(exc):
+            raise thread_start_error(exc) from None
+        raise
     try:
         index = 0
         while (item := inputs.get()) is not _END:

@@ -37,6 +37,7 @@ from oftsr_edge.runtime.image_io import resize_alpha
 from oftsr_edge.runtime.memory import TileChoice
 from oftsr_edge.runtime.model_probe import check_scale
 from oftsr_edge.runtime.models import resolve_model
+from oftsr_edge.runtime.threads import is_thread_start_failure, thread_start_error
 from oftsr_edge.runtime.tiling.policy import AUTO, TilingPolicy, profile_tile_of
 from oftsr_edge.runtime.tiling.tiler import NonFiniteOutputError, ProgressFn, Tiler
 
@@ -328,6 +329,10 @@ class Upscaler:
             raise NotEnoughMemoryError(
                 f"image {width}x{height}: out of memory while upscaling ({choice.describe()})"
             ) from None
+        except RuntimeError as exc:  # "can't start new thread" from the tiler's or the converter's workers
+            if is_thread_start_failure(exc):
+                raise thread_start_error(exc) from None
+            raise
 
     def _upscale_checked(
         self, pixels: np.ndarray, ndim: int, choice: TileChoice, t: float, seed: int, progress: ProgressFn | None
