@@ -113,6 +113,10 @@ def main(argv: list[str] | None = None) -> None:
         except click.exceptions.NoSuchOption as exc:
             click.echo(f"oftsr-edge: error: {_no_such_option(exc)}", err=True)
             code = exc.exit_code
+        except click.exceptions.UsageError as exc:  # one line, like every other error (not click's usage block)
+            command = exc.ctx.command_path if exc.ctx is not None else "oftsr-edge"
+            click.echo(f"oftsr-edge: error: {_one_line(exc.format_message())} (see {command} --help)", err=True)
+            code = exc.exit_code
         except click.exceptions.Abort:
             raise KeyboardInterrupt from None
         except SystemExit as exc:  # click's answer to EPIPE: exit 1, silently, stdout wrapped to swallow flushes
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
                 setattr(sys, name, getattr(stream, "wrapped", stream))
             raise BrokenPipeError from exc
         except click.ClickException as exc:
-            exc.show()
+            click.echo(f"oftsr-edge: error: {_one_line(exc.format_message())}", err=True)
             code = exc.exit_code
     except KeyboardInterrupt:
         if not interrupts.reported():
@@ -139,6 +143,10 @@ def main(argv: list[str] | None = None) -> None:
     interrupts.finishing()
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _echo_safely(line: str, err: bool = False) -> None:
@@ -176,7 +184,7 @@ def _no_such_option(exc: click.exceptions.NoSuchOption) -> str:
     command = exc.ctx.command_path if exc.ctx is not None else "oftsr-edge"
     if hint:
         return f"no such option {exc.option_name!r} in {command}: {hint}"
-    return f"{' '.join(exc.format_message().split())} (see {command} --help)"
+    return f"{_one_line(exc.format_message())} (see {command} --help)"
 
 
 if __name__ == "__main__":
