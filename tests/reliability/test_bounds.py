@@ -26,7 +26,7 @@ from oftsr_edge.runtime.image_io import read_image
 from tests.helpers.cli import assert_one_line_error, run_main
 from tests.reliability.conftest import REPO, partial_files, photo
 
-HEADROOM = 400 << 20  # address space left to the child once its libraries are loaded
+HEADROOM = 600 << 20  # address space left to the child once its libraries are loaded
 
 _LIMITED = """
 import resource, sys
@@ -58,14 +58,14 @@ def _flat_png(path: Path, width: int, height: int) -> Path:
 
 def test_an_image_too_big_for_memory_is_one_line_and_the_folder_goes_on(tmp_path: Path, model: Path) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
-    _flat_png(src / "a_huge.png", 3000, 3000)  # output 12000² RGB: 412 MiB, over the headroom
+    _flat_png(src / "a_huge.png", 4000, 4000)  # output 16000² RGB: 768 MiB, over the headroom
     photo(src / "b_small.png")
     body = "from oftsr_edge.cli import main; main(sys.argv[1:])"
     proc = _limited(body, "upscale", src, "-o", out, "--model", model, "-q")
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr and "MemoryError" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert "a_huge.png (3000x3000 -> 12000x12000): needs ~" in lines[0] and "MiB is available" in lines[0]
+    assert "a_huge.png (4000x4000 -> 16000x16000): needs ~" in lines[0] and "MiB is available" in lines[0]
     assert lines[-1] == "oftsr-edge: error: 1 of 2 image(s) failed (see above)"
     assert read_image(out / "b_small.png").shape == (36, 48, 3) and not (out / "a_huge.png").exists()
     assert partial_files(tmp_path) == []
@@ -79,7 +79,7 @@ def test_the_api_raises_an_oftsr_error_not_a_raw_memory_error(model: Path, memor
         "from oftsr_edge.errors import NotEnoughMemoryError\n"
         "up = Upscaler(sys.argv[1], 'ort-cpu')\n"
         "try:\n"
-        "    up.upscale(np.zeros((3000, 3000, 3), np.uint8))\n"
+        "    up.upscale(np.zeros((4000, 4000, 3), np.uint8))\n"
         "except NotEnoughMemoryError as exc:\n"
         "    print('refused:', exc)\n"
     )
