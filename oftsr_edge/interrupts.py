@@ -13,16 +13,16 @@ nothing.
 A real ``oftsr-edge`` process also gets :func:`guard_process`: a KeyboardInterrupt alone cannot promise an end.
 The main thread may sit in a long native call (an inference), and once it has unwound, the interpreter waits at
 exit for every non-daemon thread — an executor worker orphaned by an interrupt that landed inside the executor's
-own code waited forever ("stopped early", then no exit, about once in 100 interrupts). So SIGINT and SIGTERM are
-blocked in every thread and received by one watcher thread, which interrupts the main thread and, if the process
-has not ended :data:`GRACE_S` seconds later, ends it itself (exit 130, with the one "stopped early" line).
+own code waited forever ("stopped early", then no exit, about once in 100 interrupts). So the signals also wake a
+watcher thread (through Python's signal wake-up fd, written by the C-level handler whatever the main thread is
+doing), which ends the process itself if it has not ended :data:`GRACE_S` seconds later (exit 130, with the one
+"stopped early" line).
 :func:`requested` lets code that turns failures into user errors tell an interrupt from a real failure (an import
 interrupted midway raises ImportError: that is not "not installed").
 """
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import os
 import signal
@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 #: seconds between a stop signal and the watcher ending a process that has not ended by itself
-GRACE_S = 1.5
+GRACE_S = 1.0
 _REQUESTED = threading.Event()  # a stop signal arrived
 _REPORTED = threading.Event()  # the "stopped early" line is printed
 _FINISHING = threading.Event()  # the command is done: a late signal changes nothing
@@ -63,28 +63,43 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 
 def guard_process(stopped_line: Callable[[], str]) -> bool:
-    """For a real process (never a caller's process: it blocks signals for good): SIGINT and SIGTERM go to a
-    watcher thread, which raises KeyboardInterrupt in the main thread and, :data:`GRACE_S` seconds later, prints
-    ``stopped_line()`` (unless the command printed its own) and ends the process with 130. True when installed."""
-    watched = {signal.SIGINT, signal.SIGTERM}
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+    """For a real process (never a caller's: it takes over the signal wake-up fd): SIGINT and SIGTERM raise
+    KeyboardInterrupt in the main thread as usual, and Python's C-level handler also writes them to a pipe that a
+    watcher thread reads at once, from any thread and in the middle of any native call. :data:`GRACE_S` seconds
+    after a signal the watcher prints ``stopped_line()`` (unless a "stopped early" line is out) and ends the
+    process with 130, if the main thread has not ended it by then. True when installed."""
+    if threading.current_thread() is not threading.main_thread():
         return False
-    signal.pthread_sigmask(signal.SIG_BLOCK, watched)  # every thread started from now on inherits the mask
+    read_end, write_end = os.pipe()
+    try:
+        os.set_blocking(write_end, False)
+        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    except (ValueError, OSError, AttributeError):
+        os.close(read_end)
+        os.close(write_end)
+        return False
+    for signum in (signal.SIGINT, signal.SIGTERM):  # a Python-level handler: the wake-up fd is written only then
+        signal.signal(signum, _raise_interrupt)
+    stops = {int(signal.SIGINT), int(signal.SIGTERM)}
 
     def watch() -> None:
         while True:
-            signal.sigwait(watched)
-            if not _FINISHING.is_set():
+            try:
+                data = os.read(read_end, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            if stops & set(data) and not _FINISHING.is_set():
                 break
         _REQUESTED.set()
-        _thread.interrupt_main()  # KeyboardInterrupt where the main thread runs Python next: it unwinds cleanly
         threading.Event().wait(GRACE_S)  # the main thread ends the process itself (end_now) unless it is stuck
         end_now(stopped_line())
 
     try:
         threading.Thread(target=watch, name="oftsr-signals", daemon=True).start()
     except RuntimeError:  # no thread to be had: plain KeyboardInterrupt handling it is
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, watched)
+        signal.set_wakeup_fd(-1)
         return False
     return True
 
