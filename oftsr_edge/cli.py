@@ -99,9 +99,10 @@ def main(argv: list[str] | None = None) -> None:
     SIGTERM stop the run the same way (exit 130, :mod:`oftsr_edge.interrupts`). ``argv`` None means a process of
     its own (the ``oftsr-edge`` script): only then are signals watched by a thread that can end the process
     (:func:`~oftsr_edge.interrupts.guard_process`); called in-process with ``argv``, nothing process-wide changes."""
-    own_process = argv is None and interrupts.guard_process(lambda: STOPPED)
+    own_process = False
     try:
         try:
+            own_process = argv is None and interrupts.guard_process(lambda: STOPPED)  # inside: a signal may come now
             with stop_signals_as_interrupt(), _one_line_warnings():
                 code = cli.main(args=argv, prog_name="oftsr-edge", standalone_mode=False)
             sys.stdout.flush()  # a closed pipe shows here, not at exit, where it cannot be reported

@@ -182,6 +182,8 @@ def run_folder(
             job, pixels, sha, error = item
             if isinstance(error, BaseException) and not isinstance(error, OftsrError):
                 raise error  # a bug in the reader: surface it
+            if isinstance(error, OptionError):
+                raise error  # wrong for every image (e.g. an overlap no tiling can afford): stop the run
             if error is not None:
                 fail(job, error)
                 continue
