@@ -104,6 +104,7 @@ def test_a_signal_while_the_network_runs_a_long_call_still_ends_within_2_s(tmp_p
         proc.wait(timeout=DEADLINE_S + 1)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.communicate()
         pytest.fail("hang after SIGINT")
     stdout, stderr = proc.communicate()
     assert proc.returncode in (130, 0) and "Traceback" not in stderr, (stdout, stderr)
@@ -115,6 +116,11 @@ def test_a_signal_while_the_network_runs_a_long_call_still_ends_within_2_s(tmp_p
 def test_threads_beyond_the_cores_are_clamped_with_a_warning(tmp_path: Path, model: Path) -> None:
     src = _folder(tmp_path / "in", count=1)
     proc = _start("upscale", src, "-o", tmp_path / "out", "--model", model, "-q", "--threads", "100000")
-    stdout, stderr = proc.communicate(timeout=120)
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # unclamped, it makes threads until the system has none left: never leave it running
+        proc.communicate()
+        pytest.fail("--threads 100000 did not finish in 120 s")
     assert proc.returncode == 0, stderr
     assert "warning: threads 100000: this process may use" in stderr
