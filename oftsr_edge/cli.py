@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         _closed_pipe()
         code = 141
-    interrupts.finishing()
+    interrupts.finishing(own_process)
     if isinstance(code, int) and code:
         sys.exit(code)
 

@@ -52,9 +52,13 @@ def reported() -> bool:
     return _REPORTED.is_set()
 
 
-def finishing() -> None:
-    """The command has finished: from now on a stop signal is ignored (the process is about to exit)."""
+def finishing(own_process: bool = False) -> None:
+    """The command has finished: from now on a stop signal is ignored (the process is about to exit; in a process
+    of its own, SIGINT and SIGTERM are ignored outright, so a late one cannot turn a finished run into a kill)."""
     _FINISHING.set()
+    if own_process and threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
