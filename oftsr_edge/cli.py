@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Iterator
 
 import click
 
-from oftsr_edge import __version__
+from oftsr_edge import __version__, interrupts
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.interrupts import stop_signals_as_interrupt
 
@@ -89,26 +90,102 @@ def _one_line_warnings() -> Iterator[None]:
         warnings.showwarning = previous
 
 
+#: the line of a run stopped before it printed its own (an upscale prints what it finished)
+STOPPED = "oftsr-edge: stopped early (interrupted); nothing half-written is left; rerun the same command to finish"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the group, turning user errors into one line on stderr and a non-zero exit; Ctrl-C and
-    SIGTERM stop the run the same way (exit 130, :mod:`oftsr_edge.interrupts`)."""
+    SIGTERM stop the run the same way (exit 130, :mod:`oftsr_edge.interrupts`). ``argv`` None means a process of
+    its own (the ``oftsr-edge`` script): only then are signals watched by a thread that can end the process
+    (:func:`~oftsr_edge.interrupts.guard_process`); called in-process with ``argv``, nothing process-wide changes."""
+    own_process = False
     try:
-        with stop_signals_as_interrupt(), _one_line_warnings():
-            code = cli.main(args=argv, prog_name="oftsr-edge", standalone_mode=False)
-        if isinstance(code, int) and code:
-            sys.exit(code)
-    except OftsrError as exc:
-        click.echo(f"oftsr-edge: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("oftsr-edge: interrupted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        try:
+            own_process = argv is None and interrupts.guard_process(lambda: STOPPED)  # inside: a signal may come now
+            with stop_signals_as_interrupt(), _one_line_warnings():
+                code = cli.main(args=argv, prog_name="oftsr-edge", standalone_mode=False)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit, where it cannot be reported
+        except OftsrError as exc:
+            if interrupts.requested():  # e.g. an import cut short reads as "not installed"
+                raise KeyboardInterrupt from None
+            click.echo(f"oftsr-edge: error: {exc}", err=True)
+            code = exc.exit_code
+        except click.exceptions.NoSuchOption as exc:
+            click.echo(f"oftsr-edge: error: {_no_such_option(exc)}", err=True)
+            code = exc.exit_code
+        except click.exceptions.UsageError as exc:  # one line, like every other error (not click's usage block)
+            command = exc.ctx.command_path if exc.ctx is not None else "oftsr-edge"
+            click.echo(f"oftsr-edge: error: {_one_line(exc.format_message())} (see {command} --help)", err=True)
+            code = exc.exit_code
+        except click.exceptions.Abort:
+            raise KeyboardInterrupt from None
+        except SystemExit as exc:  # click's answer to EPIPE: exit 1, silently, stdout wrapped to swallow flushes
+            if not isinstance(sys.stdout, click.utils.PacifyFlushWrapper):
+                raise
+            for name in ("stdout", "stderr"):
+                stream = getattr(sys, name)
+                setattr(sys, name, getattr(stream, "wrapped", stream))
+            raise BrokenPipeError from exc
+        except click.ClickException as exc:
+            click.echo(f"oftsr-edge: error: {_one_line(exc.format_message())}", err=True)
+            code = exc.exit_code
     except KeyboardInterrupt:
-        click.echo("oftsr-edge: interrupted", err=True)
+        if not interrupts.reported():
+            interrupts.mark_reported()
+            _echo_safely(STOPPED)
+        _echo_safely("oftsr-edge: interrupted", err=True)
+        if own_process:
+            interrupts.end_now(None, 130)  # no wait for worker threads an interrupt may have orphaned
         sys.exit(130)
+    except BrokenPipeError:
+        _closed_pipe()
+        code = 141
+    interrupts.finishing(own_process)
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _echo_safely(line: str, err: bool = False) -> None:
+    try:
+        click.echo(line, err=err)
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+def _closed_pipe() -> None:
+    """stdout's reader went away (``| head -c 0``): say so on stderr, and point stdout at /dev/null so the exit
+    does not fail to flush it a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    _echo_safely("oftsr-edge: error: standard output was closed before everything was printed (broken pipe); "
+                 "files already written are complete", err=True)  # fmt: skip
+
+
+#: options of other upscalers a user may type here, and what they are called in oftsr-edge
+FOREIGN_OPTIONS = {
+    "-t": "Real-ESRGAN's -t (tile size) is --tile here; --t is the fidelity-realism knob t in [0, 1]",
+    "--ext": "the output format is -f/--format here (auto, png, jpg, webp, tif, bmp)",
+    "--outscale": "outputs are never resized: the scale is the model's (--scale checks it)",
+    "--tile_pad": "the tile overlap is --overlap here",
+    "--fp32": "the precision is the model file's: pick a bundled NAME_fp32 model with --model",
+}
+
+
+def _no_such_option(exc: click.exceptions.NoSuchOption) -> str:
+    """click's message on one line, with what the option is called here when a user brought it from elsewhere."""
+    hint = FOREIGN_OPTIONS.get(exc.option_name)
+    command = exc.ctx.command_path if exc.ctx is not None else "oftsr-edge"
+    if hint:
+        return f"no such option {exc.option_name!r} in {command}: {hint}"
+    return f"{_one_line(exc.format_message())} (see {command} --help)"
 
 
 if __name__ == "__main__":

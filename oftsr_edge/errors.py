@@ -15,3 +15,8 @@ class OftsrError(Exception):
 
 class MissingExtraError(OftsrError):
     """A command needs an optional dependency group (``pip install 'oftsr-edge[extra]'``) that is not installed."""
+
+
+class NotEnoughMemoryError(OftsrError):
+    """An image needs more memory than this process can get: refused before allocating (or when an allocation
+    failed), so a run reports it in one line and goes on with the next image."""

@@ -49,7 +49,10 @@ def check_tile(tile: int, multiple_of: int) -> None:
 
 
 def check_t(t: Any) -> float:
-    """``t`` as a float in [0, 1]: 0 = fidelity, 1 = realism (paper App. H)."""
+    """``t`` as a float in [0, 1]: 0 = fidelity, 1 = realism (paper App. H). A bool is not a number here
+    (``t=True`` was taken as 1.0)."""
+    if isinstance(t, (bool, np.bool_)):
+        raise OptionError(f"t must be a number in [0, 1], got {t!r}")
     try:
         value = float(t)
     except (TypeError, ValueError):
@@ -74,9 +77,12 @@ def resolve_seed(seed: Any) -> int:
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
-    """The one check of an image: a non-empty (H, W) or (H, W, 1–4) array of a supported dtype, as (H, W, C)."""
+    """The one check of an image: a non-empty (H, W) or (H, W, 1–4) array of a supported dtype, as (H, W, C);
+    either byte order (a non-native one is converted, for every dtype alike)."""
     if not isinstance(image, np.ndarray):
         raise OftsrError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.dtype.kind in "uf" and not image.dtype.isnative:  # big-endian '>u2'/'>f4': the same values, native
+        image = image.astype(image.dtype.newbyteorder("="))
     if image.dtype not in DTYPE_MAX:
         raise OftsrError(f"image dtype must be uint8, uint16 or float32, got {image.dtype}")
     if image.ndim == 2:

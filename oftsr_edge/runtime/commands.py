@@ -20,11 +20,13 @@ from pathlib import Path
 
 import click
 
+from oftsr_edge import interrupts
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime import image_io
 from oftsr_edge.runtime.backends.options import BACKEND_NAMES, BackendOptions, parse_backend
 from oftsr_edge.runtime.checks import OptionError
 from oftsr_edge.runtime.encode import PNG_COMPRESSION
+from oftsr_edge.runtime.job_plan import plan_jobs
 from oftsr_edge.runtime.models import resolve_model
 from oftsr_edge.runtime.pipeline import FolderResult, Job, WriteOptions
 from oftsr_edge.runtime.provenance import RULE
@@ -53,73 +55,6 @@ class RunOptions:
     write: WriteOptions = WriteOptions()  # PNG compression level, JPEG/WebP quality
 
 
-def _images_in(folder: Path, recursive: bool) -> list[Path]:
-    return image_io.list_images(folder, recursive)
-
-
-def plan_jobs(inputs: tuple[Path, ...], output: Path, recursive: bool, suffix: str, fmt: str) -> list[Job]:
-    """Pair every input image with its output path; input problems are one-line errors."""
-    if not inputs:
-        raise OftsrError("no input given: oftsr-edge upscale INPUT... -o OUT")
-    _check_suffix(suffix)
-    found: list[tuple[Path, Path]] = []  # (source, path relative to the output folder)
-    out_root = output.resolve()
-    for item in inputs:
-        if not item.exists():
-            raise OftsrError(f"{item}: no such file or directory")
-        if item.is_dir():
-            root = item.resolve()
-            if out_root == root:
-                raise OftsrError(f"{output}: is the input folder; outputs would overwrite their inputs or be read "
-                                 "back as inputs on the next run: choose another -o")  # fmt: skip
-            # never feed earlier outputs back in (e.g. upscale photos -o photos/x4 -r)
-            inside = root in out_root.parents
-            images = [p for p in _images_in(item, recursive) if not (inside and out_root in p.resolve().parents)]
-            if not images:
-                hint = "" if recursive else "; use --recursive for sub-folders"
-                raise OftsrError(f"{item}: no images found ({', '.join(sorted(image_io.FORMATS))}{hint})")
-            found += [(p, p.relative_to(item)) for p in images]
-        else:
-            image_io.format_for(item)
-            image_io.check_regular_file(item)  # a FIFO or device would block the run forever
-            found.append((item, Path(item.name)))
-    single_file = len(inputs) == 1 and not inputs[0].is_dir()
-    if single_file and image_io.is_image_path(output) and not output.is_dir():
-        if fmt != "auto" and image_io.format_for(output) != image_io.format_for(Path(f"x.{fmt}")):
-            raise OftsrError(
-                f"{output}: --format {fmt} does not match the file name's extension "
-                f"{output.suffix!r}; name the output .{fmt} or drop --format"
-            )
-        return [_not_onto_input(Job(found[0][0], output))]
-    if output.exists() and not output.is_dir():
-        raise OftsrError(f"{output}: exists and is not a folder; give an output folder for these inputs")
-    jobs, seen = [], set()
-    for source, rel in found:
-        ext = source.suffix if fmt == "auto" else f".{fmt}"
-        target = output / rel.with_name(f"{rel.stem}{suffix}{ext}")
-        if target in seen:
-            raise OftsrError(
-                f"{target}: two inputs would write the same output; use separate runs or --suffix"
-            )
-        seen.add(target)
-        jobs.append(_not_onto_input(Job(source, target)))
-    return jobs
-
-
-def _check_suffix(suffix: str) -> None:
-    """The suffix goes into a file name: a path separator would point elsewhere (or out of -o)."""
-    bad = [c for c in dict.fromkeys(("/", os.sep, os.altsep, "\0")) if c and c in suffix]
-    if bad:
-        raise OptionError(f"--suffix {suffix!r} must not contain {bad[0]!r}: it is appended to each output's "
-                          "file name")  # fmt: skip
-
-
-def _not_onto_input(job: Job) -> Job:
-    if job.target.resolve() == job.source.resolve():
-        raise OftsrError(f"{job.target}: output would overwrite its input; choose another -o or a --suffix")
-    return job
-
-
 def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: object, **kwargs: object) -> None:
     if "tqdm" in sys.modules:  # a progress bar is on screen: write above it
         sys.modules["tqdm"].tqdm.write(f"oftsr-edge: warning: {message}", file=sys.stderr)
@@ -131,7 +66,7 @@ def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: objec
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @option("--input", "extra_inputs", multiple=True, type=click.Path(path_type=Path),
         detail="repeatable; the same as a positional INPUT")
-@option("--output", required=True, type=click.Path(path_type=Path),
+@option("--output", required=True, type=click.Path(),
         detail="a folder, or an image file name when the input is one file")
 @option("--t", "t", type=Values(float, many=False), default=None, detail="default: the model's")
 @option("--solver-steps", type=int, default=None,
@@ -167,7 +102,7 @@ def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: objec
 def upscale(
     inputs: tuple[Path, ...],
     extra_inputs: tuple[Path, ...],
-    output: Path,
+    output: str,
     t: float | None,
     solver_steps: int | None,
     seed: int | str,
@@ -195,10 +130,12 @@ def upscale(
     backend_options = parse_backend(backend, device=device, threads=threads)
     from oftsr_edge.runtime.video_command import dispatch  # one video file in: PyAV's decode/upscale/encode
 
+    folder_output = output.endswith(("/", os.sep))  # "-o x.png/" is a folder (pathlib drops the slash)
+    output = click.get_current_context().params["output"] = Path(output)
     if dispatch(tuple(inputs) + tuple(extra_inputs), backend_options):
         return
     fmt = fmt.lower()
-    jobs = plan_jobs(tuple(inputs) + tuple(extra_inputs), output, recursive, suffix, fmt)
+    jobs = plan_jobs(tuple(inputs) + tuple(extra_inputs), output, recursive, suffix, fmt, folder=folder_output)
     options = RunOptions(
         model=resolve_model(model),
         backend=backend_options,
@@ -269,7 +206,9 @@ def _run(jobs: list[Job], options: RunOptions) -> None:
                 on_error=on_error, progress=progress if bar is not None else None, result=result,
             )  # fmt: skip
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: say what is finished, then exit 130
-            click.echo(_stopped(result, len(jobs)))
+            if not interrupts.reported():
+                interrupts.mark_reported()
+                click.echo(_stopped(result, len(jobs)))
             raise
         finally:
             if bar is not None:

@@ -146,6 +146,15 @@ def estimate_bytes(
     return int(ESTIMATE_MARGIN * total)
 
 
+def host_bytes(spec: ModelSpec, image_hw: tuple[int, int], itemsize: int = 1, channels: int = 3) -> int:
+    """Host memory an image needs whatever the tiling (margin included): its input and its output array. On a GPU
+    this, not the call's device memory, is what must fit in RAM."""
+    s, m = spec.scale, spec.multiple_of
+    height, width = image_hw
+    image = round_up(height, m) * round_up(width, m) * channels * itemsize
+    return int(ESTIMATE_MARGIN * (image + height * s * width * s * channels * itemsize))
+
+
 def _axis_options(length: int, overlap: int, multiple_of: int) -> list[tuple[int, int]]:
     """(count, tile) pairs for one axis: for each tile count, the smallest tile edge that covers ``length``."""
     padded = round_up(length, multiple_of)
@@ -254,9 +263,30 @@ def _cgroup_headroom(root: Path) -> int | None:
     return max(0, int(limit) - int(used))
 
 
+def _address_space_headroom(root: Path) -> int | None:
+    """What ``ulimit -v`` (RLIMIT_AS) still allows this process to map: the limit minus ``VmSize``."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, OSError, ValueError):
+        return None
+    if limit == resource.RLIM_INFINITY or root != Path("/"):
+        return None
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return max(0, limit - int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def available_ram_bytes(root: Path = Path("/")) -> int | None:
-    """RAM that can be used now without swapping: ``MemAvailable``, capped by a cgroup limit; None if unknown."""
-    values = [v for v in (_meminfo_available(root), _cgroup_headroom(root)) if v is not None]
+    """RAM that can be used now without swapping: ``MemAvailable``, capped by a cgroup limit and by what an
+    address-space limit (``ulimit -v``) leaves; None if unknown."""
+    values = [v for v in (_meminfo_available(root), _cgroup_headroom(root), _address_space_headroom(root))
+              if v is not None]  # fmt: skip
     if not values:
         try:
             import os

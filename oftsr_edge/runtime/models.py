@@ -168,6 +168,10 @@ def resolve_model(model: str | os.PathLike | None = None) -> Path:
         path = bundled_cards()[default_name()].file()
     elif Path(model).is_file():
         return Path(model)
+    elif Path(model).is_dir():
+        inside = sorted(p.name for p in Path(model).iterdir() if p.suffix.lower() in (".onnx", ".engine", ".plan"))
+        hint = f" (it holds {', '.join(inside[:4])})" if inside else ""
+        raise OftsrError(f"{model}: is a folder, not a model file: give the .onnx or .engine file{hint}")
     else:
         have_cards = MODELS_DIR.joinpath(CARDS_FILE).is_file()
         found = find_bundled(str(model)) if have_cards else None

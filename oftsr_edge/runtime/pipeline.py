@@ -22,10 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from oftsr_edge.errors import OftsrError
+from oftsr_edge.errors import NotEnoughMemoryError, OftsrError
 from oftsr_edge.fileio import sha256_file, sweep_stale
 from oftsr_edge.runtime import image_io, provenance
 from oftsr_edge.runtime.checks import OptionError, resolve_seed
+from oftsr_edge.runtime.threads import is_thread_start_failure, thread_start_error
 from oftsr_edge.runtime.tiling.tiler import ProgressFn
 
 _END = object()  # end of a stage's stream
@@ -96,36 +97,64 @@ def run_folder(
             if stop.is_set():
                 break
             try:
-                sha = sha256_file(job.source)
-                if job.target.exists() and not overwrite:
-                    height, width, itemsize, channels = image_io.image_layout(job.source)
-                    choice = upscaler.plan(height, width, itemsize, channels)
-                    wanted = upscaler.file_record(sha, t_used, seed_used if not random_seed else 0, random_seed,
-                                                  choice)  # fmt: skip
-                    if provenance.is_current(job.target, wanted):
-                        with lock:
-                            result.skipped += 1
-                        continue
-                    with lock:
-                        result.rewritten += 1
-                item = (job, image_io.read_image(job.source), sha, None)
+                item = prepare(job)
             except OSError as exc:
                 item = (job, None, None, OftsrError(f"{job.source}: cannot read ({exc.strerror or exc})"))
             except OftsrError as exc:
                 item = (job, None, None, exc)
+            except MemoryError:
+                item = (job, None, None, NotEnoughMemoryError(f"{job.source}: not enough memory to read it"))
+            if item is None:
+                continue
             if not _put(inputs, item, lambda: not stop.is_set()):
                 return
         _put(inputs, _END, lambda: not stop.is_set())
+
+    def prepare(job: Job) -> tuple | None:
+        """Everything before the network, cheapest first: limits from the header, the rerun rule, the decode;
+        None when the output is current (skipped)."""
+        sha = sha256_file(job.source)
+        try:
+            height, width, itemsize, channels = image_io.image_layout(job.source)
+        except OftsrError:
+            image_io.read_image(job.source)  # the reader's own words for a broken file (truncated, corrupt, ...)
+            raise
+        choice = upscaler.check_image_fits(job.source, job.target, height, width, itemsize, channels)
+        if not overwrite and (job.target.exists() or job.target.is_symlink()):
+            found = provenance.read_record(job.target)
+            if found is None:
+                raise OftsrError(f"{job.target}: exists and holds no oftsr-edge settings record, so it was not "
+                                 "written by this tool (or is not readable); not replaced: --overwrite replaces "
+                                 "it")  # fmt: skip
+            wanted = upscaler.file_record(sha, t_used, seed_used if not random_seed else 0, random_seed, choice,
+                                          provenance.encoding(job.target, write.png_compression, write.quality,
+                                                              8 * itemsize))  # fmt: skip
+            scale = upscaler.spec.scale
+            if provenance.matches(found, wanted) and provenance.decodes_completely(
+                job.target, (height * scale, width * scale)
+            ):
+                with lock:
+                    result.skipped += 1
+                return None
+            with lock:
+                result.rewritten += 1
+        return (job, image_io.read_image(job.source), sha, None)
 
     def write_all() -> None:
         while (item := outputs.get()) is not _END:
             job, image, sha, seed_of_image, choice = item
             try:
-                record = upscaler.file_record(sha, t_used, seed_of_image, random_seed, choice)
+                encoding = provenance.encoding(job.target, write.png_compression, write.quality,
+                                               8 * image.dtype.itemsize)  # fmt: skip
+                record = upscaler.file_record(sha, t_used, seed_of_image, random_seed, choice, encoding)
                 image_io.write_image(job.target, image, note=provenance.encode(record),
                                      png_compression=write.png_compression, quality=write.quality)  # fmt: skip
             except OftsrError as exc:
                 _report(fail, job, exc, outputs_failed)
+                continue
+            except MemoryError:
+                _report(fail, job, NotEnoughMemoryError(f"{job.target}: not enough memory to encode it"),
+                        outputs_failed)  # fmt: skip
                 continue
             with lock:
                 result.done += 1
@@ -139,14 +168,22 @@ def run_folder(
 
     reader = threading.Thread(target=_guarded(read, reader_failed), name="oftsr-read", daemon=True)
     writer = threading.Thread(target=_guarded(write_all, outputs_failed.append), name="oftsr-write", daemon=True)
-    reader.start()
-    writer.start()
+    try:
+        reader.start()
+        writer.start()
+    except RuntimeError as exc:  # the system would not give us a thread: one line, and the reader told to stop
+        stop.set()
+        if is_thread_start_failure(exc):
+            raise thread_start_error(exc) from None
+        raise
     try:
         index = 0
         while (item := inputs.get()) is not _END:
             job, pixels, sha, error = item
             if isinstance(error, BaseException) and not isinstance(error, OftsrError):
                 raise error  # a bug in the reader: surface it
+            if isinstance(error, OptionError):
+                raise error  # wrong for every image (e.g. an overlap no tiling can afford): stop the run
             if error is not None:
                 fail(job, error)
                 continue

@@ -3,10 +3,13 @@
 Every image ``Upscaler.upscale_file`` writes carries one record (the EXIF ImageDescription, see
 :func:`oftsr_edge.runtime.image_io.write_image`): sha256 of the input file and of the model file, t, the solver
 steps (K of a two-time model's few-step path; 1 for one-step models), seed, the effective tile and overlap, the
-backend and the oftsr-edge version. ``oftsr-edge upscale`` skips an existing output only when its record equals the
-record this run would write; every other existing output is rewritten. So a changed input, model, t, K, seed,
-tiling or backend can never leave an old image in place. A record cannot match when the seed is random, when the
-file has none (BMP stores none; files not made by oftsr-edge) or when it cannot be read.
+backend, the oftsr-edge version, and the encoding (:func:`encoding`: format, bit depth, PNG deflate level and
+library, JPEG/WebP quality) — every setting that changes the file's bytes. ``oftsr-edge upscale`` skips an existing
+output only when its record equals the record this run would write *and* the file decodes completely at the
+expected size (a file cut short keeps its record in the header, so the record alone cannot tell); every other
+existing output of ours is rewritten. A record cannot match when the seed is random. A file with no record of
+ours (not made by oftsr-edge, or BMP, which stores none) is not ours to replace: the run refuses it unless
+``--overwrite`` is given.
 """
 
 from __future__ import annotations
@@ -16,13 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from oftsr_edge import __version__
+from oftsr_edge.errors import OftsrError
+from oftsr_edge.runtime import encode as png_encode
+from oftsr_edge.runtime import image_io
 from oftsr_edge.runtime.image_io import read_note
 
 PREFIX = "oftsr-edge settings "
 #: the rule, stated once for --help and the summary line
 RULE = (
     "an existing output is skipped only when the settings recorded in it (input and model sha256, t, solver steps, seed, "
-    "tile, overlap, backend, version) equal this run's; any other existing output is rewritten"
+    "tile, overlap, backend, version, format and encoding) equal this run's and it decodes completely; any other "
+    "output of ours is rewritten; a file without our record is replaced only with --overwrite"
 )
 
 
@@ -36,8 +43,10 @@ def make_record(
     overlap: int,
     backend: str,
     solver_steps: int = 1,
+    encoding: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The record of one output; ``model_sha256`` None (a backend without a model file) never matches."""
+    """The record of one output; ``model_sha256`` None (a backend without a model file) never matches.
+    ``encoding``: :func:`encoding` of the output file (None for outputs that are not images)."""
     return {
         "input_sha256": input_sha256,
         "model_sha256": model_sha256,
@@ -49,7 +58,21 @@ def make_record(
         "overlap": int(overlap),
         "backend": backend,
         "version": __version__,
+        "encoding": encoding,
     }
+
+
+def encoding(target: str | Path, png_compression: int = png_encode.PNG_COMPRESSION, quality: int | None = None,
+             bits: int = 8) -> dict[str, Any]:  # fmt: skip
+    """What decides an image file's bytes besides its pixels: format, bit depth of the pixels handed to the writer,
+    and the format's own knobs (only those the format uses, so --quality does not void a PNG's record)."""
+    fmt = image_io.format_for(Path(target))
+    found: dict[str, Any] = {"format": fmt, "bits": int(bits)}
+    if fmt == "PNG":
+        found.update(png_compression=int(png_compression), deflate=png_encode.deflator(int(png_compression)))
+    elif fmt in ("JPEG", "WEBP"):
+        found["quality"] = int(quality or image_io.QUALITY)
+    return found
 
 
 def encode(record: dict[str, Any]) -> str:
@@ -71,8 +94,27 @@ def read_record(path: str | Path) -> dict[str, Any] | None:
     return decode(read_note(path))
 
 
-def is_current(path: str | Path, wanted: dict[str, Any]) -> bool:
-    """True when ``path`` exists and was made exactly as ``wanted`` would make it (a random seed never is)."""
-    if wanted["random_seed"] or wanted["model_sha256"] is None or not Path(path).is_file():
+def matches(found: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    """True when a file's record ``found`` says it was made exactly as ``wanted`` would make it (a random seed
+    never was)."""
+    if wanted["random_seed"] or wanted["model_sha256"] is None:
         return False
-    return read_record(path) == wanted
+    return found == wanted
+
+
+def decodes_completely(path: str | Path, shape: tuple[int, int] | None = None) -> bool:
+    """True when every pixel of ``path`` decodes (a truncated file does not) and, given ``shape`` (height,
+    width), it has that size."""
+    try:
+        pixels = image_io.read_image(path)
+    except OftsrError:
+        return False
+    return shape is None or tuple(pixels.shape[:2]) == tuple(shape)
+
+
+def is_current(path: str | Path, wanted: dict[str, Any], shape: tuple[int, int] | None = None) -> bool:
+    """True when ``path`` exists, was made exactly as ``wanted`` would make it (a random seed never is) and decodes
+    completely (at ``shape``, (height, width), when given)."""
+    if not Path(path).is_file() or not matches(read_record(path), wanted):
+        return False
+    return decodes_completely(path, shape)

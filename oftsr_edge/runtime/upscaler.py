@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from oftsr_edge.contract import ModelSpec
-from oftsr_edge.errors import OftsrError
+from oftsr_edge.errors import NotEnoughMemoryError, OftsrError
 from oftsr_edge.few_step import check_steps
 from oftsr_edge.fileio import sha256_file
-from oftsr_edge.runtime import image_io, provenance
+from oftsr_edge.runtime import image_io, image_limits, memory, provenance
 from oftsr_edge.runtime.backends.base import Backend
 from oftsr_edge.runtime.backends.options import Auto, BackendOptions, as_options
 from oftsr_edge.runtime.backends.select import find_fp32_sibling, open_backend
@@ -37,6 +37,7 @@ from oftsr_edge.runtime.image_io import resize_alpha
 from oftsr_edge.runtime.memory import TileChoice
 from oftsr_edge.runtime.model_probe import check_scale
 from oftsr_edge.runtime.models import resolve_model
+from oftsr_edge.runtime.threads import is_thread_start_failure, thread_start_error
 from oftsr_edge.runtime.tiling.policy import AUTO, TilingPolicy, profile_tile_of
 from oftsr_edge.runtime.tiling.tiler import NonFiniteOutputError, ProgressFn, Tiler
 
@@ -241,30 +242,58 @@ class Upscaler:
         if target.resolve() == source.resolve():
             raise OftsrError(f"{target}: output would overwrite its input")
         start = time.perf_counter()
-        pixels = image_io.read_image(source)
         t_used, seed_used = self._settings(t, seed)
+        height, width, itemsize, channels = image_io.image_layout(source)
+        self.check_image_fits(source, target, height, width, itemsize, channels)
+        pixels = image_io.read_image(source)
         result, choice = self._upscale(pixels, t_used, seed_used, progress)
-        record = self.file_record(_file_sha256(source), t_used, seed_used, seed is None, choice)
+        encoding = provenance.encoding(target, png_compression, quality, 8 * pixels.dtype.itemsize)
+        record = self.file_record(_file_sha256(source), t_used, seed_used, seed is None, choice, encoding)
         image_io.write_image(
             target, result, note=provenance.encode(record), png_compression=png_compression, quality=quality
         )
         return FileResult(source, target, pixels.shape[:2], result.shape[:2], time.perf_counter() - start)
 
-    def record(self, source: str | Path, t: float | None = None, seed: int | None = 0) -> dict:
-        """The provenance record ``upscale_file(source, ..., t, seed)`` would write now (seed None = random)."""
+    def record(
+        self, source: str | Path, t: float | None = None, seed: int | None = 0, target: str | Path | None = None,
+        *, png_compression: int = image_io.PNG_COMPRESSION, quality: int | None = None,
+    ) -> dict:  # fmt: skip
+        """The provenance record ``upscale_file(source, target, t, seed)`` would write now (seed None = random;
+        ``target`` None = a PNG, whose encoding the record then holds)."""
         t_used = self.spec.default_t if t is None else check_t(t)
         seed_used = 0 if seed is None else resolve_seed(seed)
         height, width, itemsize, channels = image_io.image_layout(source)
         choice = self.plan(height, width, itemsize, channels)
-        return self.file_record(_file_sha256(Path(source)), t_used, seed_used, seed is None, choice)
+        encoding = provenance.encoding(target or "x.png", png_compression, quality, 8 * itemsize)
+        return self.file_record(_file_sha256(Path(source)), t_used, seed_used, seed is None, choice, encoding)
 
-    def file_record(self, input_sha256: str, t: float, seed: int, random_seed: bool, choice: TileChoice) -> dict:
-        """The record of an output made from an input with this sha256, with ``choice``'s tiling."""
+    def file_record(
+        self, input_sha256: str, t: float, seed: int, random_seed: bool, choice: TileChoice,
+        encoding: dict | None = None,
+    ) -> dict:  # fmt: skip
+        """The record of an output made from an input with this sha256, with ``choice``'s tiling, written with
+        ``encoding`` (:func:`~oftsr_edge.runtime.provenance.encoding`)."""
         tile = choice.tile[0] if choice.tile[0] == choice.tile[1] else choice.tile
         return provenance.make_record(
             input_sha256, self.model_sha256, t, seed, random_seed, tile, choice.overlap, self.backend_name,
-            solver_steps=self.solver_steps,
+            solver_steps=self.solver_steps, encoding=encoding,
         )  # fmt: skip
+
+    def check_image_fits(
+        self, source: str | Path, target: str | Path | None, height: int, width: int, itemsize: int = 1,
+        channels: int = 3, choice: TileChoice | None = None,
+    ) -> TileChoice:  # fmt: skip
+        """Refuse an LR image of ``height × width`` whose output ``target``'s format cannot hold or that needs more
+        memory than there is (one line, before anything is allocated); returns its tiling."""
+        s = self.spec.scale
+        if target is not None:
+            image_limits.check_output_size(Path(target), height * s, width * s, channels, itemsize)
+        what = f"{source} ({width}x{height} -> {width * s}x{height * s})"
+        image_limits.check_memory(what, memory.host_bytes(self.spec, (height, width), itemsize, channels))
+        choice = choice or self.plan(height, width, itemsize, channels)
+        if not self._policy.on_gpu:  # on the CPU the network's working memory is RAM too
+            image_limits.check_memory(what, choice.peak_bytes)
+        return choice
 
     @property
     def model_sha256(self) -> str | None:
@@ -293,10 +322,25 @@ class Upscaler:
     ) -> tuple[np.ndarray, TileChoice]:
         pixels = check_image(image)
         height, width, channels = pixels.shape
+        choice = self.check_image_fits("image", None, height, width, pixels.dtype.itemsize, channels)
+        try:
+            return self._upscale_checked(pixels, image.ndim, choice, t, seed, progress)
+        except MemoryError:  # the estimate was short: still one line, and the caller's run goes on
+            raise NotEnoughMemoryError(
+                f"image {width}x{height}: out of memory while upscaling ({choice.describe()})"
+            ) from None
+        except RuntimeError as exc:  # "can't start new thread" from the tiler's or the converter's workers
+            if is_thread_start_failure(exc):
+                raise thread_start_error(exc) from None
+            raise
+
+    def _upscale_checked(
+        self, pixels: np.ndarray, ndim: int, choice: TileChoice, t: float, seed: int, progress: ProgressFn | None
+    ) -> tuple[np.ndarray, TileChoice]:
+        height, width, channels = pixels.shape
         colour = 3 if channels >= 3 else 1
         s = self.spec.scale
         out = np.empty((height * s, width * s, channels), dtype=pixels.dtype)
-        choice = self.plan(height, width, pixels.dtype.itemsize, channels)
         try:
             self.tiler_for(choice).upscale(pixels[..., :colour], t, seed, progress=progress, out=out[..., :colour])
         except NonFiniteOutputError:
@@ -305,7 +349,7 @@ class Upscaler:
             self.tiler_for(choice).upscale(pixels[..., :colour], t, seed, progress=progress, out=out[..., :colour])
         if channels in (2, 4):
             out[..., colour] = resize_alpha(pixels[..., colour], s)
-        return (out[..., 0] if image.ndim == 2 else out), choice
+        return (out[..., 0] if ndim == 2 else out), choice
 
     def _fall_back_to_fp32(self) -> None:
         spec, model = self.spec, self.model_path

@@ -110,7 +110,7 @@ class RayUpscaler:
     def _write(self, source: Path, pixels: np.ndarray | None, out: dict[str, list[Any]]) -> Path:
         """Upscale one file into its output (atomic, with the settings record), unless the output is current."""
         target = self.target_for(source)
-        record = self.upscaler.record(source, self.t, self.seed)
+        record = self.upscaler.record(source, self.t, self.seed, target)
         if not self.overwrite and provenance.is_current(target, record):
             out["status"].append("skipped")
             return target

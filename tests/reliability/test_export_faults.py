@@ -104,4 +104,7 @@ def test_an_export_names_its_staging_folder_with_its_owner(
 
     monkeypatch.setattr(commands, "publish", spy)
     assert run_main(capsys, "export", str(model), "-o", str(tmp_path / "out"), "--precision", "fp32").code == 0
-    assert len(seen) == 1 and f".{os.getpid()}." in seen[0] and seen[0].endswith(TEMP_SUFFIX), seen
+    from oftsr_edge.fileio import owner_token
+
+    assert owner_token().startswith(f"{os.getpid()}-")
+    assert len(seen) == 1 and f".{owner_token()}." in seen[0] and seen[0].endswith(TEMP_SUFFIX), seen

@@ -57,14 +57,19 @@ def test_same_settings_skip_and_any_change_rewrites(capsys, tmp_path: Path, tiny
         assert code == 0 and "upscaled 1 image(s)" in stdout and "1 rewritten" in stdout, change
 
 
-def test_random_seed_overwrite_and_bmp_never_skip(capsys, tmp_path: Path, tiny_onnx_fp32: Path) -> None:
+def test_random_seed_and_overwrite_never_skip_and_bmp_needs_overwrite(
+    capsys, tmp_path: Path, tiny_onnx_fp32: Path
+) -> None:
     src = photo(tmp_path / "a.png")
-    for extra in (("--seed", "random"), ("--overwrite",), ("-f", "bmp")):
+    for extra in (("--seed", "random"), ("--overwrite",), ("-f", "bmp", "--overwrite")):
         out = tmp_path / f"out{len(extra)}{extra[-1]}"
         assert upscale(capsys, src, "-o", out, "--model", tiny_onnx_fp32, *extra)[0] == 0
         code, stdout, _ = upscale(capsys, src, "-o", out, "--model", tiny_onnx_fp32, *extra)
         assert code == 0 and "upscaled 1 image(s)" in stdout, extra
-    assert read_note(tmp_path / "out1bmp" / "a.bmp") is None  # BMP has no place for a record
+    bmp = tmp_path / "out3--overwrite" / "a.bmp"
+    assert read_note(bmp) is None  # BMP has no place for a record: it cannot be told from a file not ours
+    code, _, err = upscale(capsys, src, "-o", bmp.parent, "--model", tiny_onnx_fp32, "-f", "bmp")
+    assert code == 2 and "holds no oftsr-edge settings record" in err and "--overwrite replaces it" in err
     assert read_record(tmp_path / "out2random" / "a.png")["random_seed"] is True
 
 
@@ -78,7 +83,7 @@ def test_every_noted_format_keeps_its_record(tmp_path: Path, tiny_onnx_fp32: Pat
     src = photo(tmp_path / "in.png", (20, 28, 3), np.uint16)  # a 16-bit PNG output goes through png16
     with Upscaler(tiny_onnx_fp32) as up:
         up.upscale_file(src, tmp_path / name, t=0.2, seed=4)
-        assert read_record(tmp_path / name) == up.record(src, t=0.2, seed=4)
+        assert read_record(tmp_path / name) == up.record(src, t=0.2, seed=4, target=tmp_path / name)
     assert read_image(tmp_path / name).shape[:2] == (80, 112)
 
 

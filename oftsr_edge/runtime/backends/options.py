@@ -35,6 +35,10 @@ class _Checked:
         for name in ("device", "threads"):
             if hasattr(self, name):
                 object.__setattr__(self, name, check_int(name, getattr(self, name), 0))
+        if getattr(self, "threads", 0):  # never more threads than cores this process may use (a warning says so)
+            from oftsr_edge.runtime.threads import clamp_threads
+
+            object.__setattr__(self, "threads", clamp_threads(self.threads))
         cache_dir = getattr(self, "cache_dir", None)
         if cache_dir is not None:
             object.__setattr__(self, "cache_dir", Path(cache_dir))
@@ -45,7 +49,7 @@ class OrtCpu(_Checked):
     """ONNX Runtime on the CPU."""
 
     name: ClassVar[str] = "ort-cpu"
-    threads: int = 0  # intra-op threads; 0 = ONNX Runtime's default (one per physical core)
+    threads: int = 0  # intra-op threads; 0 = one per usable core (affinity and cgroup quota)
     io_binding: bool = False  # reuse bound I/O buffers: the GPU code path, on the CPU only to test it
     bake_t: bool = True  # a session per t with t as a constant: the FiLM folds into the convs (baked_inputs.py)
 

@@ -18,11 +18,15 @@ import warnings
 
 from oftsr_edge.contract import ModelSpec
 from oftsr_edge.runtime import memory
+from oftsr_edge.runtime.checks import OptionError
 from oftsr_edge.runtime.noise import NoiseCache
 from oftsr_edge.runtime.tiling.geometry import default_overlap, round_up
 from oftsr_edge.runtime.tiling.tiler import RunFn, StepFn, Tiler
 
 AUTO = "auto"
+#: An automatic tiling may compute at most 1 + this many times the image's pixels: beyond, the overlap dominates
+#: every tile (``--overlap 200`` in an 8 MiB budget made 3906 tiles) and the run is refused instead.
+MAX_WASTE = 3.0
 
 
 class TilingPolicy:
@@ -76,6 +80,12 @@ class TilingPolicy:
             )  # fmt: skip
             if state:  # the K-step states cost the same whatever the tiling: they come off the budget first
                 choice = dataclasses.replace(choice, peak_bytes=choice.peak_bytes + state, budget_bytes=budget)
+            if not choice.whole and choice.waste > MAX_WASTE:
+                raise OptionError(
+                    f"LR {height}x{width}: within a {budget / memory.MIB:,.0f} MiB memory budget the only tiling "
+                    f"with overlap {self.overlap} is {choice.tiles} tiles computing {1 + choice.waste:.0f}x the "
+                    "image's pixels; lower --overlap or raise --memory-budget"
+                )
             if choice.peak_bytes > budget:
                 warnings.warn(f"LR {height}x{width}: no tiling fits the memory budget; trying {choice.describe()}",
                               RuntimeWarning, stacklevel=3)  # fmt: skip
