@@ -29,6 +29,10 @@ import pytest
 pytest_plugins = ("pytester",)  # tests/test_skip_rules.py runs these rules in a scratch project
 
 REPO = Path(__file__).resolve().parents[1]
+# `--backend auto` on a CPU picks the engine and precision measured fastest on the machine
+# (runtime/backends/cpu_choice.py): off for the suite, so no test's output depends on the machine's speed; the tests
+# of that choice turn it on with their own cache folder. Subprocess CLIs inherit it.
+os.environ["OFTSR_AUTO_MEASURE"] = "0"
 PHOTOS = REPO / "tests" / "data" / "photos"
 DEVICE_MARKERS = ("gpu", "tensorrt")
 #: what the base install (``pip install .``) brings: a skip for one of these missing is never an optional extra
