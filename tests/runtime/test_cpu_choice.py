@@ -130,3 +130,19 @@ def test_bench_shows_the_cached_choice(timing_on: Path, capsys: pytest.CaptureFi
     assert f"auto for {default_name()} on this CPU: ort-cpu int8" in done.out
     done = run_main(capsys, *args[:-1], "ort-cpu")
     assert "auto for" not in done.out  # only when auto is benchmarked
+
+
+def test_the_upscale_command_lets_auto_choose_the_precision_of_a_bundled_name(
+    timing_on: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oftsr_edge.fileio import sha256_file
+    from oftsr_edge.runtime.image_io import write_image
+    from oftsr_edge.runtime.provenance import read_record
+
+    seed_cache(ort_candidates(), "ort-cpu", "int8")
+    source = write_image(tmp_path / "a.png", np.random.default_rng(0).integers(0, 256, (20, 24, 3), np.uint8))
+    for backend, wanted in (("auto", "int8"), ("ort-cpu", "fp32")):
+        done = run_main(capsys, "upscale", str(source), "-o", str(tmp_path / backend), "--backend", backend, "-q")
+        assert done.code == 0, done.err
+        record = read_record(tmp_path / backend / "a.png")
+        assert record is not None and record["model_sha256"] == sha256_file(DEFAULT.files[wanted])
