@@ -61,7 +61,7 @@ EOF
 }
 
 unmount_below() {  # whatever an interrupted run left mounted inside $1 (never delete through a bind of /dev)
-    findmnt -rn -o TARGET | grep -F "$1/" | sort -r | while read -r m; do umount -l "$m" || true; done
+    { findmnt -rn -o TARGET | grep -F "$1/" || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
 }
 remove() { unmount_below "$1"; rm -rf --one-file-system "$1"; }
 
