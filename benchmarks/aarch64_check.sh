@@ -97,8 +97,9 @@ for m in proc dev sys; do
 done
 arm() { chroot "$ROOTFS" env -i HOME=/root PATH=/opt/oftsr/bin:/usr/bin:/bin LANG=C.UTF-8 "$@"; }
 [ -x "$ROOTFS/opt/oftsr/bin/python" ] || arm python3 -m venv /opt/oftsr
-arm pip install -q --no-index --find-links /wheels --force-reinstall --no-deps /wheels/oftsr_edge-*.whl
-arm pip install -q --no-index --find-links /wheels oftsr-edge pytest hypothesis
+WHEEL=$(cd "$ROOTFS/wheels" && ls oftsr_edge-*.whl)  # its name, as the emulated side sees it under /wheels
+arm pip install -q --no-index --find-links /wheels --force-reinstall --no-deps "/wheels/$WHEEL"
+arm pip install -q --no-index --find-links /wheels "/wheels/$WHEEL" pytest hypothesis
 arm python -c 'import platform, numpy, onnxruntime, PIL; print("+ on", platform.machine(), "python",
     platform.python_version(), "numpy", numpy.__version__, "onnxruntime", onnxruntime.__version__, "Pillow",
     PIL.__version__)'
