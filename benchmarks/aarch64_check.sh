@@ -16,6 +16,11 @@ REPO=$PWD
 CACHE=${OFTSR_AARCH64_CACHE:-$REPO/.aarch64}
 ROOTFS=$CACHE/rootfs
 CROP=${OFTSR_AARCH64_CROP:-48}
+# onnxruntime 1.23+ crashes while loading its native module under Debian 12's qemu-user (7.2), before any of our
+# code runs; 1.22.0 (and 1.19.2, the newest for JetPack 5's Python 3.8) load. OFTSR_AARCH64_ORT= takes PyPI's newest.
+ORT=${OFTSR_AARCH64_ORT-1.22.0}
+ORT_REQ=()
+[ -z "$ORT" ] || ORT_REQ=("onnxruntime==$ORT")
 die() { echo "aarch64_check: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (chroot, binfmt_misc, mmdebstrap)"
@@ -86,7 +91,8 @@ git ls-files -z | tar -c --null -T - | tar -x -C "$ROOTFS/src"
 python3 -m pip wheel -q --no-deps -w "$ROOTFS/wheels" "$ROOTFS/src"
 python3 -m pip download -q --only-binary=:all: --python-version "$ARM_PY" --implementation cp \
     --platform manylinux_2_28_aarch64 --platform manylinux_2_27_aarch64 --platform manylinux_2_17_aarch64 \
-    --platform manylinux2014_aarch64 -d "$ROOTFS/wheels" "$ROOTFS"/wheels/oftsr_edge-*.whl pytest hypothesis
+    --platform manylinux2014_aarch64 -d "$ROOTFS/wheels" "$ROOTFS"/wheels/oftsr_edge-*.whl pytest hypothesis \
+    "${ORT_REQ[@]}"
 rm -rf "$ROOTFS/src/build" "$ROOTFS"/src/*.egg-info
 
 MOUNTS=()
@@ -99,7 +105,7 @@ arm() { chroot "$ROOTFS" env -i HOME=/root PATH=/opt/oftsr/bin:/usr/bin:/bin LAN
 [ -x "$ROOTFS/opt/oftsr/bin/python" ] || arm python3 -m venv /opt/oftsr
 WHEEL=$(cd "$ROOTFS/wheels" && ls oftsr_edge-*.whl)  # its name, as the emulated side sees it under /wheels
 arm pip install -q --no-index --find-links /wheels --force-reinstall --no-deps "/wheels/$WHEEL"
-arm pip install -q --no-index --find-links /wheels "/wheels/$WHEEL" pytest hypothesis
+arm pip install -q --no-index --find-links /wheels "/wheels/$WHEEL" pytest hypothesis "${ORT_REQ[@]}"
 arm python -c 'import platform, numpy, onnxruntime, PIL; print("+ on", platform.machine(), "python",
     platform.python_version(), "numpy", numpy.__version__, "onnxruntime", onnxruntime.__version__, "Pillow",
     PIL.__version__)'
