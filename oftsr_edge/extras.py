@@ -28,3 +28,16 @@ def require(extra: str, *modules: str) -> None:
             f"this command needs {', '.join(missing)}, which is not installed: "
             f"pip install 'oftsr-edge[{extra}]' (install torch==2.13.0 first if the extra needs torch)"
         )
+
+
+def require_tensorrt() -> None:
+    """Raise :class:`MissingExtraError` unless TensorRT's Python bindings import. No extra holds them (PyPI's
+    ``tensorrt`` wheels do not fit a Jetson), so the line says where they come from instead of an extra."""
+    try:
+        require("trt", "tensorrt")
+    except MissingExtraError:
+        raise MissingExtraError(
+            "this command needs tensorrt (TensorRT's Python bindings), which is not installed: on a Jetson it comes "
+            "with JetPack (sudo apt install python3-libnvinfer), on a desktop GPU from NVIDIA (pip install tensorrt); "
+            "see docs/jetson.md"
+        ) from None

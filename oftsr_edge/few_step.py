@@ -22,9 +22,8 @@ it as one tiled pass per call, the state blended between passes like the output.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Callable, Tuple, TypeVar
 
 import numpy as np
 
@@ -32,7 +31,7 @@ from oftsr_edge.errors import OftsrError
 
 X = TypeVar("X")
 #: ``run_step(lr, noise, t, state, r) -> (hr, next_state)``: one call of a format-2 graph on float32 arrays
-GraphStep = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+GraphStep = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
 MAX_STEPS = 64
 
 

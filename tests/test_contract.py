@@ -197,7 +197,7 @@ def test_precision_is_checked_when_asked(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("via", ["auto", *READERS])
 def test_missing_corrupt_and_truncated_files(tmp_path: Path, via: str) -> None:
-    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx" if via == "onnx" else "onnxruntime")
     with pytest.raises(OftsrError, match="no such model file"):
         read_spec(tmp_path / "missing.onnx", via=via)
     with pytest.raises(OftsrError, match="no such model file"):

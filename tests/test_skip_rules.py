@@ -55,3 +55,45 @@ def test_a_wrong_data_folder_is_a_usage_error(project: pytest.Pytester, monkeypa
     result = project.runpytest_subprocess("-q")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*OFTSR_DATA=*nowhere has no val/ folder*"])
+
+
+EXTRA_TESTS = '''
+import pytest
+
+def test_needs_an_extra():
+    pytest.importorskip("oftsr_no_such_extra_module")
+
+def test_claims_an_importable_module():
+    pytest.skip("could not import 'json': pretending")
+
+def test_needs_a_base_dependency():
+    pytest.skip("could not import 'numpy': a base dependency is never optional")
+'''
+
+
+@pytest.mark.parametrize("mode", ["1", "base"])
+def test_base_mode_lets_a_really_missing_extra_skip_and_nothing_else(project: pytest.Pytester, monkeypatch,
+                                                                     mode: str) -> None:  # fmt: skip
+    project.makepyfile(test_extra=EXTRA_TESTS)
+    monkeypatch.setenv("OFTSR_STRICT_SKIPS", mode)
+    result = project.runpytest_subprocess("-q", "test_extra.py")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = result.stdout.str()
+    assert "test_claims_an_importable_module:" in out and "test_needs_a_base_dependency:" in out
+    assert ("test_needs_an_extra:" in out) == (mode == "1")
+    result.stdout.fnmatch_lines([f"*OFTSR_STRICT_SKIPS={mode}: {3 if mode == '1' else 2} test(s) skipped*"])
+
+
+def test_base_mode_passes_when_only_missing_extras_skip(project: pytest.Pytester, monkeypatch) -> None:
+    project.makepyfile(test_extra="import pytest\n\ndef test_x():\n    pytest.importorskip('oftsr_no_such_extra')\n")
+    monkeypatch.setenv("OFTSR_STRICT_SKIPS", "base")
+    result = project.runpytest_subprocess("-q", "test_extra.py")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(skipped=1)
+
+
+def test_an_unknown_strict_mode_is_a_usage_error(project: pytest.Pytester, monkeypatch) -> None:
+    monkeypatch.setenv("OFTSR_STRICT_SKIPS", "yes")
+    result = project.runpytest_subprocess("-q")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*OFTSR_STRICT_SKIPS='yes'*use 1*or base*"])

@@ -23,6 +23,12 @@ from oftsr_edge.runtime.devices import choose_preset
 
 GIB = 1 << 30
 EXAMPLE = "examples/kodim23_lr.png"
+#: where TensorRT comes from: no oftsr-edge extra holds it ([trt] is cuda-python and Polygraphy only)
+TRT_SOURCE = "it comes with JetPack on a Jetson, from NVIDIA's packages on a desktop (docs/jetson.md)"
+OPENVINO_MISSING = (
+    "OpenVINO not installed: pip install 'oftsr-edge[openvino]' (on x86 CPUs often the faster engine, int8 "
+    "especially; --backend auto then times it against ONNX Runtime once)"
+)
 
 
 @dataclass
@@ -110,11 +116,12 @@ def runs(facts: dict[str, Fact]) -> list[dict[str, Any]]:
     """Per bundled model and backend: the precisions that run here, or why not."""
     ort = _value(facts, "onnxruntime")
     providers = set((ort or {}).get("providers") or [])
+    openvino = _value(facts, "openvino")
     gpus = _gpus(facts)
     version = _trt_version(facts)
     trt_missing = None
     if version is None:
-        trt_missing = "TensorRT not importable"
+        trt_missing = f"TensorRT not importable: {TRT_SOURCE}"
     elif (version.major, version.minor) < MIN_SUPPORTED:
         trt_missing = f"TensorRT {version} is older than 8.5"
     elif not _value(facts, "cuda_python"):
@@ -144,6 +151,8 @@ def runs(facts: dict[str, Fact]) -> list[dict[str, Any]]:
                 reasons.append(f"{precision}: {_problem(str(exc))}")
         rows.append({"model": model["name"], "backend": "trt", "precisions": ok,
                      "why": trt_missing or "; ".join(reasons)})  # fmt: skip
+        rows.append({"model": model["name"], "backend": "openvino", "precisions": files if openvino else [],
+                     "why": "" if openvino else OPENVINO_MISSING})  # fmt: skip
     return rows
 
 
@@ -181,8 +190,10 @@ def next_steps(facts: dict[str, Fact], example: bool = False, device: int = 0) -
                          "then activate it and install oftsr-edge in it"), cpu]  # fmt: skip
         if jetson:
             return [Step("sudo apt install python3-libnvinfer",
-                         "TensorRT's Python bindings come with JetPack (apt), not from PyPI"), cpu]  # fmt: skip
-        return [Step("pip install tensorrt", "NVIDIA's TensorRT wheels for desktop GPUs (x86_64)"),
+                         "TensorRT's Python bindings come with JetPack (apt), not from PyPI nor an oftsr-edge "
+                         "extra (docs/jetson.md)"), cpu]  # fmt: skip
+        return [Step("pip install tensorrt", "NVIDIA's TensorRT wheels for desktop GPUs (x86_64), not an oftsr-edge "
+                     "extra (docs/tensorrt.md; on a Jetson, JetPack's: docs/jetson.md)"),
                 Step(_upscale(example, "ort-cuda"), "or, with pip install onnxruntime-gpu, ONNX Runtime on the GPU")]
     if version is not None and (version.major, version.minor) < MIN_SUPPORTED:
         return [cpu, Step("upgrade to JetPack 5.1 or newer", f"TensorRT {version} predates the tensor-name API")]
@@ -242,8 +253,14 @@ def notes(facts: dict[str, Fact]) -> list[str]:
     if jetson:
         found.append("before benchmarking: sudo nvpmodel -q (then the MAXN mode) and sudo jetson_clocks "
                      "(docs/jetson.md)")  # fmt: skip
+    openvino = _value(facts, "openvino")
+    if openvino:
+        found.append(f"OpenVINO {openvino.get('version')} is installed: --backend openvino runs it, and --backend "
+                     "auto on a CPU times it against ONNX Runtime once per model and runs the faster")  # fmt: skip
+    elif not _gpus(facts) and (_value(facts, "python") or {}).get("machine") in ("x86_64", "AMD64"):
+        found.append(OPENVINO_MISSING)
     for name, fact in facts.items():
-        if not fact.ok and name not in ("tensorrt", "cuda_python", "gpus", "auto_tile"):
+        if not fact.ok and name not in ("tensorrt", "cuda_python", "gpus", "auto_tile", "openvino"):
             found.append(f"probe {name} failed: {fact.error}")
     return found
 

@@ -26,7 +26,7 @@ def _why(fact: Fact | None) -> str:
 def _system(given: dict[str, Fact]) -> list[str]:
     missing = Fact(False, None, "not probed")
     facts = {name: given.get(name, missing) for name in (
-        "python", "packages", "onnxruntime", "tensorrt", "cuda_python", "gpus", "jetson", "memory")}  # fmt: skip
+        "python", "packages", "onnxruntime", "openvino", "tensorrt", "cuda_python", "gpus", "jetson", "memory")}  # fmt: skip
     lines = []
     py = facts["python"].value if facts["python"].ok else None
     if py:
@@ -40,6 +40,9 @@ def _system(given: dict[str, Fact]) -> list[str]:
     ort = facts["onnxruntime"]
     text = f"{ort.value['version']}: {', '.join(ort.value['providers'])}" if ort.ok else f"not usable ({ort.error})"
     lines.append(f"ONNX Runtime  {text}")
+    ov = facts["openvino"]
+    lines.append(f"OpenVINO      {ov.value['version']}: {', '.join(ov.value['devices'])}" if ov.ok and ov.value
+                 else f"OpenVINO      {ov.error or 'not probed'}")  # fmt: skip
     trt = facts["tensorrt"]
     system = ((trt.value or {}).get("system_bindings") or []) if isinstance(trt.value, dict) else []
     text = f"{trt.value['version']} ({trt.value['path']})" if trt.ok else f"not usable: {trt.error}"
@@ -94,6 +97,10 @@ def render_text(facts: dict[str, Fact], advice: Advice) -> str:
         lines.append(f"Auto tile     {auto.value['model']}: largest tile {auto.value['largest_tile']} within "
                      f"{_gib(auto.value['budget_bytes'])} of RAM (--tile auto)" if auto.ok else
                      f"Auto tile     not available: {auto.error}")  # fmt: skip
+    auto_backend = facts.get("auto_backend")
+    if auto_backend is not None:
+        lines.append(f"Auto backend  {auto_backend.value['summary']}" if auto_backend.ok else
+                     f"Auto backend  not known: {auto_backend.error}")  # fmt: skip
     lines += ["", "What runs where (bundled models; trt = an engine built here with 'oftsr-edge build')"]
     for row in advice.runs:
         runs = ", ".join(row["precisions"]) or "—"

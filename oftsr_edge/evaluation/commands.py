@@ -130,6 +130,11 @@ def bench(
         raise OftsrError("nothing was benchmarked: " + "; ".join(result.notes))
     click.echo(bench_markdown(result))
     payload = result.to_dict()
+    if "auto" in cfg.backends:
+        from oftsr_edge.runtime.backends.cpu_choice import describe
+
+        payload["auto_choice"] = [describe(m or None) for m in (models or (None,))]
+        click.echo("\n".join(payload["auto_choice"]))
     if photos is not None:
         from oftsr_edge.evaluation.e2e import bench_folder, e2e_markdown
         from oftsr_edge.runtime.image_io import list_images

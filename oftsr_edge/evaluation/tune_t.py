@@ -15,8 +15,8 @@ user can see when it was not.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Callable, Dict
 
 from oftsr_edge.errors import OftsrError
 
@@ -25,7 +25,7 @@ METRICS = ("psnr_y", "ssim_y", "niqe", "lpips")
 _INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0
 
 #: evaluate(t) -> metrics of the whole validation set at t, e.g. {"psnr_y": 28.1, "niqe": 5.3}
-Evaluator = Callable[[float], dict[str, float]]
+Evaluator = Callable[[float], Dict[str, float]]
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Dict
 
 import numpy as np
 
 from oftsr_edge.errors import OftsrError
 
-Feed = dict[str, np.ndarray]
+Feed = Dict[str, np.ndarray]
 
 
 def psnr_unit(a: np.ndarray, b: np.ndarray) -> float:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Tuple
 
 import numpy as np
 
@@ -38,7 +38,7 @@ from oftsr_edge.export.check_data import (
     synthetic_tiles,
 )
 
-RunnerSpec = tuple[str, str, Path]
+RunnerSpec = Tuple[str, str, Path]
 
 
 def _ort_session(path: Path) -> Any:

@@ -40,7 +40,7 @@ class RunOptions:
     """One run as the command line asked for it: text already parsed, values checked by whoever uses them (the
     backend options when made, the Upscaler for the tiling, t and the seed)."""
 
-    model: Path
+    model: str | Path | None  # a path, a bundled name, or None (the bundled default)
     backend: BackendOptions
     tile: int | str = "auto"  # LR tile edge, 0 = whole image, "auto" = per image from the memory budget
     overlap: int | None = None  # None = 16 with auto, else tile/8, at least 8
@@ -136,8 +136,9 @@ def upscale(
         return
     fmt = fmt.lower()
     jobs = plan_jobs(tuple(inputs) + tuple(extra_inputs), output, recursive, suffix, fmt, folder=folder_output)
+    resolve_model(model)  # a wrong name or path is one line before any input is read
     options = RunOptions(
-        model=resolve_model(model),
+        model=model,  # as given: a bundled name lets --backend auto choose among its precision files
         backend=backend_options,
         tile=tile,
         overlap=overlap,

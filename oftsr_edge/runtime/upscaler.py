@@ -30,6 +30,7 @@ from oftsr_edge.few_step import check_steps
 from oftsr_edge.fileio import sha256_file
 from oftsr_edge.runtime import image_io, image_limits, memory, provenance
 from oftsr_edge.runtime.backends.base import Backend
+from oftsr_edge.runtime.backends.cpu_choice import resolve_auto
 from oftsr_edge.runtime.backends.options import Auto, BackendOptions, as_options
 from oftsr_edge.runtime.backends.select import find_fp32_sibling, open_backend
 from oftsr_edge.runtime.checks import OptionError, check_image, check_int, check_t, check_tile, resolve_seed
@@ -86,6 +87,9 @@ class Upscaler:
         self._check_tiling(tile, overlap, batch_size, memory_budget, solver_steps)
         self.model_path: Path | None = resolve_model(model)
         self.fp32_fallback = fp32_fallback
+        chosen = resolve_auto(model, self.model_path, self._options)  # auto on a CPU: measured once, cached
+        if chosen is not None:
+            self.model_path, self._options = chosen
         opened = open_backend(self.model_path, self._options, tile=self._profile_arg, batch=self.batch_size)
         try:
             check_scale(opened, self.model_path)  # a model whose metadata lies fails here, in one line

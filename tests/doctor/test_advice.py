@@ -48,6 +48,7 @@ def facts(
     system_site: bool | None = None,
     providers: tuple[str, ...] = ("CPUExecutionProvider",),
     models: list[dict[str, Any]] | None = None,
+    openvino: str | None = None,
 ) -> dict[str, Fact]:
     gpu_fact = Fact(True, {"source": "cuda-python", "gpus": gpus}) if gpus else Fact(False, None, "no CUDA device")
     return {
@@ -55,6 +56,8 @@ def facts(
                               "system_site_packages": system_site, "machine": "aarch64", "system": "Linux"}),
         "packages": Fact(True, {"numpy": "1.26.4"}),
         "onnxruntime": Fact(True, {"version": "1.20.0", "providers": list(providers)}),
+        "openvino": Fact(True, {"version": openvino, "devices": ["CPU"]}) if openvino
+        else Fact(False, None, "not installed (ModuleNotFoundError): pip install 'oftsr-edge[openvino]'"),
         "tensorrt": Fact(True, {"version": trt, "path": "/x", "system_bindings": list(system_bindings)}) if trt
         else Fact(False, {"system_bindings": list(system_bindings)}, trt_error),
         "cuda_python": Fact(True, {"module": "cuda.bindings.runtime"}) if cuda else Fact(False, None, "not installed"),
@@ -83,8 +86,25 @@ def test_cpu_box_upscales_on_the_cpu() -> None:
     assert _next(advice) == "oftsr-edge upscale examples/kodim23_lr.png -o kodim23_x4.png --backend ort-cpu"
     assert advice.preset is None and advice.device.startswith("CPU only")
     assert _row(advice, "ort-cpu")["precisions"] == ["fp32"]
-    assert _row(advice, "trt") == {**_row(advice, "trt"), "precisions": [], "why": "TensorRT not importable"}
+    trt = _row(advice, "trt")
+    assert trt["precisions"] == [] and trt["why"].startswith("TensorRT not importable")
+    assert "JetPack" in trt["why"] and "docs/jetson.md" in trt["why"] and "[trt]" not in trt["why"]
     assert advise(facts()).steps[0].command.startswith("oftsr-edge upscale INPUT.png -o OUTPUT.png")
+
+
+def test_openvino_is_named_when_installed_and_suggested_on_an_x86_cpu_when_not() -> None:
+    x86 = facts()
+    x86["python"].value["machine"] = "x86_64"
+    without = advise(x86)
+    row = _row(without, "openvino")
+    assert row["precisions"] == [] and "pip install 'oftsr-edge[openvino]'" in row["why"]
+    assert any("oftsr-edge[openvino]" in n for n in without.notes)
+    with_ov = advise({**x86, "openvino": Fact(True, {"version": "2025.1.0", "devices": ["CPU"]})})
+    default = next(m for m in BUNDLED if m["default"])
+    row = next(r for r in with_ov.runs if r["backend"] == "openvino" and r["model"] == default["name"])
+    assert row["precisions"] == [p for p in ("fp32", "fp16", "int8") if p in default["files"]] and not row["why"]
+    assert any("OpenVINO 2025.1.0 is installed" in n and "--backend auto" in n for n in with_ov.notes)
+    assert not any("probe openvino failed" in n for n in without.notes)  # missing is advice, not a failure
 
 
 def test_jetson_venv_that_cannot_see_jetpacks_tensorrt() -> None:

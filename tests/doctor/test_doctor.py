@@ -45,7 +45,7 @@ def test_json_report_on_stdout_is_valid_and_complete(capsys: pytest.CaptureFixtu
     assert all(set(f) == {"ok", "value", "error"} for f in data["facts"].values())
     assert data["next"] == data["steps"][0] and data["next"]["command"]
     assert data["facts"]["python"]["value"]["version"] == ".".join(map(str, sys.version_info[:3]))
-    assert {r["backend"] for r in data["runs"]} == {"ort-cpu", "ort-cuda", "ort-trt", "trt"}
+    assert {r["backend"] for r in data["runs"]} == {"ort-cpu", "ort-cuda", "ort-trt", "trt", "openvino"}
     assert data["facts"]["onnxruntime"]["ok"] and "CPUExecutionProvider" in data["facts"]["onnxruntime"]["value"]["providers"]
 
 

@@ -218,7 +218,7 @@ def test_upscale_command_runs_k_steps_and_records_them(tmp_path: Path, tiny_mean
 
 
 def test_openvino_runs_both_formats_like_onnx_runtime(tiny_meanflow_onnx: Path, photo: np.ndarray) -> None:
-    pytest.importorskip("openvino", reason="OpenVINO is part of the [dev] extra: pip install -e '.[dev]'")
+    pytest.importorskip("openvino", reason="could not import 'openvino' (in the [dev] extra: pip install -e '.[dev]')")
     from oftsr_edge.runtime.backends.options import OpenVino
 
     with Upscaler(tiny_meanflow_onnx, OpenVino(threads=1), tile=16, overlap=8, solver_steps=2) as ov:

@@ -10,7 +10,7 @@ import pytest
 
 from oftsr_edge.runtime.backends.options import OrtCpu
 
-ray = pytest.importorskip("ray", reason="Ray is part of the [dev] extra: pip install -e '.[dev]'")
+ray = pytest.importorskip("ray", reason="could not import 'ray' (in the [dev] extra: pip install -e '.[dev]')")
 # Ray Data reads its own deprecated settings when a context is copied; nothing here uses them
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

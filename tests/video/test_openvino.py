@@ -15,7 +15,7 @@ from oftsr_edge.runtime.image_io import read_image
 from oftsr_edge.runtime.upscaler import Upscaler
 from tests.helpers.cli import assert_one_line_error, run_main
 
-pytest.importorskip("openvino", reason="OpenVINO is part of the [dev] extra: pip install -e '.[dev]'")
+pytest.importorskip("openvino", reason="could not import 'openvino' (in the [dev] extra: pip install -e '.[dev]')")
 
 
 def psnr(a: np.ndarray, b: np.ndarray, peak: float = 255.0) -> float:

@@ -16,7 +16,7 @@ from oftsr_edge.runtime.video_command import VideoJob, upscale_video, video_targ
 from oftsr_edge.runtime.video_io import probe, read_record
 from tests.video.clips import audio_packets, make_clip, video_frames
 
-pytest.importorskip("av", reason="PyAV is part of the [dev] extra: pip install -e '.[dev]'")
+pytest.importorskip("av", reason="could not import 'av' (in the [dev] extra: pip install -e '.[dev]')")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from tests.helpers.cli import assert_one_line_error, run_main
 from tests.video.clips import audio_packets, make_clip, video_frames
 
-pytest.importorskip("av", reason="PyAV is part of the [dev] extra: pip install -e '.[dev]'")
+pytest.importorskip("av", reason="could not import 'av' (in the [dev] extra: pip install -e '.[dev]')")
 
 
 @pytest.fixture(scope="module")

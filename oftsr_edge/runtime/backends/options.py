@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Union
 
 from oftsr_edge.runtime.checks import OptionError, check_int
 
@@ -123,9 +123,9 @@ class Auto(_Checked):
 
 
 #: Options of one ONNX Runtime execution provider (what ``OrtBackend`` opens).
-OrtOptions = OrtCpu | OrtCuda | OrtTensorRT
+OrtOptions = Union[OrtCpu, OrtCuda, OrtTensorRT]
 #: Anything a model can be opened with.
-BackendOptions = Auto | OrtAuto | OrtCpu | OrtCuda | OrtTensorRT | TensorRT | OpenVino
+BackendOptions = Union[Auto, OrtAuto, OrtCpu, OrtCuda, OrtTensorRT, TensorRT, OpenVino]
 
 _BY_NAME: dict[str, type[Any]] = {
     cls.name: cls for cls in (Auto, OrtAuto, TensorRT, OrtCpu, OrtCuda, OrtTensorRT, OpenVino)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from oftsr_edge.contract import ModelSpec, read_spec
 from oftsr_edge.errors import MissingExtraError, OftsrError
-from oftsr_edge.extras import require
+from oftsr_edge.extras import require_tensorrt
 from oftsr_edge.runtime.backends.base import Backend
 from oftsr_edge.runtime.backends.options import (
     Auto,
@@ -45,11 +45,12 @@ def _check_model_path(path: Path) -> None:
 
 def _require_tensorrt() -> None:
     try:
-        require("trt", "tensorrt")
+        require_tensorrt()
     except MissingExtraError:
         raise MissingExtraError(
-            "backend 'trt' needs TensorRT's Python bindings (tensorrt + cuda-python), which are not installed: "
-            "pip install 'oftsr-edge[trt]' (on Jetson: JetPack's python3-libnvinfer), or use --backend ort"
+            "backend 'trt' needs TensorRT's Python bindings, which are not installed: on a Jetson they come with "
+            "JetPack (sudo apt install python3-libnvinfer), on a desktop GPU from NVIDIA (pip install tensorrt), "
+            "see docs/jetson.md; or use --backend ort"
         ) from None
 
 

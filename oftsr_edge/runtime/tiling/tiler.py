@@ -13,9 +13,9 @@ tile-independent (docs/architecture.md §3, §6).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable, Tuple
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from oftsr_edge.runtime.tiling.geometry import TilePlan, plan_axis
 #: ``run(lr, noise, t) -> hr`` on float32 NCHW arrays: a backend's ``run`` or any function with that contract.
 RunFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 #: ``run_step(lr, noise, t, state, r) -> (hr, next_state)``: one call of a two-time graph (contract format 2).
-StepFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+StepFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
 #: ``progress(done_tiles, total_tiles)``, called after each tile is blended in (K passes count K × the tiles).
 ProgressFn = Callable[[int, int], None]
 
@@ -249,10 +249,8 @@ class _Run:
         self.noise.clear()
 
     def _execute_pipelined(self) -> None:
-        with (
-            ThreadPoolExecutor(1, thread_name_prefix="oftsr-tile-prep") as prep,
-            ThreadPoolExecutor(1, thread_name_prefix="oftsr-tile-blend") as blend,
-        ):
+        with ThreadPoolExecutor(1, thread_name_prefix="oftsr-tile-prep") as prep, \
+                ThreadPoolExecutor(1, thread_name_prefix="oftsr-tile-blend") as blend:  # fmt: skip
             ready = prep.submit(self._prepare_group, 0, self.buffers[0])
             blended = None
             for g in range(len(self.groups)):

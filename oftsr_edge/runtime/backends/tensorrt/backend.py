@@ -30,7 +30,7 @@ import numpy as np
 
 from oftsr_edge.contract import INPUT_LR, INPUT_NOISE, INPUT_T, OUTPUT_HR, io_shapes
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.extras import require
+from oftsr_edge.extras import require_tensorrt
 from oftsr_edge.runtime.backends.base import Backend
 from oftsr_edge.runtime.backends.tensorrt.cuda_probe import cuda_check, require_cudart, require_gpu
 from oftsr_edge.runtime.backends.tensorrt.engine_cache import (
@@ -97,7 +97,7 @@ class TensorRTBackend(Backend):
         if not self.engine_path.is_file():
             raise OftsrError(f"{self.engine_path}: no such engine file")
         sidecar = read_sidecar(self.engine_path)
-        require("trt", "tensorrt")
+        require_tensorrt()
         import tensorrt as trt
 
         cudart = require_cudart()

@@ -7,8 +7,7 @@ TensorRT. ``trt`` is always passed in: nothing here imports TensorRT.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Callable
 
 Log = Callable[[str], None]
 

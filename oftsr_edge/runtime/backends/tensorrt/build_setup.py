@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 from oftsr_edge.contract import ModelSpec, read_spec
-from oftsr_edge.extras import require
+from oftsr_edge.extras import require_tensorrt
 from oftsr_edge.runtime.backends.tensorrt.cuda_probe import GpuProbe, import_cudart, probe_gpus
 from oftsr_edge.runtime.backends.tensorrt.onnx_choice import OnnxChoice, choose_onnx, resolve_source
 from oftsr_edge.runtime.backends.tensorrt.versions import TrtVersion
@@ -86,7 +86,7 @@ def prepare_build(
     injectable for tests."""
     source = resolve_source(model)
     if trt is None:
-        require("trt", "tensorrt")
+        require_tensorrt()
         import tensorrt as trt
     version = TrtVersion.parse(str(trt.__version__))
     choice = choose_onnx(version, source, precision, read_spec)

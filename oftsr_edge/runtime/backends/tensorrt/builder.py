@@ -22,7 +22,7 @@ from typing import Any
 
 from oftsr_edge.contract import INPUT_NAMES, OUTPUT_NAMES, ModelSpec, read_spec
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.extras import require
+from oftsr_edge.extras import require_tensorrt
 from oftsr_edge.fileio import sha256_file, write_bytes_atomic
 from oftsr_edge.runtime.backends.tensorrt.build_log import Log, progress_monitor, trt_logger
 from oftsr_edge.runtime.backends.tensorrt.cuda_probe import GpuInfo, cuda_check, require_cudart, require_gpu
@@ -215,7 +215,7 @@ def build_engine_with_config(
     check_one_step(spec, onnx_path)
     profile = config.profile(spec)
     workspace = config.workspace_bytes
-    require("trt", "tensorrt")
+    require_tensorrt()
     import tensorrt as trt
 
     plan = plan_build(str(trt.__version__), spec.precision, config.precision)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Tuple
 
 from oftsr_edge.contract import (
     CHANNELS,
@@ -29,7 +30,7 @@ from oftsr_edge.errors import OftsrError
 LEVELS = ("min", "opt", "max")
 
 #: an ``lr`` shape without its fixed channel count: (N, h, w)
-LrShape = tuple[int, int, int]
+LrShape = Tuple[int, int, int]
 
 
 def tensor_shapes(n: int, h: int, w: int, scale: int, two_time: bool = False) -> dict[str, tuple[int, ...]]:
