@@ -146,3 +146,33 @@ def test_the_upscale_command_lets_auto_choose_the_precision_of_a_bundled_name(
         assert done.code == 0, done.err
         record = read_record(tmp_path / backend / "a.png")
         assert record is not None and record["model_sha256"] == sha256_file(DEFAULT.files[wanted])
+
+
+def test_a_candidate_that_fails_is_left_out_and_every_backend_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from oftsr_edge.errors import OftsrError
+
+    closed: list[str] = []
+
+    class Fake:
+        def __init__(self, label: str) -> None:
+            self.label = label
+
+        def close(self) -> None:
+            closed.append(self.label)
+
+    def fake_timer(candidate: Candidate, threads: int, tile: int) -> tuple[Fake, object]:
+        if candidate.precision == "fp16":
+            raise OftsrError("cannot open")
+        calls = {"n": 0}
+
+        def call() -> None:
+            calls["n"] += 1
+            if candidate.precision == "int8" and calls["n"] > 1:  # opens, then fails while timed
+                raise OftsrError("inference failed")
+
+        return Fake(candidate.label), call
+
+    monkeypatch.setattr(cpu_choice, "_timer", fake_timer)
+    ms = cpu_choice.measure(ort_candidates(), 1, tile=16, runs=2)
+    assert set(ms) == {"ort-cpu fp32"}
+    assert sorted(closed) == ["ort-cpu fp32", "ort-cpu int8"]

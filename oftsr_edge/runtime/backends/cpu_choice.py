@@ -172,8 +172,8 @@ def cached(found: list[Candidate], threads: int) -> CpuChoice | None:
     return CpuChoice(choice.engine, choice.precision, str(match.path), choice.ms, choice.tile, choice.measured_at)
 
 
-def _timer(candidate: Candidate, threads: int, tile: int) -> Callable[[], None]:
-    """One call of ``candidate`` on a ``tile``² input, ready to time."""
+def _timer(candidate: Candidate, threads: int, tile: int) -> tuple[Any, Callable[[], None]]:
+    """The open backend of ``candidate`` and one call of it on a ``tile``² input, ready to time."""
     from oftsr_edge.runtime.backends.options import OpenVino, OrtCpu
     from oftsr_edge.runtime.backends.select import open_backend
 
@@ -185,24 +185,34 @@ def _timer(candidate: Candidate, threads: int, tile: int) -> Callable[[], None]:
     lr = rng.random((1, 3, tile, tile), dtype=np.float32)
     noise = rng.standard_normal((1, 3, tile * scale, tile * scale), dtype=np.float32)
     t = np.full((1,), 0.5, np.float32)
-    return lambda: backend.run(lr, noise, t)
+    return backend, lambda: backend.run(lr, noise, t)
 
 
 def measure(found: list[Candidate], threads: int, tile: int = MEASURE_TILE, runs: int = MEASURE_RUNS) -> dict[str, float]:
-    """label -> fastest of ``runs`` calls in ms; a candidate that fails to open or run is left out."""
-    calls: dict[str, Callable[[], None]] = {}
-    for candidate in found:
-        try:
-            calls[candidate.label] = _timer(candidate, threads, tile)
-            calls[candidate.label]()  # untimed: first-call allocations, OpenVINO's shape compile
-        except OftsrError:
-            calls.pop(candidate.label, None)
-    times: dict[str, list[float]] = {label: [] for label in calls}
-    for _ in range(runs):  # interleaved rounds, so a burst of other load hits every candidate alike
-        for label, call in calls.items():
-            start = time.perf_counter()
-            call()
-            times[label].append((time.perf_counter() - start) * 1000)
+    """label -> fastest of ``runs`` calls in ms; a candidate that fails to open or run is left out (timing is
+    only a choice: it must never be why an upscale fails)."""
+    opened: dict[str, tuple[Any, Callable[[], None]]] = {}
+    times: dict[str, list[float]] = {}
+    try:
+        for candidate in found:
+            try:
+                opened[candidate.label] = _timer(candidate, threads, tile)
+                opened[candidate.label][1]()  # untimed: first-call allocations, OpenVINO's shape compile
+                times[candidate.label] = []
+            except OftsrError:
+                continue
+        for _ in range(runs):  # interleaved rounds, so a burst of other load hits every candidate alike
+            for label in list(times):
+                start = time.perf_counter()
+                try:
+                    opened[label][1]()
+                except OftsrError:
+                    del times[label]
+                    continue
+                times[label].append((time.perf_counter() - start) * 1000)
+    finally:
+        for backend, _ in opened.values():
+            backend.close()
     return {label: min(ms) for label, ms in times.items() if ms}
 
 
