@@ -91,6 +91,8 @@ TERMS: dict[str, Term] = {
     "--train-base": _t("Fine-tune the pretrained base network together with the flow teacher", "flag"),
     "--pretrained": _t("A published state dict for the config's pretrained base network (local file)", "path"),
     "--steps": _t("Total optimizer steps", "int"),
+    "--recipe": _t("Training recipe of a bundled model (settings, schedule, steps)", "text"),
+    "--budget": _t("Share of the recipe's steps", "text"),
     "--crop": _t("HR crop size in pixels", "int"),
     "--learning-rate": _t("Adam learning rate", "float"),
     "--warmup": _t("Linear learning-rate warm-up steps", "int"),

@@ -36,9 +36,11 @@ def make_record(
     overlap: int,
     backend: str,
     solver_steps: int = 1,
+    auto: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The record of one output; ``model_sha256`` None (a backend without a model file) never matches."""
-    return {
+    """The record of one output; ``model_sha256`` None (a backend without a model file) never matches. ``auto``:
+    what ``--model auto`` found in the input and chose (:mod:`oftsr_edge.runtime.auto_model`), when it chose."""
+    record = {
         "input_sha256": input_sha256,
         "model_sha256": model_sha256,
         "t": float(t),
@@ -50,6 +52,9 @@ def make_record(
         "backend": backend,
         "version": __version__,
     }
+    if auto is not None:
+        record["model_choice"] = dict(auto)
+    return record
 
 
 def encode(record: dict[str, Any]) -> str:

@@ -261,9 +261,10 @@ class Upscaler:
     def file_record(self, input_sha256: str, t: float, seed: int, random_seed: bool, choice: TileChoice) -> dict:
         """The record of an output made from an input with this sha256, with ``choice``'s tiling."""
         tile = choice.tile[0] if choice.tile[0] == choice.tile[1] else choice.tile
+        auto = (getattr(self, "auto_choices", None) or {}).get(input_sha256)  # --model auto's choice, if it chose
         return provenance.make_record(
             input_sha256, self.model_sha256, t, seed, random_seed, tile, choice.overlap, self.backend_name,
-            solver_steps=self.solver_steps,
+            solver_steps=self.solver_steps, auto=auto,
         )  # fmt: skip
 
     @property
