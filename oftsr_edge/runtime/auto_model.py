@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +52,7 @@ class Evidence:
     """What was measured on one input (None = not applicable, e.g. no JPEG tables in a PNG)."""
 
     fmt: str
-    jpeg_quality: Optional[int] = None
+    jpeg_quality: int | None = None
     lossy_webp: bool = False
     noise_sigma: float = 0.0
     blockiness: float = 1.0
@@ -76,19 +76,19 @@ class Choice:
 
     kind: str  # "clean" or "lossy"
     model: str
-    t: Optional[float]
+    t: float | None
     reason: str
 
     def line(self, name: str) -> str:
         t = "its default t" if self.t is None else f"t = {self.t:g}"
         return f"{name}: {self.kind} ({self.reason}) -> {self.model} at {t}"
 
-    def record(self) -> Dict[str, Any]:
+    def record(self) -> dict[str, Any]:
         """What goes into the output's settings record."""
         return {"kind": self.kind, "model": self.model, "reason": self.reason}
 
 
-def jpeg_quality(tables: Dict[int, Any]) -> Optional[int]:
+def jpeg_quality(tables: dict[int, Any]) -> int | None:
     """The IJG quality whose scaled standard luma table has the sum of ``tables[0]``; None without one."""
     luma = tables.get(0) if isinstance(tables, dict) else None
     if luma is None or len(luma) != 64:
@@ -154,7 +154,7 @@ def blockiness(luma: np.ndarray) -> float:
     return float(np.mean(ratios)) if ratios else 1.0
 
 
-def measure(pixels: np.ndarray, fmt: str = "array", quality: Optional[int] = None, lossy_webp: bool = False
+def measure(pixels: np.ndarray, fmt: str = "array", quality: int | None = None, lossy_webp: bool = False
             ) -> Evidence:
     luma = _luma_crop(pixels)
     return Evidence(fmt, quality, lossy_webp, noise_sigma(luma), blockiness(luma))
@@ -167,7 +167,7 @@ def _webp_is_lossy(path: Path) -> bool:
     return data[:4] == b"RIFF" and data[8:12] == b"WEBP" and b"VP8 " in data[12:]
 
 
-def choose(evidence: Evidence, table: Dict[str, Dict[str, Any]]) -> Choice:
+def choose(evidence: Evidence, table: dict[str, dict[str, Any]]) -> Choice:
     """The model (and t) of ``table`` (models.json's ``auto`` entry) for ``evidence``."""
     reasons = evidence.lossy_reasons()
     kind = "lossy" if reasons else "clean"
@@ -179,7 +179,7 @@ def choose(evidence: Evidence, table: Dict[str, Dict[str, Any]]) -> Choice:
     return Choice(kind, entry["model"], None if t is None else float(t), ", ".join(reasons))
 
 
-def choose_for_file(path: str | Path, table: Optional[Dict[str, Dict[str, Any]]] = None) -> Choice:
+def choose_for_file(path: str | Path, table: dict[str, dict[str, Any]] | None = None) -> Choice:
     """The choice for one image file: a JPEG below the clean quality or a lossy WebP is decided from its header;
     anything else is decoded (:func:`oftsr_edge.runtime.image_io.read_image`) and measured."""
     from oftsr_edge.runtime import image_io

@@ -244,7 +244,7 @@ def _auto_groups(jobs: list[Job]) -> list[tuple[str, float | None, list[Job], di
         if sha:
             group[1][sha] = choice.record()
         group[2].append(choice.line(job.source.name))
-    for (name, _), (group, _, lines) in by_model.items():
+    for (_name, _), (group, _, lines) in by_model.items():
         more = f" (and {len(group) - 1} more image(s) with this model)" if len(group) > 1 else ""
         click.echo(f"oftsr-edge: --model auto: {lines[0]}{more}; --model NAME chooses yourself")
     return [(name, t, group, choices) for (name, t), (group, choices, _) in by_model.items()]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -29,7 +29,7 @@ def _key(param: click.Parameter) -> str:
     return (longs[0] if longs else param.opts[0]).lstrip("-")
 
 
-def explicit_values(ctx: click.Context) -> Dict[str, Any]:
+def explicit_values(ctx: click.Context) -> dict[str, Any]:
     """{option key: value} of the recipe options typed on the command line (or set in the environment)."""
     given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
     return {
@@ -39,8 +39,8 @@ def explicit_values(ctx: click.Context) -> Dict[str, Any]:
     }
 
 
-def plan(recipe: Recipe, role: str, factor: float, explicit: Dict[str, Any], out: Path
-         ) -> List[tuple[Path, Optional[Path], Dict[str, Any]]]:
+def plan(recipe: Recipe, role: str, factor: float, explicit: dict[str, Any], out: Path
+         ) -> list[tuple[Path, Path | None, dict[str, Any]]]:
     """(run folder, init-from folder, option values) of every phase of ``role`` ("teacher" or "student")."""
     stages = recipe.teacher if role == "teacher" else (recipe.student,)
     explicit = dict(explicit)

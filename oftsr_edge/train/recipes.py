@@ -17,12 +17,12 @@ A new model is a new entry in :data:`RECIPES` (and its card): nothing else chang
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 from oftsr_edge.errors import OftsrError
 
 #: named budgets; "small" is a quick check that a recipe trains (minutes on a CPU), "full" the card's run
-BUDGETS: Dict[str, float] = {"full": 1.0, "medium": 0.25, "small": 0.02}
+BUDGETS: dict[str, float] = {"full": 1.0, "medium": 0.25, "small": 0.02}
 
 #: options counted in steps, shortened with the budget below 1 (never below 1 step)
 _STEP_OPTIONS = ("warmup", "val-every", "ckpt-every")
@@ -34,16 +34,16 @@ class Stage:
     changes). ``folder``: None = the output folder itself (the last teacher stage, or the student); else a
     sub-folder ``stages/<folder>`` of it. ``init_from``: the folder name of an earlier stage."""
 
-    phases: Tuple[Dict[str, Any], ...]
-    folder: Optional[str] = None
-    init_from: Optional[str] = None
+    phases: tuple[dict[str, Any], ...]
+    folder: str | None = None
+    init_from: str | None = None
 
 
 @dataclass(frozen=True)
 class Recipe:
     name: str
     card: str  # the model card that describes the run (repository path)
-    teacher: Tuple[Stage, ...]
+    teacher: tuple[Stage, ...]
     student: Stage
     needs_lpips: bool = False  # a phase uses --lambda-lpips: LPIPS weights are needed before training starts
     about: str = field(default="")
@@ -60,7 +60,7 @@ _STUDENT = {
     "lambda-align": 0.01, "lambda-bc": 1.0, "method": "oftsr",
 }
 
-RECIPES: Dict[str, Recipe] = {
+RECIPES: dict[str, Recipe] = {
     "oftsr-flat48x8-x4": Recipe(
         name="oftsr-flat48x8-x4",
         card="docs/models/oftsr-flat48x8-x4.md",
@@ -111,7 +111,7 @@ def get_recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-def scaled(values: Dict[str, Any], factor: float) -> Dict[str, Any]:
+def scaled(values: dict[str, Any], factor: float) -> dict[str, Any]:
     """One phase's options at budget ``factor``: steps × factor; below 1 the warm-up, the EMA horizon and the
     validation/checkpoint intervals × factor too (each at least 1 step)."""
     out = dict(values)
@@ -127,7 +127,7 @@ def scaled(values: Dict[str, Any], factor: float) -> Dict[str, Any]:
     return out
 
 
-def phases(stage: Stage, factor: float = 1.0) -> list[Dict[str, Any]]:
+def phases(stage: Stage, factor: float = 1.0) -> list[dict[str, Any]]:
     """The full option values of each phase of ``stage`` (cumulative), at budget ``factor``."""
     out, current = [], {}
     for phase in stage.phases:
