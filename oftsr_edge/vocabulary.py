@@ -131,6 +131,7 @@ TERMS: dict[str, Term] = {
     "--fp16-min-psnr": _t("Refuse an FP16 model below this PSNR vs FP32 (dB)", "float"),
     "--int8-min-psnr": _t("Refuse an INT8 model below this PSNR vs FP32 (dB)", "float"),
     "--trt": _t("Also build TensorRT engines", "flag"),
+    "--bundled": _t("Allow a bundled model's name", "flag"),
     "--min": _t("lr shape at the profile's min", "text"),
     "--opt": _t("lr shape at the profile's opt", "text"),
     "--max": _t("lr shape at the profile's max", "text"),

@@ -125,6 +125,12 @@ def bench(
         device=device,
         solver_steps=solver_steps,
     )
+    if peers.strip().lower() == "auto":
+        from oftsr_edge.evaluation.ncnn_peers import HOW_TO, available
+
+        if not available():
+            _say(f"note: the trained Real-ESRGAN peers are not installed, so --peers auto times bicubic and random-weight "
+                 f"speed stand-ins only; to add them: {HOW_TO}")  # fmt: skip
     result = run_bench(cfg, open_upscaler, progress=_say)
     if not result.rows:
         raise OftsrError("nothing was benchmarked: " + "; ".join(result.notes))

@@ -16,7 +16,14 @@ from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import sha256_file
 from oftsr_edge.runtime import auto_model
 from oftsr_edge.runtime.auto_model import (
-    BLOCKINESS, JPEG_CLEAN_QUALITY, NOISE_SIGMA, choose, choose_for_file, inspect_header, jpeg_quality, measure,
+    BLOCKINESS,
+    JPEG_CLEAN_QUALITY,
+    NOISE_SIGMA,
+    choose,
+    choose_for_file,
+    inspect_header,
+    jpeg_quality,
+    measure,
 )
 from oftsr_edge.runtime.models import MODELS_DIR, auto_table, load_cards, resolve_model
 from oftsr_edge.runtime.provenance import read_record
