@@ -189,7 +189,11 @@ def find_bundled(text: str) -> tuple[ModelCard, str | None] | None:
 
 
 def resolve_model(model: str | os.PathLike | None = None) -> Path:
-    """The model file for a path, a bundled name, or None (the bundled default); anything else is one line."""
+    """The model file for a path, a bundled name, or None (the bundled default); anything else is one line.
+    ``"auto"`` (per input: :mod:`oftsr_edge.runtime.auto_model`) resolves here to the model it gives clean inputs:
+    a caller that cannot choose per input (a video, a frame stream) gets that one."""
+    if isinstance(model, str) and model.lower() == "auto" and not Path(model).is_file():
+        model = auto_table()["clean"]["model"]
     if model is None:
         path = bundled_cards()[default_name()].file()
     elif Path(model).is_file():
