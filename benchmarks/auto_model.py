@@ -40,6 +40,7 @@ def _score(hr_dir: Path, lr_dir: Path, out: Path, lpips: object | None) -> dict[
         hr = to_rgb8(read_image(next(hr_dir.glob(lr_path.stem + ".*"))))
         sr = to_rgb8(read_image(out / lr_path.name)) if out is not None else bicubic_upscale(
             to_rgb8(read_image(lr_path)), 4)
+        hr = hr[: sr.shape[0], : sr.shape[1]]  # an HR side that is not a multiple of the scale: cropped, as eval
         psnr.append(psnr_y(sr, hr, border=4))
         if lpips is not None:
             dist.append(lpips.distance(sr, hr))
