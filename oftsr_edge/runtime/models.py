@@ -169,12 +169,13 @@ def _auto_table(data: Any, cards: dict[str, ModelCard], source: str, default: st
     return data
 
 
-@functools.lru_cache(maxsize=1)
 def auto_table() -> dict[str, dict[str, Any]]:
-    """The bundled ``auto`` table (:mod:`oftsr_edge.runtime.auto_model`)."""
+    """The bundled ``auto`` table (:mod:`oftsr_edge.runtime.auto_model`); an installation without bundled models
+    says so in one line (from :func:`load_cards`)."""
+    cards = bundled_cards()  # checked (and the table validated) when the card file was loaded
     source = str(MODELS_DIR / CARDS_FILE)
     data = json.loads((MODELS_DIR / CARDS_FILE).read_text(encoding="utf-8")).get("auto")
-    return _auto_table(data, bundled_cards(), source, default_name())
+    return _auto_table(data, cards, source, default_name())
 
 
 def find_bundled(text: str) -> tuple[ModelCard, str | None] | None:
