@@ -99,5 +99,5 @@ def models(name: str | None) -> None:
         return
     header = ["name", "scale", "params", "GFLOPs/MP", "precisions", "degradation", "headline (fidelity / realism end)"]
     click.echo(table([_row(c, default) for c in cards.values()], header))
-    click.echo("* default (eval, bench, tune-t without --model). upscale and Upscaler() default to --model auto: "
+    click.echo("* default (eval, bench, tune-t without --model). upscale defaults to --model auto: "
                "per input, the model whose card says 'use for' it. 'oftsr-edge models NAME' shows a card.")

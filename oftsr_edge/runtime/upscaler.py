@@ -55,10 +55,10 @@ class FileResult:
 class Upscaler:
     """One model on one backend, ready to upscale arrays or files.
 
-    ``model``: None or "auto" = per image, the model ``--model auto`` picks (:mod:`~oftsr_edge.runtime.auto_model`:
-    ``oftsr-real-x4`` at t = 0 for JPEGs, lossy WebP, noisy or blocky images, else the bundled default; ``spec`` is
-    the default's, and frame streams use it), a bundled name (``oftsr-edge models`` lists them) or an ``.onnx`` /
-    ``.engine`` path. ``backend``: one of the options classes of :mod:`oftsr_edge.runtime.backends.options` (``OrtCpu(threads=4)``,
+    ``model``: None = the bundled default; "auto" = per image, the model ``upscale --model auto`` picks
+    (:mod:`~oftsr_edge.runtime.auto_model`: ``oftsr-real-x4`` at t = 0 for JPEGs, lossy WebP, noisy or blocky
+    images, else the bundled default, whose ``spec`` it reports and whose model frame streams use); a bundled name
+    (``oftsr-edge models`` lists them) or an ``.onnx`` / ``.engine`` path. ``backend``: one of the options classes of :mod:`oftsr_edge.runtime.backends.options` (``OrtCpu(threads=4)``,
     ``OrtCuda(device=1)``, ``TensorRT()``, ...) or its short name ("auto", "ort", "trt", "ort-cpu", "ort-cuda",
     "ort-trt"); ``backend_name`` says what was picked. ``tile`` (LR pixels): "auto" (or None, the default) = per
     image, one whole-image call when it fits ``memory_budget`` (bytes; None = half the free RAM, or free VRAM on
@@ -86,7 +86,8 @@ class Upscaler:
         self._options = as_options(backend)
         self._check_tiling(tile, overlap, batch_size, memory_budget, solver_steps)
         #: "auto" (the default): per image, the model models.json's auto table gives it (runtime/auto_model.py)
-        self.auto = model is None or (isinstance(model, str) and model.lower() == "auto" and not Path(model).is_file())
+        # None stays the bundled default: frame streams and video need one model for every frame
+        self.auto = isinstance(model, str) and model.lower() == "auto" and not Path(model).is_file()
         self._siblings: dict[str, Upscaler] = {}
         self.model_path: Path | None = resolve_model(model)
         self.fp32_fallback = fp32_fallback

@@ -116,14 +116,14 @@ def test_upscale_without_flags_chooses_per_input_prints_and_records(tmp_path: Pa
     assert record["model_sha256"] == sha256_file(resolve_model(table["clean"]["model"]))
 
 
-def test_the_api_default_is_auto_too(tmp_path: Path) -> None:
+def test_the_api_chooses_per_image_with_auto(tmp_path: Path) -> None:
     from oftsr_edge.runtime import Upscaler
 
     table = auto_table()
     rng = np.random.default_rng(1)
     noisy = np.clip(np.full((24, 24, 3), 128.0) + rng.normal(0, 12, (24, 24, 3)), 0, 255).astype(np.uint8)
     clean = _photo("kodim01.png")[:48, :48]
-    with Upscaler(tile=0) as up, Upscaler(table["lossy"]["model"], tile=0) as lossy, \
+    with Upscaler("auto", tile=0) as up, Upscaler(table["lossy"]["model"], tile=0) as lossy, \
             Upscaler(table["clean"]["model"], tile=0) as plain:  # fmt: skip
         assert up.auto and up.spec.name == table["clean"]["model"]
         assert np.array_equal(up.upscale(noisy), lossy.upscale(noisy, t=table["lossy"].get("t")))
@@ -132,3 +132,5 @@ def test_the_api_default_is_auto_too(tmp_path: Path) -> None:
         Image.fromarray(clean[:24, :24]).save(tmp_path / "in.jpg", quality=50)
         up.upscale_file(tmp_path / "in.jpg", tmp_path / "out.png")
         assert read_record(tmp_path / "out.png")["model_choice"]["model"] == table["lossy"]["model"]
+    with Upscaler(tile=0) as plain_default:  # None stays one model: frame streams need one model per stream
+        assert not plain_default.auto
