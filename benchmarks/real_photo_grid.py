@@ -9,6 +9,13 @@ margin keeps borders out of view), so the grid costs seconds even with Real-ESRG
         --models oftsr-real-x4,oftsr-small-x4 -o docs/images/real_rocket.png
 
 ``--window Y,X,SIZE`` is in input (LR) pixels; ``--peers`` takes the eval command's peer names (``none`` to skip).
+
+``--no-flags`` makes the other picture: one row per photo (each with its own ``--window``, in order): the input,
+bicubic, what ``oftsr-edge upscale PHOTO`` gives with no flags (``--model auto`` decides from the whole file, as the
+command does), and the bundled default forced at its default t::
+
+    python benchmarks/real_photo_grid.py examples/real/rocket.jpg examples/real/chelsea_q60.jpg --no-flags \
+        --window 128,298,48 --window 100,170,48 -o docs/images/real_no_flags.png
 """
 
 from __future__ import annotations
@@ -43,18 +50,24 @@ def padded_window(image: np.ndarray, window: tuple[int, int, int]) -> tuple[np.n
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("image", type=Path)
-    parser.add_argument("--window", type=parse_window, required=True, help="Y,X,SIZE in input pixels")
+    parser.add_argument("image", type=Path, nargs="+")
+    parser.add_argument("--window", type=parse_window, required=True, action="append", help="Y,X,SIZE in input pixels")
+    parser.add_argument("--no-flags", action="store_true", help="rows: input, bicubic, no flags, the default")
     parser.add_argument("--models", default="oftsr-real-x4", help="comma list of bundled names or .onnx paths")
     parser.add_argument("--t", default="0,0.5,1", help="comma list of t values per model")
     parser.add_argument("--peers", default="realesrgan-ncnn,realesr-anime-ncnn")
     parser.add_argument("--zoom", type=int, default=1)
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
-
-    image = to_rgb8(read_image(args.image))
-    piece, (oy, ox) = padded_window(image, args.window)
-    scale, size = 4, args.window[2]
+    if args.no_flags:
+        no_flags_grid(args.image, args.window, args.zoom, args.output)
+        return
+    if len(args.image) != 1 or len(args.window) != 1:
+        raise SystemExit("one image and one --window (several only with --no-flags)")
+    image = to_rgb8(read_image(args.image[0]))
+    window = args.window[0]
+    piece, (oy, ox) = padded_window(image, window)
+    scale, size = 4, window[2]
     crop = (oy * scale, ox * scale, size * scale)
     lr_view = piece.repeat(scale, axis=0).repeat(scale, axis=1)  # nearest neighbour: the input's own pixels
     first: list[tuple[str, np.ndarray]] = [("input (nearest)", lr_view), ("bicubic", bicubic_upscale(piece, scale))]
@@ -73,6 +86,31 @@ def main() -> None:
             rows.append(crop_row([(f"{name} t={t:g}", upscaler.upscale(piece, t=t, seed=0)) for t in t_values],
                                  crop, args.zoom))
     print(f"wrote {write_png(stack_rows(rows), args.output)}")
+
+
+def no_flags_grid(paths: list[Path], windows: list[tuple[int, int, int]], zoom: int, output: Path) -> None:
+    """One row per photo: input, bicubic, the no-flag choice, the bundled default at its default t."""
+    from oftsr_edge.runtime.auto_model import choose_for_file
+    from oftsr_edge.runtime.models import default_name
+
+    if len(paths) != len(windows):
+        raise SystemExit(f"{len(paths)} photos but {len(windows)} --window values")
+    rows = []
+    for path, window in zip(paths, windows):
+        piece, (oy, ox) = padded_window(to_rgb8(read_image(path)), window)
+        crop = (oy * 4, ox * 4, window[2] * 4)
+        choice = choose_for_file(path)
+        with Upscaler(choice.model, "ort-cpu", tile=0) as chosen, Upscaler(default_name(), "ort-cpu", tile=0) as dflt:
+            t = chosen.spec.default_t if choice.t is None else choice.t
+            panels = [
+                (f"{path.name} (nearest)", piece.repeat(4, axis=0).repeat(4, axis=1)),
+                ("bicubic", bicubic_upscale(piece, 4)),
+                (f"no flags: {choice.model} t={t:g}", chosen.upscale(piece, t=t, seed=0)),
+                (f"{dflt.spec.name} t={dflt.spec.default_t:g}", dflt.upscale(piece, seed=0)),
+            ]
+        print(f"{path.name}: {choice.line(path.name)}")
+        rows.append(crop_row(panels, crop, zoom))
+    print(f"wrote {write_png(stack_rows(rows), output)}")
 
 
 if __name__ == "__main__":

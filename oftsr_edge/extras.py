@@ -25,7 +25,7 @@ def require(extra: str, *modules: str) -> None:
             missing.append(name)
     if missing:
         raise MissingExtraError(
-            f"this command needs {', '.join(missing)}, which is not installed: "
+            f"this command needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed: "
             f"pip install 'oftsr-edge[{extra}]' (install torch==2.13.0 first if the extra needs torch)"
         )
 

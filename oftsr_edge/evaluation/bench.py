@@ -163,24 +163,47 @@ class _Entry:
     on_gpu: bool
 
 
-def _measure_together(entries: list[_Entry], cfg: BenchConfig, batch: int, out_pixels: int) -> list[BenchRow]:
+def _calls(entries: list[_Entry], cfg: BenchConfig) -> int:
+    """How many calls :func:`_measure_together` makes: the progress bar's total."""
+    tiled = sum(1 for e in entries if e.tile_fn)
+    rounds = max(0, cfg.warmup - 1) + cfg.runs
+    return len(entries) + tiled + rounds * (tiled + len(entries))
+
+
+def _measure_together(entries: list[_Entry], cfg: BenchConfig, batch: int, out_pixels: int,
+                      label: str = "") -> list[BenchRow]:
     """Time our model and its peers *interleaved*, run by run, so a machine that slows down (shared CPUs, thermal
     throttling) slows every row alike and the ratios stay fair.
 
     First, per row, one untimed image call under a fresh RSS high-water mark gives the memory figures (and warms up);
     then the remaining warm-up calls; then ``runs`` rounds, each timing every row's tile call and image call once.
+    A progress bar (stderr, when it is a terminal) counts the calls and estimates the time left of this
+    configuration; its postfix names the row that ran last.
     """
-    memory = []
-    for e in entries:
-        rss = PeakRss()
-        e.image_fn()
-        if e.tile_fn:
-            e.tile_fn()
-        memory.append((rss.peak_mib(), rss.delta_mib(), rss.scope))
-    tile_fns = [e.tile_fn for e in entries]
-    image_fns = [e.image_fn for e in entries]
-    tile_stats = time_interleaved(tile_fns, cfg.runs, max(0, cfg.warmup - 1))
-    image_stats = time_interleaved(image_fns, cfg.runs, max(0, cfg.warmup - 1))
+    from tqdm import tqdm
+
+    bar = tqdm(total=_calls(entries, cfg), desc=label or "bench", unit="call", disable=None, leave=False)
+
+    def called(index: int) -> None:
+        bar.set_postfix_str(entries[index].base["model"], refresh=False)
+        bar.update(1)
+
+    try:
+        memory = []
+        for index, e in enumerate(entries):
+            rss = PeakRss()
+            e.image_fn()
+            called(index)
+            if e.tile_fn:
+                e.tile_fn()
+                called(index)
+            memory.append((rss.peak_mib(), rss.delta_mib(), rss.scope))
+        tile_fns = [e.tile_fn for e in entries]
+        image_fns = [e.image_fn for e in entries]
+        tile_stats = time_interleaved(tile_fns, cfg.runs, max(0, cfg.warmup - 1), called)
+        image_stats = time_interleaved(image_fns, cfg.runs, max(0, cfg.warmup - 1), called)
+    finally:
+        bar.close()
     rows = []
     for e, (peak, delta, scope), ts, im in zip(entries, memory, tile_stats, image_stats):
         rows.append(
@@ -295,8 +318,9 @@ def _bench_config(
         peers.append(peer)
         entries.append(_peer_entry(peer, model.backend_name, tile, overlap, batch, size, image))
     names = ", ".join([spec.name, *(p.label for p in peers)])
-    say(f"{model.backend_name} tile {tile} batch {batch} {size[0]}x{size[1]}: {names}")
-    rows = _measure_together(entries, cfg, batch, size[0] * size[1])
+    label = f"{model.backend_name} tile {tile} batch {batch} {size[0]}x{size[1]}"
+    say(f"{label}: {names}")
+    rows = _measure_together(entries, cfg, batch, size[0] * size[1], label)
     for peer, row in zip(peers, rows[1:]):
         rows[0].ratio_to_peers[peer.name] = rows[0].image_ms["p50_ms"] / row.image_ms["p50_ms"]
     return rows

@@ -125,6 +125,12 @@ def bench(
         device=device,
         solver_steps=solver_steps,
     )
+    if peers.strip().lower() == "auto":
+        from oftsr_edge.evaluation.ncnn_peers import HOW_TO, available
+
+        if not available():
+            _say(f"note: the trained Real-ESRGAN peers are not installed, so --peers auto times bicubic and random-weight "
+                 f"speed stand-ins only; to add them: {HOW_TO}")  # fmt: skip
     result = run_bench(cfg, open_upscaler, progress=_say)
     if not result.rows:
         raise OftsrError("nothing was benchmarked: " + "; ".join(result.notes))
@@ -394,13 +400,16 @@ def tune_t(
         return metrics
 
     result = search(evaluate_at, objective, grid=grid, refine=refine)
+    # only the metrics this search computed (NIQE and LPIPS only when the objective needs them)
+    shown = [(k, h) for k, h in (("psnr_y", "PSNR-Y"), ("ssim_y", "SSIM-Y"), ("niqe", "NIQE"), ("lpips", "LPIPS"))
+             if any(k in mm for _, _, mm in result.history)]  # fmt: skip
     rows = "\n".join(
-        f"| {t:.3f} | {loss:.4f} | "
-        + " | ".join(f"{mm.get(k, float('nan')):.4f}" for k in ("psnr_y", "ssim_y", "niqe"))
+        f"| {t:.3f} | {objective.shown(loss):.4f} | " + " | ".join(f"{mm[k]:.4f}" if k in mm else "-" for k, _ in shown)
         + " |"
         for t, loss, mm in sorted(result.history)
     )
-    click.echo("| t | objective | PSNR-Y | SSIM-Y | NIQE |\n|---|---|---|---|---|\n" + rows)
+    header = ["t", objective.column, *(h for _, h in shown)]
+    click.echo("| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n" + rows)
     click.echo(
         f"\nchosen t = {result.t:.3f} ({objective.describe()}: {', '.join(f'{k} {v:.4f}' for k, v in result.metrics.items())})"
     )

@@ -107,7 +107,7 @@ JS = """
     }
     function setRef() {
       var r = d.refs[+refSel.value];
-      imgB.src = r.src;
+      imgB.src = "t" in r ? d.student[r.t] : r.src;
       imgB.classList.toggle("lr", r.lr);
       tagB.textContent = r.label;
     }

@@ -166,6 +166,7 @@ def _viewer(
         f'<figure class="crop" data-ref="{k}"><div class="win"><img alt="zoomed {escape(r["label"])}"></div>'
         f"<figcaption>{escape(r['label'])}</figcaption></figure>"
         for k, r in enumerate(refs)
+        if "t" not in r  # the model at another t: compared in the stage, its crop is the student's own
     )
     name = escape(shown.name)
     return (
@@ -214,6 +215,9 @@ def render(result: EvalResult, images: hi.ReportImages, run: RunInfo) -> str:
             {"label": "HR", "src": shown.hr, "lr": False},
             {"label": "LR (nearest)", "src": shown.lr, "lr": True},
         ]
+        # the model itself at each t (by index into "student", not a second copy of the image): t = 0 against
+        # t = 1 side by side or swiped, the fidelity-realism trade in one view
+        refs += [{"label": f"{run.spec.name} t={label}", "t": i, "lr": False} for i, label in enumerate(t_labels)]
         baselines = [
             k for k, r in enumerate(refs) if getattr(kinds.get(r["label"]), "kind", "") == "baseline"
         ]

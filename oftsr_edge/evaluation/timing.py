@@ -83,22 +83,27 @@ def time_calls(
 
 
 def time_interleaved(
-    fns: Sequence[Callable[[], object] | None], runs: int, warmup: int = 1
+    fns: Sequence[Callable[[], object] | None], runs: int, warmup: int = 1,
+    on_call: Callable[[int], None] | None = None,
 ) -> list[TimingStats | None]:
     """Time several callables round-robin (warm-up rounds first): call i of every function runs under the same
-    machine conditions, so their ratio survives background load that comes and goes. None entries stay None."""
+    machine conditions, so their ratio survives background load that comes and goes. None entries stay None.
+    ``on_call(i)`` runs after each call of function i, outside the timed span (a progress bar)."""
     if runs < 1:
         raise ValueError("runs must be ≥ 1")
     live = [(i, fn) for i, fn in enumerate(fns) if fn is not None]
+    done = on_call or (lambda _i: None)
     for _ in range(warmup):
-        for _, fn in live:
+        for i, fn in live:
             fn()
+            done(i)
     seconds: dict[int, list[float]] = {i: [] for i, _ in live}
     for _ in range(runs):
         for i, fn in live:
             start = time.perf_counter()
             fn()
             seconds[i].append(time.perf_counter() - start)
+            done(i)
     return [TimingStats.from_seconds(seconds[i]) if i in seconds else None for i in range(len(fns))]
 
 

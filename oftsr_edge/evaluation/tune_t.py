@@ -55,6 +55,17 @@ class Objective:
             return "minimise NIQE"
         return f"{self.metric} closest to {self.value:g}"
 
+    @property
+    def column(self) -> str:
+        """The heading of the objective's column in the printed table (its value in its own sign)."""
+        if self.target == "value":
+            return f"|{self.metric} - {self.value:g}|"
+        return {"psnr": "PSNR-Y (max)", "niqe": "NIQE (min)"}[self.target]
+
+    def shown(self, loss: float) -> float:
+        """The objective as a reader expects it: PSNR positive (the search minimises its negative)."""
+        return -loss if self.target == "psnr" else loss
+
     def loss(self, metrics: dict[str, float]) -> float:
         """The number minimised; NaN/missing metrics count as +inf so they are never chosen."""
         value = metrics.get(self.needed_metric)

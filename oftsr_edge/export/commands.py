@@ -46,6 +46,7 @@ class ExportOptions:
     fp16_min_psnr: float
     int8_min_psnr: float
     default_steps: int = 1
+    name: str | None = None  # the model's name (None = the checkpoint's, or the .onnx input's)
 
 
 def _verify_variant(fp32: Path, other: Path, precision: str, opts: ExportOptions, minimum: float) -> None:
@@ -156,7 +157,7 @@ def write_variants(checkpoint: Path, staging: Path, opts: ExportOptions) -> tupl
         kind = f", two-time, default {opts.default_steps} step(s)" if model.two_time else ""
         click.echo(f"exporting {ckpt.path} (x{ckpt.scale}, opset {opts.opset}, tile {opts.tile}{kind})")
         export_onnx(checkpoint, staged["fp32"], opset=opts.opset, tile=opts.tile, default_t=opts.default_t,
-                    simplifier=opts.simplifier, default_steps=opts.default_steps)  # fmt: skip
+                    simplifier=opts.simplifier, default_steps=opts.default_steps, name=opts.name)  # fmt: skip
         spec = read_spec(staged["fp32"], allow_two_time=True)
         _verify_fp32(staged["fp32"], checkpoint)
     if "fp16" in opts.precisions:
@@ -233,6 +234,8 @@ def build_engines(paths: list[Path], batch: int) -> None:
 @option("--fp16-min-psnr", type=float, default=FP16_MIN_PSNR, show_default=True)
 @option("--int8-min-psnr", type=float, default=INT8_MIN_PSNR, show_default=True)
 @option("--trt", is_flag=True, detail="<name>_<precision>.engine, if TensorRT is importable")
+@option("--name", default=None, detail="default: the run folder's name; never a bundled model's")
+@option("--bundled", is_flag=True, detail="only for a new version of a bundled model")
 @option("--batch-size", type=click.IntRange(1), default=1, show_default=True,
         detail="tiles per engine call (with --trt)")
 def export(
@@ -251,6 +254,8 @@ def export(
     int8_min_psnr: float,
     trt: bool,
     batch_size: int,
+    name: str | None,
+    bundled: bool,
 ) -> None:
     """Export a student CHECKPOINT (run dir, checkpoint dir or weights file) to verified ONNX files.
 
@@ -266,12 +271,15 @@ def export(
     if calib is not None:
         list_images(calib)  # a missing or empty folder fails before any work
     from_onnx = checkpoint.suffix == ".onnx"
+    from oftsr_edge.export.naming import export_name
+
+    model_name = export_name(checkpoint, name, bundled)
     require("export", *(() if from_onnx else ("torch", "safetensors")), "onnx", "onnxruntime")
     from oftsr_edge.export.onnx_export import check_opset
 
     check_opset(opset)
     opts = ExportOptions(precisions, opset, tile, default_t, simplifier, calib, calib_tiles, calib_method,
-                         fp16_min_psnr, int8_min_psnr, default_steps)  # fmt: skip
+                         fp16_min_psnr, int8_min_psnr, default_steps, model_name)  # fmt: skip
     created = not output_dir.exists()
     output_dir.mkdir(parents=True, exist_ok=True)
     sweep_stale(output_dir)  # the staging folder of an export that was killed (SIGKILL, power loss)

@@ -63,9 +63,11 @@ def spec_from_checkpoint(
     tile: int = DEFAULT_TILE,
     default_t: float = DEFAULT_T,
     default_steps: int = DEFAULT_STEPS,
+    name: str | None = None,
 ) -> ModelSpec:
     """The fp32 model's metadata, filled from the checkpoint's config; bad knobs are one-line errors. A two-time
-    student gets contract format 2 (method meanflow, ``default_steps``); ``default_steps`` > 1 needs one."""
+    student gets contract format 2 (method meanflow, ``default_steps``); ``default_steps`` > 1 needs one.
+    ``name``: the model's name (None = the checkpoint's)."""
 
     config = ckpt.config
     model_cfg = ckpt.model_config
@@ -82,7 +84,7 @@ def spec_from_checkpoint(
     check_steps(default_steps, two_time, model=str(config.get("name") or ckpt.path))
     versions = {"format_version": contract.TWO_TIME_FORMAT_VERSION, "method": "meanflow"} if two_time else {}
     return ModelSpec(
-        name=str(config.get("name") or f"oftsr-{model_cfg.name}-x{ckpt.scale}"),
+        name=name or str(config.get("name") or f"oftsr-{model_cfg.name}-x{ckpt.scale}"),
         scale=ckpt.scale,
         sigma_p=ckpt.sigma_p,
         multiple_of=multiple,
@@ -245,8 +247,10 @@ def export_onnx(
     default_t: float = DEFAULT_T,
     simplifier: str = "onnxslim",
     default_steps: int = DEFAULT_STEPS,
+    name: str | None = None,
 ) -> Path:
-    """Export a student checkpoint to the fp32 ONNX file ``output`` (simplified, checked, metadata embedded).
+    """Export a student checkpoint to the fp32 ONNX file ``output`` (simplified, checked, metadata embedded);
+    ``name`` (None = the checkpoint's) is the model's name in its metadata.
 
     Numerical verification against PyTorch is separate (:func:`oftsr_edge.export.verify.verify_against_torch`),
     so fixtures can export quickly; the CLI runs both.
@@ -255,7 +259,8 @@ def export_onnx(
 
     check_opset(opset)
     model, ckpt = load_student(checkpoint)
-    spec = spec_from_checkpoint(ckpt, opset=opset, tile=tile, default_t=default_t, default_steps=default_steps)
+    spec = spec_from_checkpoint(ckpt, opset=opset, tile=tile, default_t=default_t, default_steps=default_steps,
+                                name=name)
     proto = simplify(trace(model, spec.multiple_of, opset), simplifier)
     name_io_dims(proto, spec.scale)
     return write_model(proto, Path(output), spec)

@@ -74,7 +74,9 @@ def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: objec
         "default: the model's (1; one-step models take 1 only)")
 @option("--seed", type=Values(int, many=False, minimum=0, words=("random",)), default="0", show_default=True,
         detail="of the noise: an integer, or 'random' (a random seed's output is never reused)")
-@option("--model", default=None, detail="default: the bundled default model")
+@option("--model", default="auto", show_default=True,
+        detail="auto = per input: oftsr-real-x4 at t = 0 for JPEG, lossy WebP, noisy or blocky inputs, else the "
+        "bundled default (README: Which model)")
 @option("--scale", type=int, default=None, detail="must be the model's (a check for scripts from other tools)")
 @option("--backend", type=Values(str, many=False, choices=BACKEND_NAMES), default="auto", show_default=True)
 @option("--device", type=int, default=None, detail="default 0; GPU backends and auto only")
@@ -136,36 +138,81 @@ def upscale(
         return
     fmt = fmt.lower()
     jobs = plan_jobs(tuple(inputs) + tuple(extra_inputs), output, recursive, suffix, fmt, folder=folder_output)
-    resolve_model(model)  # a wrong name or path is one line before any input is read
-    options = RunOptions(
-        model=model,  # as given: a bundled name lets --backend auto choose among its precision files
-        backend=backend_options,
-        tile=tile,
-        overlap=overlap,
-        batch_size=batch_size,
-        t=t,
-        solver_steps=solver_steps,
-        seed=None if seed == "random" else int(seed),
-        scale=scale,
-        overwrite=overwrite,
-        quiet=quiet,
-        memory_budget_mib=memory_budget,
-        write=WriteOptions(png_compression, quality),
-    )
+    if model is not None and model.lower() != "auto":
+        resolve_model(model)  # a wrong name or path is one line before any input is read
+    given = dict(seed=seed, solver_steps=solver_steps, scale=scale, overwrite=overwrite, quiet=quiet, tile=tile,
+                 memory_budget=memory_budget, png_compression=png_compression, quality=quality, overlap=overlap,
+                 batch_size=batch_size)  # fmt: skip
     limit = image_io.max_pixels()
+    failed = 0
     with warnings.catch_warnings():
         warnings.showwarning = _echo_warning
         try:
             if max_pixels is not None:
                 image_io.set_max_pixels(max_pixels)
-            _run(jobs, options)
+            auto = model is None or model.lower() == "auto"
+            groups = _auto_groups(jobs) if auto else [(model, t, jobs, None)]
+            for name, group_t, group, choices in groups:
+                options = _options(name, t if t is not None else group_t, backend_options, given)
+                failed += _run(group, options, choices)
         finally:
             image_io.set_max_pixels(limit)  # a process-wide Pillow setting: back to what it was
+    if failed:
+        raise OftsrError(f"{failed} of {len(jobs)} image(s) failed (see above)")
 
 
-def _run(jobs: list[Job], options: RunOptions) -> None:
+def _auto_groups(jobs: list[Job]) -> list[tuple[str, float | None, list[Job], dict[str, dict]]]:
+    """``--model auto``: the model (and t) per input, one line per model used; the choice goes into each output's
+    settings record (keyed by the input's sha256, which the record already carries)."""
+    from oftsr_edge.fileio import sha256_file
+    from oftsr_edge.runtime.auto_model import choose_for_file
+
+    by_model: dict[tuple[str, float | None], tuple[list[Job], dict[str, dict], list[str]]] = {}
+    for job in jobs:
+        try:
+            choice = choose_for_file(job.source)
+            sha = sha256_file(job.source)
+        except (OftsrError, OSError):  # the run reports the file's problem in its own line
+            from oftsr_edge.runtime.auto_model import Choice
+            from oftsr_edge.runtime.models import auto_table
+
+            clean = auto_table()["clean"]
+            choice, sha = Choice("clean", clean["model"], clean.get("t"), "unreadable"), ""
+        group = by_model.setdefault((choice.model, choice.t), ([], {}, []))
+        group[0].append(job)
+        if sha:
+            group[1][sha] = choice.record()
+        group[2].append(choice.line(job.source.name))
+    for (_name, _), (group, _, lines) in by_model.items():
+        more = f" (and {len(group) - 1} more image(s) with this model)" if len(group) > 1 else ""
+        click.echo(f"oftsr-edge: --model auto: {lines[0]}{more}; --model NAME chooses yourself")
+    return [(name, t, group, choices) for (name, t), (group, choices, _) in by_model.items()]
+
+
+def _options(model: str, t: float | None, backend: BackendOptions, given: dict) -> RunOptions:
+    """The run's options for one model (``given``: the command's arguments)."""
+    seed = given["seed"]
+    return RunOptions(
+        model=model,  # as given: a bundled name lets --backend auto choose among its precision files
+        backend=backend,
+        t=t,
+        solver_steps=given["solver_steps"],
+        seed=None if seed == "random" else int(seed),
+        scale=given["scale"],
+        overwrite=given["overwrite"],
+        quiet=given["quiet"],
+        memory_budget_mib=given["memory_budget"],
+        write=WriteOptions(given["png_compression"], given["quality"]),
+        tile=given["tile"],
+        overlap=given["overlap"],
+        batch_size=given["batch_size"],
+    )
+
+
+def _run(jobs: list[Job], options: RunOptions, choices: dict[str, dict] | None = None) -> int:
     """Upscale ``jobs`` with one Upscaler through the folder pipeline; a bad image is one line and the rest go on,
-    a bad option stops the run. Existing outputs follow the rerun rule; both kinds are counted in the summary."""
+    a bad option stops the run. Existing outputs follow the rerun rule; both kinds are counted in the summary.
+    ``choices``: --model auto's choice per input sha256, for the records. Returns the number of failed images."""
     from oftsr_edge.runtime.pipeline import run_folder
     from oftsr_edge.runtime.upscaler import Upscaler
 
@@ -176,6 +223,7 @@ def _run(jobs: list[Job], options: RunOptions) -> None:
         options.model, options.backend, tile=options.tile, overlap=options.overlap, batch_size=options.batch_size,
         memory_budget=budget, solver_steps=options.solver_steps,
     ) as upscaler:  # fmt: skip
+        upscaler.auto_choices = choices
         _check_scale(options, upscaler.spec)
         bar = None
         if not options.quiet:  # tqdm is imported only for a bar (start-up time counts in short runs)
@@ -219,8 +267,7 @@ def _run(jobs: list[Job], options: RunOptions) -> None:
     failed = len(result.failures)
     click.echo(_summary(result.done, result.skipped, result.rewritten, failed, result.lr_mp, result.hr_mp, seconds,
                         name, result.swept))  # fmt: skip
-    if failed:
-        raise OftsrError(f"{failed} of {len(jobs)} image(s) failed (see above)")
+    return failed
 
 
 def _check_scale(options: RunOptions, spec: object) -> None:

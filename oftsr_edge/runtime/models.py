@@ -52,6 +52,7 @@ class ModelCard:
     note: str = ""
     metrics_source: str = ""
     config: str = ""
+    use_for: str = ""
 
     @property
     def precisions(self) -> tuple[str, ...]:
@@ -98,10 +99,11 @@ def _card(name: str, data: Any, folder: Path, source: str) -> ModelCard:
         raise OftsrError(f"{where}: 'files' must map precisions ({', '.join(PRECISIONS)}) to file names")
     if data["scale"] not in SCALES:
         raise OftsrError(f"{where}: scale must be one of {SCALES}")
-    extra = set(data) - set(_REQUIRED) - {"note", "metrics_source", "config"}
+    optional = ("note", "metrics_source", "config", "use_for")
+    extra = set(data) - set(_REQUIRED) - set(optional)
     if extra:
         raise OftsrError(f"{where}: unknown field(s) {', '.join(sorted(extra))}")
-    known = {k: data[k] for k in ("note", "metrics_source", "config") if k in data}
+    known = {k: data[k] for k in optional if k in data}
     return ModelCard(
         name=name,
         files={p: folder / f for p, f in files.items()},
@@ -134,6 +136,7 @@ def load_cards(folder: str | os.PathLike = MODELS_DIR) -> tuple[str, dict[str, M
     default = data.get("default")
     if default not in cards:
         raise OftsrError(f"{source}: default {default!r} is not one of its models ({', '.join(cards)})")
+    _auto_table(data.get("auto"), cards, source, default)  # a broken table fails here, in one line
     return default, cards
 
 
@@ -151,6 +154,30 @@ def default_name() -> str:
     return _bundled()[0]
 
 
+def _auto_table(data: Any, cards: dict[str, ModelCard], source: str, default: str) -> dict[str, dict[str, Any]]:
+    """models.json's ``auto`` entry: which bundled model (and t) ``--model auto`` gives clean and lossy inputs."""
+    if data is None:  # an older card file: the default for every input
+        return {"clean": {"model": default}, "lossy": {"model": default}}
+    if not isinstance(data, dict) or set(data) != {"clean", "lossy"}:
+        raise OftsrError(f"{source}: 'auto' must map 'clean' and 'lossy' to {{'model': NAME, 't': T}}")
+    for kind, entry in data.items():
+        if not isinstance(entry, dict) or entry.get("model") not in cards or set(entry) - {"model", "t"}:
+            raise OftsrError(f"{source}: auto.{kind} must name a bundled model (and optionally its t)")
+        t = entry.get("t")
+        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 1):
+            raise OftsrError(f"{source}: auto.{kind}.t must be a number in [0, 1]")
+    return data
+
+
+def auto_table() -> dict[str, dict[str, Any]]:
+    """The bundled ``auto`` table (:mod:`oftsr_edge.runtime.auto_model`); an installation without bundled models
+    says so in one line (from :func:`load_cards`)."""
+    cards = bundled_cards()  # checked (and the table validated) when the card file was loaded
+    source = str(MODELS_DIR / CARDS_FILE)
+    data = json.loads((MODELS_DIR / CARDS_FILE).read_text(encoding="utf-8")).get("auto")
+    return _auto_table(data, cards, source, default_name())
+
+
 def find_bundled(text: str) -> tuple[ModelCard, str | None] | None:
     """(card, precision) for ``NAME`` or ``NAME_PRECISION``; None if ``text`` names no bundled model."""
     cards = bundled_cards()
@@ -163,7 +190,11 @@ def find_bundled(text: str) -> tuple[ModelCard, str | None] | None:
 
 
 def resolve_model(model: str | os.PathLike | None = None) -> Path:
-    """The model file for a path, a bundled name, or None (the bundled default); anything else is one line."""
+    """The model file for a path, a bundled name, or None (the bundled default); anything else is one line.
+    ``"auto"`` (per input: :mod:`oftsr_edge.runtime.auto_model`) resolves here to the model it gives clean inputs:
+    a caller that cannot choose per input (a video, a frame stream) gets that one."""
+    if isinstance(model, str) and model.lower() == "auto" and not Path(model).is_file():
+        model = auto_table()["clean"]["model"]
     if model is None:
         path = bundled_cards()[default_name()].file()
     elif Path(model).is_file():

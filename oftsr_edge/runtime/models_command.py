@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from oftsr_edge.errors import OftsrError
@@ -40,6 +42,8 @@ def describe(card: ModelCard, default: str) -> str:
         f"  degradation  {card.degradation}",
         f"  training     {card.training}",
     ]
+    if card.use_for:
+        lines.append(f"  use for      {card.use_for}")
     if card.note:
         lines.append(f"  note         {card.note}")
     rows = [
@@ -54,16 +58,46 @@ def describe(card: ModelCard, default: str) -> str:
     return "\n".join(lines)
 
 
+def describe_file(path: Path) -> str:
+    """The card of any exported model, from its metadata (the contract), and whether it is a bundled file."""
+    from oftsr_edge.contract import read_spec
+    from oftsr_edge.fileio import sha256_file
+
+    spec = read_spec(path, via="onnxruntime", allow_two_time=True)
+    sha = sha256_file(path)
+    bundled = [f"{card.name} ({p})" for card in bundled_cards().values() for p, f in card.files.items()
+               if f.is_file() and sha256_file(f) == sha]  # fmt: skip
+    steps = f"\n  method       {spec.method}, {spec.default_steps} step(s) by default" if spec.two_time else ""
+    return "\n".join([
+        f"{spec.name} ({path})",
+        f"  scale        x{spec.scale}",
+        f"  precision    {spec.precision}",
+        f"  default t    {spec.default_t:g}" + steps,
+        f"  degradation  {spec.degradation}",
+        f"  sigma_p      {spec.sigma_p:g}",
+        f"  tile         {spec.tile} (LR pixels, multiple of {spec.multiple_of}); opset {spec.opset}",
+        f"  checkpoint   sha256 {spec.checkpoint_sha256}",
+        f"  file         sha256 {sha}",
+        "  bundled      " + (", ".join(bundled) if bundled else "no (a model exported by oftsr-edge export)"),
+    ])
+
+
 @click.command("models")
 @click.argument("name", required=False)
 def models(name: str | None) -> None:
-    """List the bundled models (* = the default), or show NAME's card. Use one with --model NAME."""
+    """List the bundled models (* = the default), or show NAME's card (NAME may be any .onnx file)."""
     cards, default = bundled_cards(), default_name()
     if name is not None:
+        if name not in cards and Path(name).suffix == ".onnx":
+            if not Path(name).is_file():
+                raise OftsrError(f"{name}: no such model file")
+            click.echo(describe_file(Path(name)))
+            return
         if name not in cards:
-            raise OftsrError(f"no bundled model {name!r} (bundled: {', '.join(cards)})")
+            raise OftsrError(f"no bundled model {name!r} (bundled: {', '.join(cards)}; or give an .onnx file)")
         click.echo(describe(cards[name], default))
         return
     header = ["name", "scale", "params", "GFLOPs/MP", "precisions", "degradation", "headline (fidelity / realism end)"]
     click.echo(table([_row(c, default) for c in cards.values()], header))
-    click.echo("* default (Upscaler() and --model omitted). 'oftsr-edge models NAME' shows a card.")
+    click.echo("* default (eval, bench, tune-t without --model). upscale defaults to --model auto: "
+               "per input, the model whose card says 'use for' it. 'oftsr-edge models NAME' shows a card.")

@@ -44,10 +44,12 @@ def make_record(
     backend: str,
     solver_steps: int = 1,
     encoding: dict[str, Any] | None = None,
+    auto: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record of one output; ``model_sha256`` None (a backend without a model file) never matches.
-    ``encoding``: :func:`encoding` of the output file (None for outputs that are not images)."""
-    return {
+    ``encoding``: :func:`encoding` of the output file (None for outputs that are not images). ``auto``: what
+    ``--model auto`` found in the input and chose (:mod:`oftsr_edge.runtime.auto_model`), when it chose."""
+    record = {
         "input_sha256": input_sha256,
         "model_sha256": model_sha256,
         "t": float(t),
@@ -60,6 +62,9 @@ def make_record(
         "version": __version__,
         "encoding": encoding,
     }
+    if auto is not None:
+        record["model_choice"] = dict(auto)
+    return record
 
 
 def encoding(target: str | Path, png_compression: int = png_encode.PNG_COMPRESSION, quality: int | None = None,

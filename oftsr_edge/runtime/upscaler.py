@@ -57,8 +57,10 @@ class FileResult:
 class Upscaler:
     """One model on one backend, ready to upscale arrays or files.
 
-    ``model``: None = the bundled default, a bundled name (``oftsr-edge models`` lists them) or an ``.onnx`` /
-    ``.engine`` path. ``backend``: one of the options classes of :mod:`oftsr_edge.runtime.backends.options` (``OrtCpu(threads=4)``,
+    ``model``: None = the bundled default; "auto" = per image, the model ``upscale --model auto`` picks
+    (:mod:`~oftsr_edge.runtime.auto_model`: ``oftsr-real-x4`` at t = 0 for JPEGs, lossy WebP, noisy or blocky
+    images, else the bundled default, whose ``spec`` it reports and whose model frame streams use); a bundled name
+    (``oftsr-edge models`` lists them) or an ``.onnx`` / ``.engine`` path. ``backend``: one of the options classes of :mod:`oftsr_edge.runtime.backends.options` (``OrtCpu(threads=4)``,
     ``OrtCuda(device=1)``, ``TensorRT()``, ...) or its short name ("auto", "ort", "trt", "ort-cpu", "ort-cuda",
     "ort-trt"); ``backend_name`` says what was picked. ``tile`` (LR pixels): "auto" (or None, the default) = per
     image, one whole-image call when it fits ``memory_budget`` (bytes; None = half the free RAM, or free VRAM on
@@ -85,6 +87,10 @@ class Upscaler:
     ) -> None:
         self._options = as_options(backend)
         self._check_tiling(tile, overlap, batch_size, memory_budget, solver_steps)
+        #: "auto" (the default): per image, the model models.json's auto table gives it (runtime/auto_model.py)
+        # None stays the bundled default: frame streams and video need one model for every frame
+        self.auto = isinstance(model, str) and model.lower() == "auto" and not Path(model).is_file()
+        self._siblings: dict[str, Upscaler] = {}
         self.model_path: Path | None = resolve_model(model)
         self.fp32_fallback = fp32_fallback
         chosen = resolve_auto(model, self.model_path, self._options)  # auto on a CPU: measured once, cached
@@ -113,6 +119,7 @@ class Upscaler:
         """Wrap an already open backend (any object with ``run``, ``spec`` and ``name``; ``run_step`` too for a
         two-time model's few-step path), e.g. a custom runtime."""
         self = cls.__new__(cls)
+        self.auto, self._siblings = False, {}
         self._options = Auto()
         self._check_tiling(tile, overlap, batch_size, memory_budget, solver_steps)
         self.model_path = Path(model_path) if model_path is not None else None
@@ -223,6 +230,13 @@ class Upscaler:
         Returns the same layout and dtype at (H·s, W·s). ``t`` None = the model's default; ``seed`` None = a fresh
         random seed. ``progress(done, total)`` is called per tile.
         """
+        if self.auto:
+            from oftsr_edge.runtime.auto_model import choose, measure
+            from oftsr_edge.runtime.models import auto_table
+
+            choice = choose(measure(check_image(image)), auto_table())
+            up = self._for(choice.model)
+            return up._upscale(image, *up._settings(choice.t if t is None else t, seed), progress)[0]
         t, seed = self._settings(t, seed)
         return self._upscale(image, t, seed, progress)[0]
 
@@ -245,6 +259,33 @@ class Upscaler:
         image_io.format_for(target)
         if target.resolve() == source.resolve():
             raise OftsrError(f"{target}: output would overwrite its input")
+        if self.auto:
+            from oftsr_edge.runtime.auto_model import choose_for_file
+
+            choice = choose_for_file(source)
+            up = self._for(choice.model)
+            up.auto_choices = {_file_sha256(source): choice.record()}
+            try:
+                return up._upscale_file_as(source, target, choice.t if t is None else t, seed, progress,
+                                           png_compression, quality)  # fmt: skip
+            finally:
+                up.auto_choices = None
+        return self._upscale_file_as(source, target, t, seed, progress, png_compression, quality)
+
+    def _for(self, name: str) -> Upscaler:
+        """This Upscaler when it runs ``name`` already, else a sibling on the same backend options, opened once."""
+        if name == self.spec.name:
+            return self
+        if name not in self._siblings:
+            self._siblings[name] = Upscaler(
+                name, self._options, tile=self._tile_arg, overlap=self._overlap_arg, batch_size=self.batch_size,
+                memory_budget=self._budget, fp32_fallback=self.fp32_fallback, solver_steps=self._steps_arg,
+            )  # fmt: skip
+        return self._siblings[name]
+
+    def _upscale_file_as(self, source: Path, target: Path, t: float | None, seed: int | None,
+                         progress: ProgressFn | None, png_compression: int, quality: int | None) -> FileResult:
+        """:meth:`upscale_file` with this Upscaler's own model."""
         start = time.perf_counter()
         t_used, seed_used = self._settings(t, seed)
         height, width, itemsize, channels = image_io.image_layout(source)
@@ -278,9 +319,10 @@ class Upscaler:
         """The record of an output made from an input with this sha256, with ``choice``'s tiling, written with
         ``encoding`` (:func:`~oftsr_edge.runtime.provenance.encoding`)."""
         tile = choice.tile[0] if choice.tile[0] == choice.tile[1] else choice.tile
+        auto = (getattr(self, "auto_choices", None) or {}).get(input_sha256)  # --model auto's choice, if it chose
         return provenance.make_record(
             input_sha256, self.model_sha256, t, seed, random_seed, tile, choice.overlap, self.backend_name,
-            solver_steps=self.solver_steps, encoding=encoding,
+            solver_steps=self.solver_steps, encoding=encoding, auto=auto,
         )  # fmt: skip
 
     def check_image_fits(
@@ -378,6 +420,8 @@ class Upscaler:
         self._setup(backend)
 
     def close(self) -> None:
+        for sibling in getattr(self, "_siblings", {}).values():
+            sibling.close()
         self._backend.close()
 
     def __enter__(self) -> Upscaler:

@@ -35,6 +35,9 @@ SETTINGS_OPTIONS = [
            detail="under torchrun each rank takes the GPU of its LOCAL_RANK"),
     option("--threads", type=click.IntRange(min=1), default=None, detail="for torch"),
     option("--quiet", is_flag=True),
+    option("--recipe", default=None, detail="the settings that made a bundled model (README: Training); "
+           "options given here override it"),
+    option("--budget", default=None, detail="with --recipe: full, medium, small or a fraction F; default full"),
 ]
 
 
@@ -58,11 +61,29 @@ def _prepare(accelerator: str, threads: int | None):  # noqa: ANN202 - returns D
 
 
 def _settings(defaults_lr: float, defaults_warmup: int, **kw: object):  # noqa: ANN202
+    from oftsr_edge.train.recipes import horizon_warning
     from oftsr_edge.train.trainer import TrainSettings
 
     lr = kw.pop("lr") or defaults_lr
     warmup = kw.pop("warmup")
-    return TrainSettings(lr=lr, warmup=defaults_warmup if warmup is None else warmup, **kw)
+    settings = TrainSettings(lr=lr, warmup=defaults_warmup if warmup is None else warmup, **kw)
+    warning = horizon_warning(settings.steps, settings.warmup, settings.ema_decay)
+    if warning:
+        click.echo(f"oftsr-edge: warning: {warning}", err=True)
+    return settings
+
+
+def _recipe(ctx: click.Context, role: str, kw: dict) -> bool:
+    """Run ``--recipe`` when given (True); ``--budget`` alone is a mistake worth one line."""
+    recipe, budget = kw.pop("recipe"), kw.pop("budget")
+    if recipe is None:
+        if budget is not None:
+            raise OftsrError("--budget scales a recipe's steps: give --recipe NAME too (or set --steps)")
+        return False
+    from oftsr_edge.train.recipe_run import run_recipe
+
+    run_recipe(ctx, role)
+    return True
 
 
 def _check_val(val_dir: Path | None) -> None:
@@ -87,10 +108,13 @@ def _check_val(val_dir: Path | None) -> None:
         detail="the published state dict of the config's base network (a local file)")
 @option("--train-base", is_flag=True, detail="fine-tune the base with the flow (e.g. for a real-photo degradation)")
 @settings_options
-def train(data: Path, exclude: tuple[str, ...], out: Path, model: str, scale: int, sigma_p: float, degradation: str,
-          noise_sigma: float, t_zero_fraction: float, init_from: Path | None, pretrained: Path | None, train_base: bool, resume: bool,
-          accelerator: str, threads: int | None, quiet: bool, **kw: object) -> None:
+@click.pass_context
+def train(ctx: click.Context, data: Path, exclude: tuple[str, ...], out: Path, model: str, scale: int, sigma_p: float,
+          degradation: str, noise_sigma: float, t_zero_fraction: float, init_from: Path | None, pretrained: Path | None,
+          train_base: bool, resume: bool, accelerator: str, threads: int | None, quiet: bool, **kw: object) -> None:
     """Stage 1: train the conditional rectified-flow teacher (Eq. 5, ℓ1) with EMA."""
+    if _recipe(ctx, "teacher", kw):
+        return
     if scale not in (2, 4, 8):
         raise OftsrError(f"--scale must be 2, 4 or 8, got {scale}")
     dist_info = _prepare(accelerator, threads)
@@ -124,12 +148,15 @@ def train(data: Path, exclude: tuple[str, ...], out: Path, model: str, scale: in
 @option("--lpips-weights", type=click.Path(path_type=Path), default=None, detail="default: $OFTSR_LPIPS_WEIGHTS")
 @option("--name", "model_name", default=None, detail="of the student; default oftsr-<config>-x<scale>")
 @settings_options
-def distill(teacher_path: Path, data: Path, exclude: tuple[str, ...], out: Path, dt: float, teacher_step: str, lambda_align: float,
+@click.pass_context
+def distill(ctx: click.Context, teacher_path: Path, data: Path, exclude: tuple[str, ...], out: Path, dt: float, teacher_step: str, lambda_align: float,
             lambda_bc: float, method: str, lambda_lpips: float, tv_gamma: float, lambda_adl: float,
             lpips_weights: Path | None, model_name: str | None, resume: bool, accelerator: str, threads: int | None,
             quiet: bool, **kw: object) -> None:
     """Stage 2: distil the teacher into a one-step student with tunable t (oftsr: Algorithm 1) or a two-time
     student with a few-step path (meanflow: the MeanFlow identity); FluxSR's TV-LPIPS and ADL terms optional."""
+    if _recipe(ctx, "student", kw):
+        return
     dist_info = _prepare(accelerator, threads)
     from oftsr_edge.train.distill import RealismOptions, build_distill_trainer
 

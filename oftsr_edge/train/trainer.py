@@ -240,7 +240,7 @@ class Trainer:
             bar.update(1)
             bar.set_postfix(loss=f"{logs['loss']:.4f}", lr=f"{logs['lr']:.1e}")
             record = {"step": self.step, **logs, "elapsed_s": round(time.time() - start, 2)}
-            if self.dist.is_main and s.val_every and self.step % s.val_every == 0:
+            if self.dist.is_main and s.val_every and self.val_pairs and self.step % s.val_every == 0:
                 record["val_psnr_y_t0"] = self.validate()
                 bar.write(f"step {self.step}: loss {logs['loss']:.4f}  val PSNR-Y (t=0) {record['val_psnr_y_t0']}")
             if self.dist.is_main and (self.step % s.ckpt_every == 0 or self.step == s.steps):

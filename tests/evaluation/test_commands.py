@@ -93,6 +93,11 @@ def test_tune_t_reports_choice(
     data = json.loads((tmp_path / "t.json").read_text())
     assert 0.0 <= data["t"] <= 1.0 and f"chosen t = {data['t']:.3f}" in out
     assert len(data["evaluations"]) >= 3 and data["objective"] == "maximise PSNR-Y"
+    # the table shows the objective in its own sign and no NIQE column when NIQE was not computed
+    header, _, first = [line for line in out.splitlines() if line.startswith("|")][:3]
+    assert header == "| t | PSNR-Y (max) | PSNR-Y | SSIM-Y |" and "nan" not in out
+    cells = [float(c) for c in first.strip("|").split("|")]
+    assert cells[1] == pytest.approx(cells[2]) and cells[1] > 0
 
 
 @pytest.mark.parametrize(

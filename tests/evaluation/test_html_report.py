@@ -145,7 +145,11 @@ def test_viewer_images_are_the_evaluated_outputs(made: tuple[Path, dict], photos
         )
     assert psnr(shown[0], shown[2]) < 40.0, "t = 0 and t = 1 should look different"
     refs = {r["label"]: r for r in first["refs"]}
-    assert list(refs) == ["bicubic", "HR", "LR (nearest)"]
+    model = data["model"]
+    assert list(refs) == ["bicubic", "HR", "LR (nearest)", *(f"{model} t={t}" for t in data["t_labels"])]
+    # the model at t = 0 and t = 1 can face each other: those references point at the student images, no copy
+    assert [refs[f"{model} t={t}"]["t"] for t in data["t_labels"]] == list(range(len(data["t_labels"])))
+    assert all("src" not in refs[f"{model} t={t}"] for t in data["t_labels"])
     assert np.array_equal(_decode(refs["HR"]["src"]), hr)
     assert np.array_equal(_decode(refs["LR (nearest)"]["src"]), lr), "the LR view is lossless PNG"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -65,18 +66,15 @@ def full_export(strong_student: Path, train_images: Path, tmp_path_factory: pyte
     return out, result
 
 
-def test_export_writes_three_verified_variants(full_export) -> None:
+def test_export_writes_three_verified_variants(full_export, strong_student: Path) -> None:
     out, (code, stdout, stderr) = full_export
     print(stdout)
     assert code == 0, stderr
-    assert sorted(p.name for p in out.iterdir()) == [
-        "strong_x4_fp16.onnx",
-        "strong_x4_fp32.onnx",
-        "strong_x4_int8.onnx",
-    ]
+    run = strong_student.name  # the model is named after its run folder, not the checkpoint's "strong/x4"
+    assert sorted(p.name for p in out.iterdir()) == [f"{run}_fp16.onnx", f"{run}_fp32.onnx", f"{run}_int8.onnx"]
     for precision in ("fp32", "fp16", "int8"):
-        spec = read_spec(out / f"strong_x4_{precision}.onnx", expect_precision=precision)
-        assert spec.name == "strong/x4" and spec.tile == 32 and spec.opset == 17
+        spec = read_spec(out / f"{run}_{precision}.onnx", expect_precision=precision)
+        assert spec.name == run and spec.tile == 32 and spec.opset == 17
 
 
 def test_export_prints_its_measurements(full_export) -> None:
@@ -173,3 +171,23 @@ def test_command_module_imports_without_torch_or_onnx() -> None:
     code = ("import sys; sys.modules['torch'] = None; sys.modules['onnx'] = None; "
             "import oftsr_edge.export.commands")  # fmt: skip
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_export_names_the_model_after_its_run_never_a_bundled_model(strong_student: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.helpers.cli import assert_one_line_error, run_main
+
+    base = ["--precision", "fp32", "--tile", "32", "--opset", "17"]
+    assert_one_line_error(run_main(capsys, "export", str(strong_student), "-o", str(tmp_path / "a"), "--name",
+                                   "oftsr-real-x4", *base), "'oftsr-real-x4' is a bundled model's name")
+    clash = tmp_path / "oftsr-small-x4"
+    shutil.copytree(strong_student, clash)
+    assert_one_line_error(run_main(capsys, "export", str(clash), "-o", str(tmp_path / "b"), *base),
+                          "the run folder's name")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    proc = run_main(capsys, "export", str(strong_student), "-o", str(tmp_path / "c"), "--name", "my-photos-x4", *base)
+    assert proc.code == 0, proc.err
+    model = tmp_path / "c" / "my-photos-x4_fp32.onnx"
+    proc = run_main(capsys, "models", str(model))
+    assert proc.code == 0 and proc.out.splitlines()[0].startswith("my-photos-x4 (")
+    assert "bundled      no" in proc.out and "precision    fp32" in proc.out

@@ -88,7 +88,8 @@ def test_models_command_lists_and_describes(capsys: pytest.CaptureFixture[str]) 
     assert code == 0 and f"{card.params:,}" in out and card.training in out and "PSNR-Y" in out
     code, _, err = run(capsys, "models", "no-such-model")
     assert code == 2 and err.strip().splitlines() == [
-        f"oftsr-edge: error: no bundled model 'no-such-model' (bundled: {', '.join(bundled_cards())})"
+        f"oftsr-edge: error: no bundled model 'no-such-model' (bundled: {', '.join(bundled_cards())}; or give an "
+        ".onnx file)"
     ]
 
 

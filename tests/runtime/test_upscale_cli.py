@@ -161,11 +161,13 @@ def test_backend_flags_become_one_options_object(capsys, tmp_path: Path, tiny_on
     assert "on ort-cpu" in out
 
 
-def test_without_model_the_bundled_default_is_used(capsys, tmp_path: Path) -> None:
+def test_without_model_a_bundled_model_is_chosen_per_input(capsys, tmp_path: Path) -> None:
     code, out, err = upscale(capsys, photo(tmp_path / "a.png"), "-o", tmp_path / "out", "-q")
     assert code == 0, err
     assert read_image(tmp_path / "out" / "a.png").shape == (80, 112, 3)
-    assert read_record(tmp_path / "out" / "a.png")["model_sha256"] == sha256_file(resolve_model(None))
+    record = read_record(tmp_path / "out" / "a.png")  # uniform noise: the lossy side of --model auto
+    assert record["model_choice"]["kind"] == "lossy" and "--model auto" in out
+    assert record["model_sha256"] == sha256_file(resolve_model(models.auto_table()["lossy"]["model"]))
 
 
 def test_an_install_without_bundled_models_says_so(capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
