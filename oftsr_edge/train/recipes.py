@@ -70,6 +70,21 @@ RECIPES: dict[str, Recipe] = {
         about="the default: clean bicubic x4; teacher 8,000 then 40,000 steps (cosine warm restart), student "
         "3,000 then 4,000 steps (the last 1,000 with TV-LPIPS at t = 1)",
     ),
+    "oftsr-smfa-x4": Recipe(
+        name="oftsr-smfa-x4",
+        card="docs/models/oftsr-smfa-x4.md",
+        teacher=(
+            Stage(phases=(dict(_FIDELITY_TEACHER, steps=8000), {"steps": 40000}), folder="1-flat48x8"),
+            Stage(phases=(dict(_FIDELITY_TEACHER, config="flat48x4-smfanet-plus", steps=2000, warmup=200,
+                               **{"batch-size": 8, "crop": 96, "val-every": 200, "ckpt-every": 200}),),
+                  init_from="1-flat48x8"),
+        ),
+        student=Stage(phases=(dict(_STUDENT, steps=2500, **{"lambda-lpips": 0.02, "tv-gamma": 0.5}),)),
+        needs_lpips=True,
+        about="the default: x_lr from SMFANet+ (--pretrained FILE, its published weights); the flat48x8 teacher "
+        "lends its trunk (8,000 then 40,000 steps), the teacher on the base 2,000 steps, student 2,500 steps with "
+        "TV-LPIPS at t = 1",
+    ),
     "oftsr-real-x4": Recipe(
         name="oftsr-real-x4",
         card="docs/models/oftsr-real-x4.md",

@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 RUNS = {
     "oftsr-flat48x8-x4": ("fidelity-x4-teacher", "fidelity-x4-student-v2"),
     "oftsr-real-x4": ("real-x4-mix-teacher", "real-x4-mix-student-v3"),
+    "oftsr-smfa-x4": ("fidelity-x4-smfa-teacher", "fidelity-x4-smfa-student"),
 }
 #: recipe option -> where a run's config.json keeps it
 WHERE = {
@@ -134,3 +135,11 @@ def test_a_plain_short_run_warns_in_one_line(tmp_path: Path, train_images: Path,
     assert proc.code == 0, proc.err
     lines = [line for line in proc.err.splitlines() if "warning" in line]
     assert len(lines) == 1 and "--steps 2 is shorter than its learning-rate warm-up (1000 steps)" in lines[0]
+
+
+def test_a_recipe_on_a_pretrained_base_asks_for_its_weights_before_any_stage(
+        tmp_path: Path, train_images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    proc = run_main(capsys, "train", "--recipe", "oftsr-smfa-x4", "--data", str(train_images), "-o",
+                    str(tmp_path / "run"), "--budget", "small", "--quiet")
+    assert_one_line_error(proc, "pass --pretrained FILE")
+    assert not (tmp_path / "run").exists()
