@@ -61,16 +61,11 @@ def _prepare(accelerator: str, threads: int | None):  # noqa: ANN202 - returns D
 
 
 def _settings(defaults_lr: float, defaults_warmup: int, **kw: object):  # noqa: ANN202
-    from oftsr_edge.train.recipes import horizon_warning
     from oftsr_edge.train.trainer import TrainSettings
 
     lr = kw.pop("lr") or defaults_lr
     warmup = kw.pop("warmup")
-    settings = TrainSettings(lr=lr, warmup=defaults_warmup if warmup is None else warmup, **kw)
-    warning = horizon_warning(settings.steps, settings.warmup, settings.ema_decay)
-    if warning:
-        click.echo(f"oftsr-edge: warning: {warning}", err=True)
-    return settings
+    return TrainSettings(lr=lr, warmup=defaults_warmup if warmup is None else warmup, **kw)
 
 
 def _recipe(ctx: click.Context, role: str, kw: dict) -> bool:
@@ -171,6 +166,12 @@ def distill(ctx: click.Context, teacher_path: Path, data: Path, exclude: tuple[s
 
 
 def _run(trainer, dist_info) -> None:  # noqa: ANN001
+    from oftsr_edge.train.recipes import horizon_warning
+
+    settings = trainer.settings  # warned once the inputs were read: a run that fails says only why
+    warning = horizon_warning(settings.steps, settings.warmup, settings.ema_decay)
+    if warning and dist_info.is_main:
+        click.echo(f"oftsr-edge: warning: {warning}", err=True)
     if dist_info.is_main:
         click.echo(f"{trainer.data_summary}; world size {dist_info.world}; device {dist_info.device}; "
                    f"resuming at step {trainer.step}" if trainer.step else

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file  # noqa: E402 - after the tor
 
 def _train(data: Path, run: Path, steps: int, *extra: str) -> list[str]:
     return ["train", "--data", str(data), "-o", str(run), "--config", "tiny", "--steps", str(steps),
-            "--batch-size", "1", "--crop", "32", "--warmup", "0", "--val-every", "0", "--ckpt-every", "1",
+            "--batch-size", "1", "--crop", "32", "--warmup", "0", "--ema", "0", "--val-every", "0", "--ckpt-every", "1",
             "--accelerator", "cpu", "--threads", "1", "--quiet", *extra]  # fmt: skip
 
 
