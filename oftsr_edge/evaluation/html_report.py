@@ -217,7 +217,7 @@ def render(result: EvalResult, images: hi.ReportImages, run: RunInfo) -> str:
         ]
         # the model itself at each t (by index into "student", not a second copy of the image): t = 0 against
         # t = 1 side by side or swiped, the fidelity-realism trade in one view
-        refs += [{"label": f"{run.spec.name} t={label}", "t": i, "lr": False} for i, label in enumerate(t_labels)]
+        refs += [dict(label=f"{run.spec.name} t={label}", t=i, lr=False) for i, label in enumerate(t_labels)]
         baselines = [
             k for k, r in enumerate(refs) if getattr(kinds.get(r["label"]), "kind", "") == "baseline"
         ]

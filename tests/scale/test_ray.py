@@ -41,7 +41,11 @@ def cli_outputs(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
 
     out = tmp_path_factory.mktemp("cli") / "x4"
     try:
-        main(["upscale", str(folder), "-o", str(out), "-r", "--tile", "32", "--threads", "1", "--t", "0.6", "-q"])
+        from oftsr_edge.runtime.models import default_name
+
+        # the adapter runs one model for every row (the default), so the CLI is given that model, not auto's choice
+        main(["upscale", str(folder), "-o", str(out), "-r", "--tile", "32", "--threads", "1", "--t", "0.6", "-q",
+              "--model", default_name()])
     except SystemExit as exc:  # main exits only on failure
         pytest.fail(f"the CLI failed with exit status {exc.code}")
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.png"))}
