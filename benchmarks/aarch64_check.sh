@@ -16,8 +16,8 @@ REPO=$PWD
 CACHE=${OFTSR_AARCH64_CACHE:-$REPO/.aarch64}
 ROOTFS=$CACHE/rootfs
 CROP=${OFTSR_AARCH64_CROP:-48}
-# onnxruntime 1.23+ crashes while loading its native module under Debian 12's qemu-user (7.2), before any of our
-# code runs; 1.22.0 (and 1.19.2, the newest for JetPack 5's Python 3.8) load. OFTSR_AARCH64_ORT= takes PyPI's newest.
+# onnxruntime 1.32.0 crashes while loading its native module under Debian 12's qemu-user (7.2), before any of our
+# code runs; 1.22.0 and 1.19.2 (the newest for JetPack 5's Python 3.8) load. OFTSR_AARCH64_ORT= takes PyPI's newest.
 ORT=${OFTSR_AARCH64_ORT-1.22.0}
 ORT_REQ=()
 [ -z "$ORT" ] || ORT_REQ=("onnxruntime==$ORT")

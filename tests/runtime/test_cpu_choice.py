@@ -142,8 +142,8 @@ def test_the_upscale_command_lets_auto_choose_the_precision_of_a_bundled_name(
     seed_cache(ort_candidates(), "ort-cpu", "int8")
     source = write_image(tmp_path / "a.png", np.random.default_rng(0).integers(0, 256, (20, 24, 3), np.uint8))
     for backend, wanted in (("auto", "int8"), ("ort-cpu", "fp32")):
-        done = run_main(capsys, "upscale", str(source), "-o", str(tmp_path / backend), "--backend", backend, "-q",
-                        "--model", DEFAULT.name)  # a bundled name (not auto's per-image choice of model)
+        done = run_main(capsys, "upscale", str(source), "-o", str(tmp_path / backend), "--model", default_name(),
+                        "--backend", backend, "-q")  # fmt: skip
         assert done.code == 0, done.err
         record = read_record(tmp_path / backend / "a.png")
         assert record is not None and record["model_sha256"] == sha256_file(DEFAULT.files[wanted])
