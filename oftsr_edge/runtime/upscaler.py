@@ -91,6 +91,9 @@ class Upscaler:
         # None stays the bundled default: frame streams and video need one model for every frame
         self.auto = isinstance(model, str) and model.lower() == "auto" and not Path(model).is_file()
         self._siblings: dict[str, Upscaler] = {}
+        #: --model auto's choice per input sha256, set by whoever chose (the folder run, or this Upscaler's
+        #: auto mode) so that each output's settings record says why this model ran
+        self.auto_choices: dict[str, dict] | None = None
         self.model_path: Path | None = resolve_model(model)
         self.fp32_fallback = fp32_fallback
         chosen = resolve_auto(model, self.model_path, self._options)  # auto on a CPU: measured once, cached
@@ -319,7 +322,7 @@ class Upscaler:
         """The record of an output made from an input with this sha256, with ``choice``'s tiling, written with
         ``encoding`` (:func:`~oftsr_edge.runtime.provenance.encoding`)."""
         tile = choice.tile[0] if choice.tile[0] == choice.tile[1] else choice.tile
-        auto = (getattr(self, "auto_choices", None) or {}).get(input_sha256)  # --model auto's choice, if it chose
+        auto = (self.auto_choices or {}).get(input_sha256)  # --model auto's choice, if it chose
         return provenance.make_record(
             input_sha256, self.model_sha256, t, seed, random_seed, tile, choice.overlap, self.backend_name,
             solver_steps=self.solver_steps, encoding=encoding, auto=auto,

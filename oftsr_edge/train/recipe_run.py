@@ -109,6 +109,9 @@ def run_recipe(ctx: click.Context, role: str) -> None:
 
 
 def _has_base(values: dict[str, Any]) -> bool:
+    from oftsr_edge.extras import require
+
+    require("train", "torch", "safetensors", "scipy")  # the configs are torch modules: say what to install first
     from oftsr_edge.train.model import CONFIGS
 
     config = CONFIGS.get(str(values.get("config")))
