@@ -32,6 +32,7 @@ _COMMANDS: dict[str, str] = {
     "bench": "oftsr_edge.evaluation.commands:bench",
     "eval": "oftsr_edge.evaluation.commands:evaluate",
     "degrade": "oftsr_edge.evaluation.degrade_command:degrade",
+    "reference-cache": "oftsr_edge.teachers.command:reference_cache",
     "tune-t": "oftsr_edge.evaluation.commands:tune_t",
     "models": "oftsr_edge.runtime.models_command:models",
     "doctor": "oftsr_edge.doctor.command:doctor",

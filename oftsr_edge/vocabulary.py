@@ -115,6 +115,12 @@ TERMS: dict[str, Term] = {
     "--lambda-lpips": _t("Weight of FluxSR's TV-LPIPS loss", "float"),
     "--tv-gamma": _t("Weight γ of the TV-map LPIPS inside TV-LPIPS", "float"),
     "--lambda-adl": _t("Weight of FluxSR's attention-diversification loss (ADL)", "float"),
+    "--realism-cache": _t("Folder of a trained peer's outputs on degraded crops ('oftsr-edge reference-cache'): "
+                          "the target of the realism terms at t = 1 instead of the HR crop", "path"),
+    "--lambda-l1": _t("Weight of an ℓ1 term at t = 1 against the realism target", "float"),
+    "--realism-teacher": _t("Trained peer whose outputs become the realism end's reference images", "choice"),
+    "--count": _t("Number of crops", "int"),
+    "--lr-size": _t("LR crop edge in pixels", "int"),
     "--checkpoint": _t("Teacher run folder or checkpoint", "path"),
     "--solver": _t("ODE solver", "choice"),
     "--solver-steps": _t("Steps of a fixed-step solver", "int"),

@@ -75,6 +75,7 @@ class NcnnNet:
 
         _, _, self.label, self.note = NCNN_MODELS[name]
         self.name = name
+        self.weights = weights
         start = time.perf_counter()
         self.net = ncnn.Net()
         self.net.opt.use_vulkan_compute = False

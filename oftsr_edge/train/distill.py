@@ -28,6 +28,7 @@ from oftsr_edge.train.fluxsr import DEFAULT_GAMMA, FeatureTap, RealismTerms, blo
 from oftsr_edge.train.losses import distillation_losses
 from oftsr_edge.train.meanflow import R_EQUALS_S_SHARE, R_ZERO_SHARE, meanflow_loss, sample_times
 from oftsr_edge.train.model import OFTSRUNet
+from oftsr_edge.train.reference_set import ReferenceBatches, ReferenceSet
 from oftsr_edge.train.solvers import RK_METHODS
 from oftsr_edge.train.trainer import Batch, DistInfo, Trainer, TrainSettings
 from oftsr_edge.train.validate import load_val_pairs
@@ -44,16 +45,20 @@ class RealismOptions:
     lambda_adl: float = 0.0
     gamma: float = DEFAULT_GAMMA
     lpips_weights: str | os.PathLike | None = None
+    lambda_l1: float = 0.0
+    cache: str | os.PathLike | None = None  # a reference cache: its peer outputs replace the HR crop as target
 
     @property
     def active(self) -> bool:
-        return self.lambda_lpips > 0 or self.lambda_adl > 0
+        return self.lambda_lpips > 0 or self.lambda_adl > 0 or self.lambda_l1 > 0
 
 
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 class _FrozenTeacher:
+    references: ReferenceBatches | None = None  # set when the realism target is a trained peer's output
+
     def __init__(self, teacher: torch.nn.Module, realism: RealismTerms | None) -> None:
         self.teacher = teacher.eval().requires_grad_(False)
         self.realism = realism
@@ -68,7 +73,11 @@ class _FrozenTeacher:
                      logs: dict[str, float]) -> torch.Tensor:
         if self.realism is None or not self.realism.active:
             return total
-        extra, more = self.realism(forward, batch.x0, batch.x1, batch.x_lr)
+        if self.references is None:
+            extra, more = self.realism(forward, batch.x0, batch.x1, batch.x_lr)
+        else:
+            x0, target, x_lr = self.references(batch.generator, batch.x1.device)
+            extra, more = self.realism(forward, x0, target, x_lr)
         logs.update(more)
         return total + extra
 
@@ -132,12 +141,15 @@ def _realism_terms(options: RealismOptions | None) -> tuple[RealismTerms | None,
         return None, {}
     lpips, record = None, {"lambda_lpips": options.lambda_lpips, "lambda_adl": options.lambda_adl,
                            "gamma": options.gamma}
+    if options.lambda_l1 > 0:
+        record["lambda_l1"] = options.lambda_l1
     if options.lambda_lpips > 0:
         from oftsr_edge.train.lpips_torch import load_lpips_loss
 
         lpips = load_lpips_loss(options.lpips_weights)
         record["lpips_weights"] = lpips.source
-    return RealismTerms(options.lambda_lpips, options.lambda_adl, options.gamma, lpips), record
+    return RealismTerms(options.lambda_lpips, options.lambda_adl, options.gamma, lpips,
+                        lambda_l1=options.lambda_l1), record
 
 
 def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path, dt: float = 0.05,
@@ -181,6 +193,15 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
         config["distill"] = {"method": "meanflow", "r_zero_share": R_ZERO_SHARE, "r_equals_s_share": R_EQUALS_S_SHARE,
                              "states": "(1 - r) x0 + r x1"}
         objective = MeanFlowObjective(t_ckpt.build_model("ema").to(device), terms)
+    if realism is not None and realism.cache is not None:
+        if not realism.active:
+            raise OftsrError("--realism-cache needs a realism term at t = 1 (--lambda-lpips or --lambda-l1 > 0)")
+        references = ReferenceSet.load(realism.cache, t_ckpt.scale)
+        objective.references = ReferenceBatches(references, student.condition, float(config["sigma_p"]),
+                                                settings.batch_size, settings.crop_size)
+        realism_record["target"] = {"cache": str(Path(realism.cache).resolve()), "crops": len(references),
+                                    **{k: references.manifest.get(k) for k in
+                                       ("settings", "weights", "weights_sha256", "package", "licence")}}
     if realism_record:
         if realism is not None and realism.lambda_adl > 0:
             realism_record["adl_layers"] = list(block_layers(student))

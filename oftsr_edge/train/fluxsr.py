@@ -88,23 +88,26 @@ class FeatureTap:
 
 @dataclass
 class RealismTerms:
-    """λ_lpips·TV-LPIPS + λ_adl·ADL on the student's one-step output at t = 1; either weight may be 0 (off)."""
+    """λ_lpips·TV-LPIPS + λ_adl·ADL + λ_l1·ℓ1 on the student's one-step output at t = 1; any weight may be 0 (off).
+
+    The target is the HR crop, or a trained peer's output when the distillation has a reference cache."""
 
     lambda_lpips: float
     lambda_adl: float
     gamma: float = DEFAULT_GAMMA
     lpips: nn.Module | None = None  # LpipsLoss, needed when lambda_lpips > 0
     tap: FeatureTap | None = None  # hooks on the student's ADL layers, needed when lambda_adl > 0
+    lambda_l1: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.lambda_lpips < 0 or self.lambda_adl < 0 or self.gamma < 0:
-            raise ValueError("TV-LPIPS and ADL weights and γ must be >= 0")
+        if self.lambda_lpips < 0 or self.lambda_adl < 0 or self.gamma < 0 or self.lambda_l1 < 0:
+            raise ValueError("TV-LPIPS, ADL and ℓ1 weights and γ must be >= 0")
         if self.lambda_lpips > 0 and self.lpips is None:
             raise ValueError("lambda_lpips > 0 needs an LPIPS module")
 
     @property
     def active(self) -> bool:
-        return self.lambda_lpips > 0 or self.lambda_adl > 0
+        return self.lambda_lpips > 0 or self.lambda_adl > 0 or self.lambda_l1 > 0
 
     def __call__(self, forward: Callable[..., torch.Tensor], x0: torch.Tensor, x1: torch.Tensor,
                  x_lr: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -122,4 +125,7 @@ class RealismTerms:
         if self.lambda_adl > 0:
             term = adl(list(feats))
             total, logs["adl"] = total + self.lambda_adl * term, float(term.detach())
+        if self.lambda_l1 > 0:
+            term = (x_hat - x1).abs().mean()
+            total, logs["l1_t1"] = total + self.lambda_l1 * term, float(term.detach())
         return total, logs

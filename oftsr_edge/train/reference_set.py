@@ -1,0 +1,109 @@
+"""A reference cache (``oftsr-edge reference-cache``) read back for distillation: LR crops and a trained peer's
+outputs for them, sampled as aligned sub-crops with dihedral flips.
+
+The realism end learns from these pairs: the student's one-step output at t = 1 for the LR crop is compared with the
+peer's output (TV-LPIPS and ℓ1), so t = 1 takes on the peer's look while t < 1 stays on the teacher's ODE.
+Sampling is a pure function of the generator it is given, so a resumed distillation replays the same batches.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from oftsr_edge.errors import OftsrError
+from oftsr_edge.train.losses import noisy_start
+
+MANIFEST = "reference.json"
+
+
+@dataclass
+class ReferenceSet:
+    """Every complete crop of a cache folder, decoded into memory (600 crops of 64² LR take ~250 MB)."""
+
+    folder: Path
+    scale: int
+    lr: list[np.ndarray]
+    ref: list[np.ndarray]
+    manifest: dict
+
+    @classmethod
+    def load(cls, folder: str | Path, scale: int) -> ReferenceSet:
+        folder = Path(folder)
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+            cache_scale = int(manifest["settings"]["scale"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise OftsrError(f"--realism-cache {folder}: not a reference cache ({MANIFEST}: {exc})") from None
+        if cache_scale != scale:
+            raise OftsrError(f"--realism-cache {folder} holds x{cache_scale} outputs; the teacher is x{scale}")
+        lrs, refs = [], []
+        for path in sorted(folder.glob("*.npz")):
+            try:
+                with np.load(path) as crop:
+                    lr, ref = crop["lr"], crop["ref"]
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+                raise OftsrError(f"--realism-cache: unreadable crop {path} ({exc}); delete it and rerun "
+                                 "'oftsr-edge reference-cache' to regenerate it") from None
+            if ref.shape[:2] != (lr.shape[0] * scale, lr.shape[1] * scale) or lr.dtype != np.uint8:
+                raise OftsrError(f"--realism-cache: crop {path} is not an x{scale} uint8 pair")
+            lrs.append(lr)
+            refs.append(ref)
+        if not lrs:
+            raise OftsrError(f"--realism-cache {folder}: no crops yet (run 'oftsr-edge reference-cache')")
+        return cls(folder, scale, lrs, refs, manifest)
+
+    def __len__(self) -> int:
+        return len(self.lr)
+
+    def sample(self, batch_size: int, hr_crop: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(lr (B, c/s, c/s, 3), ref (B, c, c, 3)) uint8 aligned random sub-crops with the same flips."""
+        s, lr_crop = self.scale, hr_crop // self.scale
+        lrs = np.empty((batch_size, lr_crop, lr_crop, 3), np.uint8)
+        refs = np.empty((batch_size, lr_crop * s, lr_crop * s, 3), np.uint8)
+        for i in range(batch_size):
+            k = int(rng.integers(len(self.lr)))
+            lr, ref = self.lr[k], self.ref[k]
+            if min(lr.shape[:2]) < lr_crop:
+                raise OftsrError(f"--realism-cache crops are {lr.shape[1]}x{lr.shape[0]} LR; --crop {hr_crop} "
+                                 f"needs at least {lr_crop}")
+            y = int(rng.integers(lr.shape[0] - lr_crop + 1))
+            x = int(rng.integers(lr.shape[1] - lr_crop + 1))
+            a = lr[y : y + lr_crop, x : x + lr_crop]
+            b = ref[y * s : (y + lr_crop) * s, x * s : (x + lr_crop) * s]
+            if rng.random() < 0.5:
+                a, b = a[:, ::-1], b[:, ::-1]
+            if rng.random() < 0.5:
+                a, b = a[::-1], b[::-1]
+            if rng.random() < 0.5:
+                a, b = a.transpose(1, 0, 2), b.transpose(1, 0, 2)
+            lrs[i], refs[i] = a, b
+        return lrs, refs
+
+
+class ReferenceBatches:
+    """Turns sampled cache pairs into the flow's tensors: x_lr from the model's own conditioning (its base network
+    when it has one), x0 the noisy start, and the peer's output in the place of x1."""
+
+    def __init__(self, references: ReferenceSet, condition: Callable[[torch.Tensor], torch.Tensor], sigma_p: float,
+                 batch_size: int, hr_crop: int) -> None:
+        self.references, self.condition, self.sigma_p = references, condition, sigma_p
+        self.batch_size, self.hr_crop = batch_size, hr_crop
+
+    def __call__(self, generator: torch.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """(x0, target, x_lr) in [-1, 1]; crops drawn from a numpy generator seeded by ``generator``."""
+        rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=generator)))
+        lr, ref = self.references.sample(self.batch_size, self.hr_crop, rng)
+        lr_t = torch.from_numpy(lr).permute(0, 3, 1, 2).float().to(device) / 127.5 - 1.0
+        target = torch.from_numpy(ref).permute(0, 3, 1, 2).float().to(device) / 127.5 - 1.0
+        with torch.no_grad():
+            x_lr = F.pixel_shuffle(self.condition(lr_t), self.references.scale)
+        noise = torch.randn(target.shape, generator=generator).to(device)
+        return noisy_start(x_lr, noise, self.sigma_p), target, x_lr
