@@ -8,7 +8,8 @@ margin keeps borders out of view), so the grid costs seconds even with Real-ESRG
     python benchmarks/real_photo_grid.py examples/real/rocket.jpg --window 150,260,72 \\
         --models oftsr-real-x4,oftsr-small-x4 -o docs/images/real_rocket.png
 
-``--window Y,X,SIZE`` is in input (LR) pixels; ``--peers`` takes the eval command's peer names (``none`` to skip).
+Several photos (one ``--window`` each, in order) stack their blocks in one picture. ``--window Y,X,SIZE`` is in
+input (LR) pixels; ``--peers`` takes the eval command's peer names (``none`` to skip).
 
 ``--no-flags`` makes the other picture: one row per photo (each with its own ``--window``, in order): the input,
 bicubic, what ``oftsr-edge upscale PHOTO`` gives with no flags (``--model auto`` decides from the whole file, as the
@@ -48,6 +49,30 @@ def padded_window(image: np.ndarray, window: tuple[int, int, int]) -> tuple[np.n
     return image[top:bottom, left:right], (y - top, x - left)
 
 
+def photo_rows(path: Path, window: tuple[int, int, int], peer_names: list[str], models: list[str],
+               t_values: list[float], zoom: int) -> list[np.ndarray]:
+    """One photo's block: input, bicubic and the peers in the first row, then one row per model over t."""
+    piece, (oy, ox) = padded_window(to_rgb8(read_image(path)), window)
+    scale, size = 4, window[2]
+    crop = (oy * scale, ox * scale, size * scale)
+    lr_view = piece.repeat(scale, axis=0).repeat(scale, axis=1)  # nearest neighbour: the input's own pixels
+    first: list[tuple[str, np.ndarray]] = [(f"{path.name} (nearest)", lr_view),
+                                           ("bicubic", bicubic_upscale(piece, scale))]
+    peers, notes = make_peers(peer_names)
+    for note in notes:
+        print(note)
+    for peer in peers:
+        first.append((peer.label.replace(" (ncnn)", ""), peer.upscale(piece, tile=0, overlap=0, batch=1)))
+        peer.close()
+    rows = [crop_row(first, crop, zoom)]
+    for model in models:
+        with Upscaler(model, "ort-cpu", tile=0) as upscaler:
+            name = upscaler.spec.name
+            rows.append(crop_row([(f"{name} t={t:g}", upscaler.upscale(piece, t=t, seed=0)) for t in t_values],
+                                 crop, zoom))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("image", type=Path, nargs="+")
@@ -62,29 +87,13 @@ def main() -> None:
     if args.no_flags:
         no_flags_grid(args.image, args.window, args.zoom, args.output)
         return
-    if len(args.image) != 1 or len(args.window) != 1:
-        raise SystemExit("one image and one --window (several only with --no-flags)")
-    image = to_rgb8(read_image(args.image[0]))
-    window = args.window[0]
-    piece, (oy, ox) = padded_window(image, window)
-    scale, size = 4, window[2]
-    crop = (oy * scale, ox * scale, size * scale)
-    lr_view = piece.repeat(scale, axis=0).repeat(scale, axis=1)  # nearest neighbour: the input's own pixels
-    first: list[tuple[str, np.ndarray]] = [("input (nearest)", lr_view), ("bicubic", bicubic_upscale(piece, scale))]
+    if len(args.image) != len(args.window):
+        raise SystemExit(f"{len(args.image)} photos but {len(args.window)} --window values (one per photo)")
     peer_names = [] if args.peers == "none" else args.peers.split(",")
-    peers, notes = make_peers(peer_names)
-    for note in notes:
-        print(note)
-    for peer in peers:
-        first.append((peer.label.replace(" (ncnn)", ""), peer.upscale(piece, tile=0, overlap=0, batch=1)))
-        peer.close()
-    rows = [crop_row(first, crop, args.zoom)]
     t_values = [float(v) for v in args.t.split(",")]
-    for model in args.models.split(","):
-        with Upscaler(model, "ort-cpu", tile=0) as upscaler:
-            name = upscaler.spec.name
-            rows.append(crop_row([(f"{name} t={t:g}", upscaler.upscale(piece, t=t, seed=0)) for t in t_values],
-                                 crop, args.zoom))
+    rows = []
+    for path, window in zip(args.image, args.window):
+        rows.extend(photo_rows(path, window, peer_names, args.models.split(","), t_values, args.zoom))
     print(f"wrote {write_png(stack_rows(rows), args.output)}")
 
 
