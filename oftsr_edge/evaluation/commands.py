@@ -12,7 +12,7 @@ import click
 
 from oftsr_edge.contract import PRECISIONS
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.evaluation.dataset import DEGRADATIONS
+from oftsr_edge.pairs import DEGRADATIONS
 from oftsr_edge.runtime.backends.options import BACKEND_NAMES
 from oftsr_edge.vocabulary import Values, option
 

@@ -23,10 +23,10 @@ import numpy as np
 from PIL import Image
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.pairs import DEGRADATIONS, crop_hr_to_lr
 from oftsr_edge.runtime import image_io
 
 IMAGE_SUFFIXES = tuple(sorted(image_io.FORMATS))
-DEGRADATIONS = ("bicubic", "realesrgan", "realesrgan-mix")  # train.degradations.DEGRADATIONS' names
 
 
 @dataclass
@@ -72,21 +72,6 @@ def _find_lr(lr_dir: Path, hr_path: Path) -> Path:
         if cand.suffix.lower() in IMAGE_SUFFIXES:
             return cand
     raise OftsrError(f"no LR image for {hr_path.name} in {lr_dir} (LR files must share the HR file names)")
-
-
-def crop_hr_to_lr(hr: np.ndarray, lr_shape: tuple[int, ...], scale: int, hr_path: Path, lr_path: Path) -> np.ndarray:
-    """HR cropped to ``scale ×`` the LR size; only the usual "modcrop" is allowed.
-
-    The rule: each HR side must be ``scale × LR side`` plus at most ``scale − 1`` pixels (what rounding an HR size
-    down to a multiple of the scale drops). Anything else means LR of another scale or other pictures, whose scores
-    would compare different content, so it is refused naming the pair."""
-    (h, w), (lh, lw) = hr.shape[:2], lr_shape[:2]
-    if not (0 <= h - lh * scale < scale and 0 <= w - lw * scale < scale):
-        raise OftsrError(
-            f"{hr_path.name}: HR {w}×{h} does not match LR {lr_path.name} {lw}×{lh} at ×{scale} (HR must be "
-            f"{lw * scale}×{lh * scale}, up to {scale - 1} px more per side): wrong --lr folder or model scale?"
-        )
-    return hr[: lh * scale, : lw * scale]
 
 
 def bicubic_down(hr: np.ndarray, scale: int) -> np.ndarray:

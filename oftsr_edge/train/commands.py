@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.evaluation.dataset import DEGRADATIONS
 from oftsr_edge.extras import require
+from oftsr_edge.pairs import DEGRADATIONS
 from oftsr_edge.vocabulary import option
 
 SOLVER_STEPS = ["euler", "midpoint", "heun", "ralston"]

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.evaluation.dataset import crop_hr_to_lr
 from oftsr_edge.metrics.fidelity import psnr_y
+from oftsr_edge.pairs import crop_hr_to_lr
 from oftsr_edge.train.data import find_images, read_rgb
 from oftsr_edge.train.degradations import bicubic_down, quantize_8bit
 from oftsr_edge.train.losses import noisy_start

@@ -123,8 +123,8 @@ def test_realesrgan_mix_keeps_about_a_quarter_of_the_images_clean() -> None:
 
 
 def test_every_training_degradation_is_offered_by_the_commands() -> None:
-    """One vocabulary: train, degrade and eval accept exactly the degradations the pipeline has."""
-    from oftsr_edge.evaluation.dataset import DEGRADATIONS as EVAL_NAMES
+    """One vocabulary: train, degrade and eval offer oftsr_edge.pairs' names, which the pipeline implements."""
+    from oftsr_edge.pairs import DEGRADATIONS as NAMES
     from oftsr_edge.train.degradations import DEGRADATIONS as TRAIN_NAMES
 
-    assert tuple(TRAIN_NAMES) == EVAL_NAMES
+    assert tuple(TRAIN_NAMES) == NAMES
