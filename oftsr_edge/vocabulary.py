@@ -20,8 +20,6 @@ from typing import Any
 
 import click
 
-from oftsr_edge.runtime.checks import OptionError
-
 
 @dataclass(frozen=True)
 class Term:
@@ -176,55 +174,44 @@ def option(long: str, *decls: str, detail: str = "", **kwargs: Any) -> Callable[
     return click.option(*term.short, long, *decls, help=text, **kwargs)
 
 
-class Values(click.ParamType):
-    """One value or a comma-separated list of ``kind`` (int, float or str), checked against ``choices`` or
-    ``minimum``; a bad value is one line naming the option (never click's usage block)."""
+class Listed(click.ParamType):
+    """A comma-separated list of values of one click type (``--t 0,0.5,1``, ``--precision fp32,fp16``), as a tuple:
+    each item is converted, and refused, by that type."""
 
-    def __init__(
-        self,
-        kind: type = int,
-        many: bool = True,
-        minimum: float | None = None,
-        choices: tuple[str, ...] = (),
-        words: tuple[str, ...] = (),
-    ) -> None:
-        self.kind, self.many, self.minimum, self.choices, self.words = kind, many, minimum, choices, words
-        self.name = {int: "integer", float: "number", str: "text"}[kind] + ("s" if many else "")
+    def __init__(self, item: click.ParamType) -> None:
+        self.item = item
+        self.name = {"integer range": "integers", "float range": "numbers", "float": "numbers"}.get(
+            item.name, f"{item.name}s")
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):
-            return value
-        label = param.opts[-1] if param is not None and param.opts else "value"
-        parts = [p.strip() for p in value.split(",")] if self.many else [value.strip()]
-        out = [self._one(p, label, value) for p in parts if p or not self.many]
-        if not out:
-            raise OptionError(f"{label} wants at least one value, got {value!r}")
-        return tuple(out) if self.many else out[0]
+            return tuple(value)
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not parts:
+            self.fail(f"wants at least one value (comma-separated), got {value!r}", param, ctx)
+        return tuple(self.item.convert(part, param, ctx) for part in parts)
 
-    def _one(self, text: str, label: str, whole: str) -> Any:
-        if text.lower() in self.words:
-            return text.lower()
-        try:
-            item = self.kind(text.lower() if self.choices else text)
-        except ValueError:
-            what = {int: "an integer", float: "a number", str: "a word"}[self.kind]
-            extra = f" or {'/'.join(self.words)}" if self.words else ""
-            many = " (or several, comma-separated)" if self.many else ""
-            raise OptionError(f"{label} wants {what}{extra}{many}, got {whole!r}") from None
-        if self.choices and item not in self.choices:
-            raise OptionError(f"{label}: unknown value {item!r} (choose from {', '.join(self.choices)})")
-        if self.minimum is not None and item < self.minimum:
-            raise OptionError(f"{label} values must be ≥ {self.minimum:g}, got {whole!r}")
-        return item
+
+class IntOrWord(click.IntRange):
+    """An integer in click's range, or one of a few words that name a computed value (``--tile auto``,
+    ``--seed random``); a word comes back lower-case, as a string."""
+
+    def __init__(self, *words: str, min: int | None = None) -> None:
+        super().__init__(min=min)
+        self.words = words
+        self.name = f"integer or {'/'.join(words)}"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.strip().lower() in self.words:
+            return value.strip().lower()
+        return super().convert(value, param, ctx)
 
 
 def kind_of(param: click.Option) -> str:
     """The value kind of a click option, as :data:`TERMS` names it."""
     if param.is_flag:
         return "flag"
-    kind = param.type
-    if isinstance(kind, Values):
-        return {int: "int", float: "float", str: "choice" if kind.choices else "text"}[kind.kind]
+    kind = param.type.item if isinstance(param.type, Listed) else param.type
     if isinstance(kind, click.Choice):
         return "choice"
     if isinstance(kind, click.Path):

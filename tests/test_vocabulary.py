@@ -7,12 +7,13 @@ import inspect
 from dataclasses import fields
 
 import click
+import click.testing
 import pytest
 
 from oftsr_edge.cli import cli
 from oftsr_edge.runtime.backends import options as backend_options
 from oftsr_edge.runtime.upscaler import Upscaler
-from oftsr_edge.vocabulary import TERMS, Values, kind_of
+from oftsr_edge.vocabulary import TERMS, IntOrWord, Listed, kind_of
 
 
 def all_options() -> list[tuple[str, click.Option]]:
@@ -80,7 +81,52 @@ def test_every_backend_option_takes_the_same_names() -> None:
     backend_options_seen = [o for c, o in all_options() if o.opts[-1] == "--backend"]
     assert len(backend_options_seen) >= 4
     for opt in backend_options_seen:
-        assert isinstance(opt.type, Values) and opt.type.choices == backend_options.BACKEND_NAMES
+        choice = opt.type.item if isinstance(opt.type, Listed) else opt.type
+        assert isinstance(choice, click.Choice) and tuple(choice.choices) == backend_options.BACKEND_NAMES
+
+
+#: options whose choices are a subset of the option's in another command, and why
+CHOICE_SUBSETS = {"--teacher-solver": "distill integrates with fixed-step solvers only; eval also offers rk45"}
+
+
+def test_an_option_offers_the_same_choices_in_every_command() -> None:
+    offered: dict[str, set[tuple[tuple[str, ...], bool]]] = {}
+    for _, opt in all_options():
+        choice = opt.type.item if isinstance(opt.type, Listed) else opt.type
+        if isinstance(choice, click.Choice):
+            offered.setdefault(opt.opts[-1], set()).add((tuple(choice.choices), choice.case_sensitive))
+    assert {"--backend", "--precision", "--degradation", "--format"} <= offered.keys()
+    differ = {name: sorted(sets) for name, sets in offered.items() if len(sets) > 1 and name not in CHOICE_SUBSETS}
+    assert not differ, differ
+    for name in CHOICE_SUBSETS:
+        widest = max((set(choices) for choices, _ in offered[name]), key=len)
+        assert all(set(choices) <= widest for choices, _ in offered[name]), name
+
+
+def test_list_and_word_values_convert_with_clicks_types() -> None:
+    @click.command()
+    @click.option("--tile", type=Listed(click.IntRange(min=0)), default="128")
+    @click.option("--precision", type=Listed(click.Choice(("fp32", "fp16"), case_sensitive=False)), default="fp32")
+    @click.option("--seed", type=IntOrWord("random", min=0), default="0")
+    def command(tile: tuple[int, ...], precision: tuple[str, ...], seed: int | str) -> None:
+        click.echo(repr((tile, precision, seed)))
+
+    def run(*args: str) -> tuple[int, str]:
+        result = click.testing.CliRunner().invoke(command, list(args))
+        return result.exit_code, result.output.strip()
+
+    assert run() == (0, "((128,), ('fp32',), 0)")
+    assert run("--tile", " 64, 0,", "--precision", "FP16,fp32", "--seed", "Random") == (
+        0, "((64, 0), ('fp16', 'fp32'), 'random')")
+    for args, message in [
+        (("--tile", "64,-1"), "-1 is not in the range x>=0"),
+        (("--tile", ","), "wants at least one value (comma-separated), got ','"),
+        (("--precision", "fp32,int9"), "'int9' is not one of 'fp32', 'fp16'"),
+        (("--seed", "lucky"), "'lucky' is not a valid integer or random"),
+        (("--seed", "-1"), "-1 is not in the range x>=0"),
+    ]:
+        code, output = run(*args)
+        assert code == 2 and message in output, (args, output)
 
 
 @pytest.mark.parametrize("function", [Upscaler.__init__, Upscaler.upscale, Upscaler.upscale_file])

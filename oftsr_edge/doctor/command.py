@@ -13,13 +13,13 @@ from pathlib import Path
 import click
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.vocabulary import Values, option
+from oftsr_edge.vocabulary import option
 
 
 @click.command("doctor")
 @option("--json", "json_out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), is_flag=False,
         flag_value=Path("-"), default=None, detail="'-' or no value: standard output, instead of the text report")
-@option("--device", type=Values(int, many=False, minimum=0), default=0, show_default=True, detail="the GPU the advice is for")
+@option("--device", type=click.IntRange(min=0), default=0, show_default=True, detail="the GPU the advice is for")
 def doctor(json_out: Path | None, device: int) -> None:
     """Say what this machine can run (Python packages, ONNX Runtime, TensorRT, GPU, Jetson, memory preset, which
     bundled models run on which backend) and the next command to run. Exits 0 on any machine."""

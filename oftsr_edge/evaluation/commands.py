@@ -14,7 +14,7 @@ from oftsr_edge.contract import PRECISIONS
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.pairs import DEGRADATIONS
 from oftsr_edge.runtime.backends.options import BACKEND_NAMES
-from oftsr_edge.vocabulary import Values, option
+from oftsr_edge.vocabulary import Listed, option
 
 _PEERS_DEFAULT = "bicubic"
 _BENCH_PEERS = ("bicubic", "srvgg-compact", "rrdbnet")
@@ -67,13 +67,13 @@ def _parse_peers(text: str, auto: tuple[str, ...]) -> tuple[str, ...]:
 
 @click.command(name="bench")
 @option("--model", "models", multiple=True, detail="repeat for several, e.g. fp32 and fp16 variants; default: the bundled default")
-@option("--backend", "backends", type=Values(str, choices=BACKEND_NAMES), default="auto", show_default=True,
+@option("--backend", "backends", type=Listed(click.Choice(BACKEND_NAMES, case_sensitive=False)), default="auto", show_default=True,
         detail="comma list to compare several")
-@option("--precision", type=Values(str, choices=PRECISIONS), default=None,
+@option("--precision", type=Listed(click.Choice(PRECISIONS, case_sensitive=False)), default=None,
         detail="keep only models whose metadata precision is listed (comma list)")
-@option("--tile", "tiles", type=Values(int, minimum=0), default="128", show_default=True,
+@option("--tile", "tiles", type=Listed(click.IntRange(min=0)), default="128", show_default=True,
         detail="comma list; 0 = whole image")
-@option("--batch-size", "batches", type=Values(int, minimum=1), default="1", show_default=True,
+@option("--batch-size", "batches", type=Listed(click.IntRange(min=1)), default="1", show_default=True,
         detail="tiles per backend call, comma list")
 @option("--image-size", "sizes", default="512x512", show_default=True)
 @option("--runs", default=10, show_default=True, type=click.IntRange(1))
@@ -165,7 +165,7 @@ def _common_eval_options(fn: object) -> object:
         option("--lr", "lr_dir", type=click.Path(path_type=Path), detail="default: made from HR by --degradation"),
         option("--degradation", "degrade", type=click.Choice(list(DEGRADATIONS)), default="bicubic",
                show_default=True, detail="when --lr is not given"),
-        option("--backend", type=Values(str, many=False, choices=BACKEND_NAMES), default="auto", show_default=True),
+        option("--backend", type=click.Choice(BACKEND_NAMES, case_sensitive=False), default="auto", show_default=True),
         option("--tile", type=click.IntRange(0), default=None, detail="0 = whole image; default: the model's"),
         option("--solver-steps", type=int, default=None, detail=_SOLVER_STEPS_DETAIL),
         option("--seed", default=0, show_default=True, type=click.IntRange(0), detail="of the noise"),
@@ -214,7 +214,7 @@ def _setup(
 
 @click.command(name="eval")
 @_common_eval_options
-@option("--t", "ts", type=Values(float), default="0,0.25,0.5,0.75,1", show_default=True, detail="the values to sweep")
+@option("--t", "ts", type=Listed(click.FLOAT), default="0,0.25,0.5,0.75,1", show_default=True, detail="the values to sweep")
 @option("--csv", "csv_out", type=click.Path(path_type=Path))
 @option("--plot-dir", type=click.Path(path_type=Path))
 @click.option(
@@ -225,7 +225,7 @@ def _setup(
 )
 @option("--teacher", type=click.Path(path_type=Path), detail="adds a K-step ODE row (torch)")
 @option("--teacher-steps", default=8, show_default=True, type=click.IntRange(1))
-@option("--teacher-solver", type=Values(str, many=False, choices=_SOLVERS), default="euler", show_default=True)
+@option("--teacher-solver", type=click.Choice(_SOLVERS, case_sensitive=False), default="euler", show_default=True)
 @option("--no-niqe", is_flag=True)
 @option("--peers", "peer_names", default="auto", show_default=True,
         detail="trained peers as extra rows: auto (the installed ncnn peers), a comma list, or none")

@@ -14,7 +14,7 @@ import click
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime.checks import check_t
-from oftsr_edge.vocabulary import Values, option
+from oftsr_edge.vocabulary import Listed, option
 
 
 def _existing_file(path: Path, what: str) -> Path:
@@ -30,7 +30,7 @@ def _existing_file(path: Path, what: str) -> Path:
 @option("--reference", type=click.Path(path_type=Path), default=None, detail="the fp32 export; default: MODEL itself")
 @option("--images", type=click.Path(path_type=Path), default=None,
         detail="default: synthetic gradients, a weaker gate")
-@option("--t", "t_values", type=Values(float), default="0,0.5,1", show_default=True, detail="comma-separated")
+@option("--t", "t_values", type=Listed(click.FLOAT), default="0,0.5,1", show_default=True, detail="comma-separated")
 @option("--min-psnr", type=float, default=40.0, show_default=True)
 @option("--tiles", type=int, default=4, show_default=True)
 @option("--seed", type=int, default=0, show_default=True, detail="of tile crops and noise")

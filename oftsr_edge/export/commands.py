@@ -20,7 +20,7 @@ import click
 from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.export.simplify import DEFAULT_SIMPLIFIER, SIMPLIFIERS
 from oftsr_edge.fileio import sweep_stale, temp_dir
-from oftsr_edge.vocabulary import Values, option
+from oftsr_edge.vocabulary import Listed, option
 
 PRECISIONS = ("fp32", "fp16", "int8")
 FP32_MAX_ABS = 1e-3  # a quarter of one 8-bit level: ORT and PyTorch normally agree to ~1e-6
@@ -217,7 +217,7 @@ def build_engines(paths: list[Path], batch: int) -> None:
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @option("--output", "output_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
         detail="a folder for <name>_<precision>.onnx")
-@option("--precision", type=Values(str, choices=PRECISIONS), default="fp32,fp16", show_default=True,
+@option("--precision", type=Listed(click.Choice(PRECISIONS, case_sensitive=False)), default="fp32,fp16", show_default=True,
         detail="comma list of the variants to write (int8 needs --calib)")
 @option("--opset", type=int, default=18, show_default=True,
         detail="18-21 use the dynamo exporter, 17 the TorchScript one (TensorRT 8.5/8.6)")

@@ -30,7 +30,7 @@ from oftsr_edge.runtime.job_plan import plan_jobs
 from oftsr_edge.runtime.models import resolve_model
 from oftsr_edge.runtime.pipeline import FolderResult, Job, WriteOptions
 from oftsr_edge.runtime.provenance import RULE
-from oftsr_edge.vocabulary import Values, option
+from oftsr_edge.vocabulary import IntOrWord, option
 
 _FORMATS = ("auto", "png", "jpg", "webp", "tif", "bmp")
 
@@ -68,32 +68,32 @@ def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: objec
         detail="repeatable; the same as a positional INPUT")
 @option("--output", required=True, type=click.Path(),
         detail="a folder, or an image file name when the input is one file")
-@option("--t", "t", type=Values(float, many=False), default=None, detail="default: the model's")
+@option("--t", "t", type=float, default=None, detail="default: the model's")
 @option("--solver-steps", type=int, default=None,
         detail="K calls of a two-time (MeanFlow) student's few-step path from 0 to t (docs/architecture.md §5); "
         "default: the model's (1; one-step models take 1 only)")
-@option("--seed", type=Values(int, many=False, minimum=0, words=("random",)), default="0", show_default=True,
+@option("--seed", type=IntOrWord("random", min=0), default="0", show_default=True,
         detail="of the noise: an integer, or 'random' (a random seed's output is never reused)")
 @option("--model", default="auto", show_default=True,
         detail="auto = per input: oftsr-real-x4 at t = 0 for JPEG, lossy WebP, noisy or blocky inputs, else the "
         "bundled default (README: Which model)")
 @option("--scale", type=int, default=None, detail="must be the model's (a check for scripts from other tools)")
-@option("--backend", type=Values(str, many=False, choices=BACKEND_NAMES), default="auto", show_default=True)
+@option("--backend", type=click.Choice(BACKEND_NAMES, case_sensitive=False), default="auto", show_default=True)
 @option("--device", type=int, default=None, detail="default 0; GPU backends and auto only")
-@option("--tile", type=Values(int, many=False, minimum=0, words=("auto",)), default="auto", show_default=True,
+@option("--tile", type=IntOrWord("auto", min=0), default="auto", show_default=True,
         detail="auto = one whole-image call when it fits --memory-budget, else the least-waste tiles that do; "
         "0 = whole image")
 @option("--overlap", type=int, default=None, detail="default: 16 with auto, else tile/8, at least 8")
-@option("--memory-budget", type=Values(int, many=False, minimum=1), default=None,
+@option("--memory-budget", type=click.IntRange(min=1), default=None,
         detail="default: half the free RAM (free VRAM on a GPU), read per image")
 @option("--batch-size", type=int, default=1, show_default=True, detail="tiles per backend call (GPU)")
 @option("--threads", type=int, default=None, detail="for ONNX Runtime (default: one per core); ort-cpu, ort, auto")
 @option("--overwrite", is_flag=True, detail="by default only outputs made with other settings are rewritten")
 @option("--recursive", is_flag=True)
 @option("--suffix", default="", detail="e.g. _x4")
-@option("--max-pixels", type=Values(int, many=False, minimum=1), default=None,
+@option("--max-pixels", type=click.IntRange(min=1), default=None,
         detail=f"larger inputs are refused from their header; default {image_io.max_pixels():,}")
-@option("--format", "fmt", type=Values(str, many=False, choices=_FORMATS), default="auto", show_default=True,
+@option("--format", "fmt", type=click.Choice(_FORMATS, case_sensitive=False), default="auto", show_default=True,
         detail="auto = the input's; must match an output file name's extension")
 @option("--png-compression", type=click.IntRange(0, 9), default=PNG_COMPRESSION, show_default=True,
         detail="1 is fast; 9 makes files ~15% smaller and is ~5x slower (README: Output files)")

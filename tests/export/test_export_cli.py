@@ -130,7 +130,7 @@ def _contract_breaker(tiny_onnx_fp32: Path, tmp_path: Path) -> Path:
         ("teacher", "teacher checkpoint"),
         ("missing checkpoint", "checkpoint not found"),
         ("bad onnx", "do not match the oftsr-edge contract"),
-        ("unknown precision", "--precision: unknown value 'fp8'"),
+        ("unknown precision", "Invalid value for '--precision': 'fp8' is not one of"),
         ("int8 without calib", "needs --calib"),
         ("missing calib", "calibration folder not found"),
         ("bad opset", "--opset 12"),

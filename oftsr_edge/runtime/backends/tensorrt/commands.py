@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from oftsr_edge.runtime.devices import PRESET_NAMES
-from oftsr_edge.vocabulary import Values, option
+from oftsr_edge.vocabulary import option
 
 
 @click.command("build")
@@ -32,9 +32,9 @@ from oftsr_edge.vocabulary import Values, option
 @option("--workspace", type=float, default=None, detail="default: the device preset's")
 @option("--cache-dir", type=click.Path(path_type=Path), default=None,
         detail="default: $OFTSR_EDGE_CACHE/trt or ~/.cache/oftsr-edge/trt")
-@option("--precision", type=Values(str, many=False, choices=("fp32", "fp16", "int8")), default=None,
+@option("--precision", type=click.Choice(("fp32", "fp16", "int8"), case_sensitive=False), default=None,
         detail="of the engine; default: the file's, or fp16 for a folder or bundled name when this TensorRT can")
-@option("--preset", type=Values(str, many=False, choices=PRESET_NAMES), default=None,
+@option("--preset", type=click.Choice(PRESET_NAMES, case_sensitive=False), default=None,
         detail="default: detected from the Jetson module or the GPU's memory")
 @option("--device", type=int, default=0, show_default=True)
 @option("--verbose", is_flag=True, detail="TensorRT's")
