@@ -38,6 +38,7 @@ from oftsr_edge.contract_io import (  # noqa: F401 - ModelIO, TensorInfo and the
     read_with_onnxruntime,
 )
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.few_step import MAX_STEPS
 
 INPUT_LR = "lr"  # float32 [N, 3, h, w]: RGB LR image in [0, 1]
 INPUT_NOISE = "noise"  # float32 [N, 3, s·h, s·w]: standard normal noise drawn by the runtime
@@ -72,7 +73,6 @@ TWO_TIME_FORMAT_VERSION = (
 )
 FORMAT_VERSIONS = (FORMAT_VERSION, TWO_TIME_FORMAT_VERSION)
 _TWO_TIME_FIELDS = ("method", "default_steps")  # absent from format-1 metadata
-MAX_STEPS = 64
 PRECISIONS = ("fp32", "fp16", "int8")
 SCALES = (2, 4, 8)
 # ranges of the metadata's numbers (docs/architecture.md §3): far beyond every real model, short of absurd

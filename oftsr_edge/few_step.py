@@ -32,6 +32,7 @@ from oftsr_edge.errors import OftsrError
 X = TypeVar("X")
 #: ``run_step(lr, noise, t, state, r) -> (hr, next_state)``: one call of a format-2 graph on float32 arrays
 GraphStep = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
+#: most network calls of one K-step upscale, and the largest ``default_steps`` model metadata may state
 MAX_STEPS = 64
 
 

@@ -17,11 +17,12 @@ import dataclasses
 import warnings
 
 from oftsr_edge.contract import ModelSpec
+from oftsr_edge.few_step import GraphStep
 from oftsr_edge.runtime import memory
 from oftsr_edge.runtime.checks import OptionError
 from oftsr_edge.runtime.noise import NoiseCache
 from oftsr_edge.runtime.tiling.geometry import default_overlap, round_up
-from oftsr_edge.runtime.tiling.tiler import RunFn, StepFn, Tiler
+from oftsr_edge.runtime.tiling.tiler import RunFn, Tiler
 
 AUTO = "auto"
 #: An automatic tiling may compute at most 1 + this many times the image's pixels: beyond, the overlap dominates
@@ -46,7 +47,7 @@ class TilingPolicy:
         on_gpu: bool,
         budget: int | None = None,
         device: int = 0,
-        run_step: StepFn | None = None,
+        run_step: GraphStep | None = None,
         steps: int = 1,
     ) -> None:
         self.run, self.spec, self.batch = run, spec, batch

@@ -15,20 +15,18 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Tuple
+from typing import Callable
 
 import numpy as np
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.few_step import Step, schedule
+from oftsr_edge.few_step import GraphStep, Step, schedule
 from oftsr_edge.runtime.noise import NOISE_BLOCK, NoiseCache, NoiseField
 from oftsr_edge.runtime.tiling.blending import BLEND_MARGIN, DTYPE_MAX, Band, to_output
 from oftsr_edge.runtime.tiling.geometry import TilePlan, plan_axis
 
 #: ``run(lr, noise, t) -> hr`` on float32 NCHW arrays: a backend's ``run`` or any function with that contract.
 RunFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-#: ``run_step(lr, noise, t, state, r) -> (hr, next_state)``: one call of a two-time graph (contract format 2).
-StepFn = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
 #: ``progress(done_tiles, total_tiles)``, called after each tile is blended in (K passes count K × the tiles).
 ProgressFn = Callable[[int, int], None]
 
@@ -79,7 +77,7 @@ class Tiler:
         margin: float = BLEND_MARGIN,
         noise_block: int = NOISE_BLOCK,
         noise_cache: NoiseCache | None = None,
-        run_step: StepFn | None = None,
+        run_step: GraphStep | None = None,
         steps: int = 1,
     ) -> None:
         self.run = run
