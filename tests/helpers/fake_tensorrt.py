@@ -1,6 +1,7 @@
 """Stand-ins for ``tensorrt`` and cuda-python's runtime module, for tests on machines without either.
 
-They implement only the calls oftsr-edge makes, with the names and signatures of TensorRT's Python API
+They implement only the calls oftsr-edge makes itself (engine builds go through Polygraphy, faked in
+fake_polygraphy.py), with the names and signatures of TensorRT's Python API
 (NVIDIA/TensorRT python/src/infer/pyCore.cpp) and cuda-python (``cuda.bindings.runtime``): enum members are looked
 up by name, device memory is host memory (ctypes buffers) so copies are real, and a fake engine computes a simple
 function of (lr, noise, t) so the backend's buffer plumbing is checked end to end. They prove the code's logic and
@@ -142,10 +143,6 @@ def _flag_enums(major: int) -> tuple[type, type]:
 def make_fake_trt(
     version: str = "10.3.0",
     *,
-    network_inputs: tuple[str, ...] = INPUT_NAMES,
-    network_outputs: tuple[str, ...] = OUTPUT_NAMES,
-    parse_ok: bool = True,
-    build_ok: bool = True,
     host_code_switch: bool | None = None,
     host_code_default: bool = False,
 ) -> types.ModuleType:
@@ -160,7 +157,6 @@ def make_fake_trt(
     trt.__spec__ = importlib.machinery.ModuleSpec("tensorrt", None)
     trt.__version__ = version
     trt.created = []
-    trt.builds = []
     trt.host_code_settings = []
     trt.host_code_loaded = 0
     minor = int(version.split(".")[1]) if "." in version else 0
@@ -193,122 +189,6 @@ def make_fake_trt(
                 pass
 
         trt.IProgressMonitor = IProgressMonitor
-
-    class Tensor:
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-    class Network:
-        def __init__(self, flags: int) -> None:
-            self.flags = flags
-            self.inputs: list[Tensor] = []
-            self.outputs: list[Tensor] = []
-
-        num_inputs = property(lambda self: len(self.inputs))
-        num_outputs = property(lambda self: len(self.outputs))
-
-        def get_input(self, i: int) -> Tensor:
-            return self.inputs[i]
-
-        def get_output(self, i: int) -> Tensor:
-            return self.outputs[i]
-
-    class OnnxParser:
-        def __init__(self, network: Network, logger: Any) -> None:
-            self.network = network
-            self.num_errors = 0 if parse_ok else 1
-
-        def parse_from_file(self, path: str) -> bool:
-            if not parse_ok:
-                return False
-            self.network.inputs = [Tensor(n) for n in network_inputs]
-            self.network.outputs = [Tensor(n) for n in network_outputs]
-            return True
-
-        def get_error(self, i: int) -> str:
-            return "In node 3 (Conv): unsupported"
-
-    class TimingCache:
-        def __init__(self, data: bytes) -> None:
-            if bytes(data).startswith(b"CORRUPT"):
-                raise RuntimeError("invalid timing cache")
-            self.data = bytes(data)
-
-        def serialize(self) -> bytes:
-            return self.data + b"+timing"
-
-    class Profile:
-        def __init__(self) -> None:
-            self.shapes: dict[str, tuple[Any, ...]] = {}
-
-        def set_shape(self, name: str, lo: Any, mid: Any, hi: Any) -> None:
-            self.shapes[name] = (tuple(lo), tuple(mid), tuple(hi))
-
-    class BuilderConfig:
-        def __init__(self) -> None:
-            self.flags: list[str] = []
-            self.pools: dict[str, int] = {}
-            self.profiles: list[Profile] = []
-            self.timing: TimingCache | None = None
-            self.progress_monitor = None
-
-        def set_memory_pool_limit(self, pool: Any, size: int) -> None:
-            self.pools[pool.name] = size
-
-        def set_flag(self, flag: Any) -> None:
-            self.flags.append(flag.name)
-
-        def add_optimization_profile(self, profile: Profile) -> int:
-            self.profiles.append(profile)
-            return len(self.profiles) - 1
-
-        def create_timing_cache(self, data: bytes) -> TimingCache:
-            return TimingCache(data)
-
-        def set_timing_cache(self, cache: TimingCache, ignore_mismatch: bool) -> bool:
-            self.timing = cache
-            return True
-
-        def get_timing_cache(self) -> TimingCache | None:
-            return self.timing
-
-    class Builder:
-        def __init__(self, logger: Any) -> None:
-            trt.created.append("Builder")
-            self.logger = logger
-
-        def create_network(self, flags: int = 0) -> Network:
-            return Network(flags)
-
-        def create_builder_config(self) -> BuilderConfig:
-            return BuilderConfig()
-
-        def create_optimization_profile(self) -> Profile:
-            return Profile()
-
-        def build_serialized_network(self, network: Network, config: BuilderConfig) -> bytes | None:
-            monitor = config.progress_monitor
-            if monitor is not None:
-                monitor.phase_start("Building engine", None, 2)
-                monitor.phase_start("Tactic timing", "Building engine", 3)
-                assert monitor.step_complete("Tactic timing", 0)
-                monitor.phase_finish("Tactic timing")
-                assert monitor.step_complete("Building engine", 1)
-                monitor.phase_finish("Building engine")
-            self.logger.log(ILogger.Severity.WARNING, "fake warning from the builder")
-            record = {
-                "network_flags": network.flags,
-                "builder_flags": config.flags,
-                "pools": config.pools,
-                "profiles": [{k: [list(s) for s in v] for k, v in p.shapes.items()} for p in config.profiles],
-                "timing": config.timing.data.decode() if config.timing else None,
-            }
-            trt.builds.append(record)
-            if not build_ok:
-                return None
-            return ENGINE_MAGIC + json.dumps(record).encode()
-
-    trt.Builder, trt.OnnxParser = Builder, OnnxParser
 
     class Context:
         def __init__(self, engine: Engine) -> None:

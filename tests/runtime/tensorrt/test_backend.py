@@ -201,10 +201,12 @@ def test_engine_built_by_the_builder_runs(
     """build_engine's output (engine + sidecar) is what the backend loads: the two agree on the format."""
     pytest.importorskip("onnx")
     from oftsr_edge.runtime.backends.tensorrt import builder
+    from tests.helpers.fake_polygraphy import FakePolygraphy
     from tests.runtime.tensorrt.test_builder import write_contract_onnx
 
     _, cudart = fakes
     monkeypatch.setattr(builder, "require_cudart", lambda: cudart)
+    monkeypatch.setattr(builder, "_polygraphy", FakePolygraphy)
     model = write_contract_onnx(tmp_path / "m.onnx")
     engine = builder.build_engine(
         model, tmp_path / "m.engine", tile=8, batch=3, cache_dir=tmp_path / "c", log=lambda s: None

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from oftsr_edge.runtime.backends.tensorrt.build_log import BuildProgress, progress_monitor, trt_logger
+import pytest
+
+from oftsr_edge.runtime.backends.tensorrt.build_log import (
+    BuildProgress,
+    polygraphy_messages,
+    progress_monitor,
+)
 from tests.helpers.fake_tensorrt import make_fake_trt
 
 
@@ -43,13 +49,21 @@ def test_progress_monitor_is_a_tensorrt_monitor_and_ctrl_c_cancels() -> None:
     assert cancelled.step_complete("Building engine", 0) is False
 
 
-def test_logger_shows_info_only_when_verbose() -> None:
-    trt = make_fake_trt("10.3.0")
-    severity = trt.ILogger.Severity
+def test_polygraphy_messages_reach_the_log_and_nothing_else(capsys: pytest.CaptureFixture[str]) -> None:
+    """Runs the real Polygraphy logger (no TensorRT needed): TensorRT's messages arrive through it."""
+    from polygraphy.logger import G_LOGGER
+
+    before = (G_LOGGER.use_python_logging_system, G_LOGGER.module_severity, G_LOGGER.colors)
     lines: list[str] = []
-    quiet, verbose = trt_logger(trt, lines.append, False), trt_logger(trt, lines.append, True)
-    quiet.log(severity.INFO, "hidden")
-    quiet.log(severity.ERROR, "shown")
-    verbose.log(severity.INFO, "details")
-    verbose.log(severity.VERBOSE, "never")
-    assert lines == ["[TensorRT error] shown", "[TensorRT info] details"]
+    with polygraphy_messages(lines.append, verbose=False) as errors:
+        G_LOGGER.info("hidden")
+        G_LOGGER.warning("careful")
+        G_LOGGER.error("In node 3 (Conv): unsupported")
+    with polygraphy_messages(lines.append, verbose=True):
+        G_LOGGER.info("details")
+        G_LOGGER.verbose("never")
+    assert lines == ["[TensorRT warning] careful", "[TensorRT error] In node 3 (Conv): unsupported",
+                     "[TensorRT info] details"]
+    assert errors == ["In node 3 (Conv): unsupported"]
+    assert capsys.readouterr().out == ""  # Polygraphy prints to stdout unless routed
+    assert (G_LOGGER.use_python_logging_system, G_LOGGER.module_severity, G_LOGGER.colors) == before

@@ -20,6 +20,7 @@ from oftsr_edge.runtime.devices import PresetChoice, preset
 from oftsr_edge.runtime.jetson import detect_jetson
 from tests.doctor.test_jetson_detection import R35_3_1, R36_4_3, fake_root
 from tests.helpers.cli import assert_one_line_error, run_main
+from tests.helpers.fake_polygraphy import FakePolygraphy
 from tests.helpers.fake_tensorrt import ENGINE_MAGIC, FakeCudart, make_fake_trt
 from tests.runtime.tensorrt.test_builder import SPEC, write_contract_onnx
 
@@ -80,13 +81,15 @@ def test_prepare_on_a_desktop_gpu_with_tensorrt_10(tmp_path: Path) -> None:
 
 
 class CommandEnv:
-    """The stand-in TensorRT + cuda-python behind ``oftsr-edge build`` run in-process."""
+    """Fakes of TensorRT, Polygraphy's loaders and cuda-python behind ``oftsr-edge build`` run in-process."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, version: str, board: object = None) -> None:
         self.trt = make_fake_trt(version)
         cudart = FakeCudart()  # one "NVIDIA Jetson AGX Orin" of 16 GiB
         monkeypatch.setitem(sys.modules, "tensorrt", self.trt)
         monkeypatch.setattr(builder, "require_cudart", lambda: cudart)
+        self.poly = FakePolygraphy()
+        monkeypatch.setattr(builder, "_polygraphy", lambda: self.poly)
         monkeypatch.setattr(build_setup, "import_cudart", lambda: cudart)
         monkeypatch.setattr(build_setup, "detect_jetson", lambda: board)
 
@@ -137,9 +140,9 @@ def test_build_command_on_tensorrt_8_takes_the_fp32_file_with_the_flag(
     assert done.code == 0, done.err
     assert "builds fp16 engines from tiny_fp32.onnx (with the FP16 builder flag)" in done.err
     assert "preset gpu-16gb (GPU memory 16.0 GiB)" in done.err  # the stand-in GPU has 16 GiB
-    assert env.trt.builds[-1]["builder_flags"] == ["FP16"]
+    assert env.poly.builds[-1]["fp16"] is True
     assert json.loads((tmp_path / "e.engine.json").read_text())["precision"] == "fp16"
-    assert env.trt.builds[-1]["profiles"][0][INPUT_LR][2] == [4, 3, 256, 256]
+    assert env.poly.builds[-1]["profiles"][0][INPUT_LR][2] == [4, 3, 256, 256]
 
 
 def test_build_command_errors_are_one_line(

@@ -1,7 +1,9 @@
-"""Engine builds against a stand-in TensorRT: flags per version, cache reuse and rebuild, timing cache, sidecar.
+"""Engine builds against fakes of Polygraphy's loaders and of TensorRT: what Polygraphy is asked for per TensorRT
+version, cache reuse and rebuild, timing cache, sidecar, messages.
 
-The stand-in (tests/helpers/fake_tensorrt.py) checks the call sequence and the cache logic; whether TensorRT itself
-accepts these calls is checked by ``test_real_build`` on a machine with TensorRT and a GPU.
+The fakes (tests/helpers/fake_polygraphy.py, fake_tensorrt.py) stand in for the external libraries: they check the
+calls and arguments and the cache logic, not TensorRT's behaviour. Whether TensorRT accepts the build is checked by
+``test_real_build`` on a machine with TensorRT and a GPU.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.runtime.backends.tensorrt import builder
 from oftsr_edge.runtime.backends.tensorrt.builder import build_engine, check_network_io
 from oftsr_edge.runtime.backends.tensorrt.engine_cache import read_sidecar, sidecar_path, usable_engine
+from tests.helpers.fake_polygraphy import FakePolygraphy
 from tests.helpers.fake_tensorrt import ENGINE_MAGIC, FakeCudart, make_fake_trt
 
 SPEC = ModelSpec(
@@ -71,18 +74,21 @@ def model(tmp_path: Path) -> Path:
 
 
 class Env:
-    """Install a stand-in TensorRT of one version and a fake cuda-python for the builder."""
+    """Install fakes of TensorRT (one version), Polygraphy's loaders and cuda-python for the builder."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.monkeypatch = monkeypatch
         self.cudart = FakeCudart()
         monkeypatch.setattr(builder, "require_cudart", lambda: self.cudart)
+        monkeypatch.setattr(builder, "_polygraphy", lambda: self.poly)
+        self.poly = FakePolygraphy()
         self.lines: list[str] = []
 
-    def trt(self, version: str = "10.3.0", **kwargs: Any) -> Any:
-        fake = make_fake_trt(version, **kwargs)
-        self.monkeypatch.setitem(sys.modules, "tensorrt", fake)
-        return fake
+    def trt(self, version: str = "10.3.0", **kwargs: Any) -> FakePolygraphy:
+        """TensorRT ``version`` (fake) and fresh fake loaders (``kwargs``: parse_ok, build_ok, network_inputs)."""
+        self.monkeypatch.setitem(sys.modules, "tensorrt", make_fake_trt(version))
+        self.poly = FakePolygraphy(**kwargs)
+        return self.poly
 
     def build(self, onnx: Path, engine: Path | None, cache: Path, **kwargs: Any) -> Path:
         return build_engine(onnx, engine, cache_dir=cache, log=self.lines.append, **kwargs)
@@ -128,7 +134,7 @@ def test_unreadable_models_fail_before_any_tensorrt_object(env: Env, tmp_path: P
         env.build(junk, None, cache)
     with pytest.raises(OftsrError, match="input 't' feeds no node"):
         env.build(write_contract_onnx(tmp_path / "folded.onnx", use_t=False), None, cache)
-    assert trt.created == [] and not cache.exists()
+    assert trt.calls == [] and not cache.exists()
 
 
 def test_trt10_build_writes_engine_sidecar_and_timing_cache(env: Env, model: Path, tmp_path: Path) -> None:
@@ -137,9 +143,11 @@ def test_trt10_build_writes_engine_sidecar_and_timing_cache(env: Env, model: Pat
         model, tmp_path / "out" / "tiny.engine", tmp_path / "cache", tile=32, batch=2, workspace_gib=0.5
     )
     assert out == tmp_path / "out" / "tiny.engine" and out.read_bytes().startswith(ENGINE_MAGIC)
+    assert [name for name, _ in trt.calls] == ["network_from_onnx_path", "CreateConfig", "engine_bytes_from_network"]
+    assert trt.calls[0][1] == {"path": str(model), "strongly_typed": True}
+    assert isinstance(trt.calls[1][1]["progress_monitor"], sys.modules["tensorrt"].IProgressMonitor)
     (record,) = trt.builds
-    assert record["network_flags"] == 1 << 1  # STRONGLY_TYPED by name in 10.x
-    assert record["builder_flags"] == []
+    assert (record["strongly_typed"], record["fp16"], record["int8"], record["tf32"]) == (True, False, False, True)
     assert record["pools"] == {"WORKSPACE": 1 << 29}
     assert record["profiles"] == [
         {
@@ -159,7 +167,7 @@ def test_trt10_build_writes_engine_sidecar_and_timing_cache(env: Env, model: Pat
     timing = tmp_path / "cache" / "timing-trt10.3.0-nvidia-jetson-agx-orin-sm87.cache"
     assert timing.read_bytes() == b"+timing"
     assert any("[build] Building engine (2 steps)" in line for line in env.lines)
-    assert any("[TensorRT warning] fake warning" in line for line in env.lines)
+    assert "[TensorRT warning] fake warning from the builder" in env.lines
     assert "cudaSetDevice(0)" in env.cudart.calls
 
 
@@ -216,8 +224,7 @@ def test_trt85_fp16_is_fp32_onnx_plus_fp16_flag(env: Env, model: Path, tmp_path:
     trt = env.trt("8.5.2.2")
     engine = env.build(model, None, tmp_path / "cache", precision="fp16")
     (record,) = trt.builds
-    assert record["network_flags"] == 1 << 0  # EXPLICIT_BATCH
-    assert record["builder_flags"] == ["FP16"]
+    assert (record["strongly_typed"], record["fp16"], record["int8"]) == (False, True, False)  # Polygraphy adds EXPLICIT_BATCH
     assert any("reports no build progress" in line for line in env.lines)
     sidecar = read_sidecar(engine)
     assert sidecar.precision == "fp16" and sidecar.spec.precision == "fp16"
@@ -230,20 +237,21 @@ def test_trt85_int8_qdq_gets_int8_flag(env: Env, tmp_path: Path) -> None:
     qdq = write_contract_onnx(tmp_path / "tiny_int8.onnx", replace(SPEC, precision="int8"))
     trt = env.trt("8.6.2.3")
     env.build(qdq, None, tmp_path / "cache")
-    assert trt.builds[0]["builder_flags"] == ["INT8"]
+    assert (trt.builds[0]["fp16"], trt.builds[0]["int8"]) == (False, True)
 
 
 def test_trt11_builds_with_no_flags(env: Env, model: Path, tmp_path: Path) -> None:
     trt = env.trt("11.4.0.106")
     env.build(model, None, tmp_path / "cache")
-    assert trt.builds[0]["network_flags"] == 0 and trt.builds[0]["builder_flags"] == []
+    record = trt.builds[0]
+    assert (record["strongly_typed"], record["fp16"], record["int8"]) == (False, False, False)  # strongly typed always
 
 
 def test_impossible_precision_fails_before_any_tensorrt_object(env: Env, model: Path, tmp_path: Path) -> None:
     trt = env.trt("11.1.0")
     with pytest.raises(OftsrError, match="strongly typed"):
         env.build(model, None, tmp_path / "cache", precision="fp16")
-    assert trt.created == []
+    assert trt.calls == []
 
 
 def test_no_gpu_fails_before_any_tensorrt_object(env: Env, model: Path, tmp_path: Path) -> None:
@@ -251,7 +259,7 @@ def test_no_gpu_fails_before_any_tensorrt_object(env: Env, model: Path, tmp_path
     env.cudart = FakeCudart(count_error=35)
     with pytest.raises(OftsrError, match="TensorRT needs a CUDA GPU.*cudaErrorInsufficientDriver"):
         env.build(model, None, tmp_path / "cache")
-    assert trt.created == []
+    assert trt.calls == []
 
 
 def test_missing_tensorrt_is_a_missing_extra(
@@ -282,6 +290,19 @@ def test_bad_workspace_and_profile(env: Env, model: Path, tmp_path: Path) -> Non
         env.build(model, None, tmp_path / "cache", workspace_gib=0)
     with pytest.raises(OftsrError, match="multiple of the model's 4"):
         env.build(model, None, tmp_path / "cache", tile=30)
+
+
+def test_polygraphy_stays_off_stdout(env: Env, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``build`` prints only its result on stdout; TensorRT's messages (through Polygraphy) go to the log."""
+    env.trt("10.3.0")
+    env.build(model, None, tmp_path / "cache")
+    assert capsys.readouterr().out == "" and "[TensorRT warning] fake warning from the builder" in env.lines
+
+
+def test_missing_polygraphy_is_a_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "polygraphy.backend.trt", None)
+    with pytest.raises(MissingExtraError, match=r"needs Polygraphy: pip install 'oftsr-edge\[trt\]'"):
+        builder._polygraphy()
 
 
 def test_check_network_io() -> None:

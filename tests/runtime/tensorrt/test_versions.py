@@ -1,4 +1,4 @@
-"""Version dispatch: which network/builder flags each TensorRT version gets (pure logic, no TensorRT)."""
+"""Version dispatch: which network and precision flags each TensorRT version gets (pure logic, no TensorRT)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,7 @@ import pytest
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime.backends.tensorrt import versions
-from oftsr_edge.runtime.backends.tensorrt.versions import (
-    TrtVersion,
-    builder_flags,
-    network_flags_mask,
-    plan_build,
-)
-from tests.helpers.fake_tensorrt import make_fake_trt
+from oftsr_edge.runtime.backends.tensorrt.versions import TrtVersion, plan_build
 
 
 @pytest.mark.parametrize(
@@ -97,27 +91,6 @@ def test_strongly_typed_versions_take_precision_only_from_the_onnx(version: str)
 def test_bad_precision_names() -> None:
     with pytest.raises(OftsrError, match="precision must be one of"):
         plan_build("10.3.0", "fp32", "bf16")
-
-
-def test_strongly_typed_flag_is_resolved_by_enum_name_not_value() -> None:
-    """kSTRONGLY_TYPED is 1 in 10.x and 0 in 11.x: a hard-coded 1 << 1 would be wrong on one of them."""
-    trt10 = make_fake_trt("10.3.0")
-    assert network_flags_mask(trt10, ("STRONGLY_TYPED",)) == 1 << 1
-    assert network_flags_mask(trt10, plan_build("10.3.0", "fp16").network_flags) == 2
-    trt11 = make_fake_trt("11.1.0")
-    assert network_flags_mask(trt11, ("STRONGLY_TYPED",)) == 1 << 0
-    assert network_flags_mask(trt11, plan_build("11.1.0", "fp16").network_flags) == 0
-    trt8 = make_fake_trt("8.5.2.2")
-    assert network_flags_mask(trt8, plan_build("8.5.2.2", "fp32").network_flags) == 1 << 0
-
-
-def test_missing_enum_members_are_clear_errors() -> None:
-    trt11 = make_fake_trt("11.1.0")
-    with pytest.raises(OftsrError, match="no NetworkDefinitionCreationFlag.EXPLICIT_BATCH"):
-        network_flags_mask(trt11, ("EXPLICIT_BATCH",))
-    with pytest.raises(OftsrError, match="no BuilderFlag.FP16"):
-        builder_flags(trt11, ("FP16",))
-    assert [f.name for f in builder_flags(make_fake_trt("8.6.2"), ("FP16",))] == ["FP16"]
 
 
 def test_progress_monitor_availability() -> None:

@@ -1,12 +1,16 @@
 """What a TensorRT build tells the user: its log messages and its phase progress, as one line each.
 
-Kept apart from :mod:`.builder` because it is the only part that subclasses TensorRT interfaces (``ILogger``,
-``IProgressMonitor``); the line formatting itself (:class:`BuildProgress`) is plain Python and tested without
-TensorRT. ``trt`` is always passed in: nothing here imports TensorRT.
+TensorRT's messages reach Python through Polygraphy's logger, which :func:`polygraphy_messages` routes to the
+build's log. The progress lines come from a ``trt.IProgressMonitor`` (:func:`progress_monitor`, handed to
+Polygraphy's ``CreateConfig``); their formatting (:class:`BuildProgress`) is plain Python, tested without TensorRT.
+``trt`` is always passed in: nothing here imports TensorRT.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Callable
 
 Log = Callable[[str], None]
@@ -76,17 +80,43 @@ def progress_monitor(trt: Any, log: Log) -> Any:
     return Monitor()
 
 
-def trt_logger(trt: Any, log: Log, verbose: bool) -> Any:
-    """A ``trt.ILogger`` that forwards warnings and errors (and INFO when verbose) to ``log``."""
-    shown = {"INTERNAL_ERROR", "ERROR", "WARNING"} | ({"INFO"} if verbose else set())
+class _Forward(logging.Handler):
+    """Polygraphy's records as ``[TensorRT warning] ...`` lines (its "[W] " prefix dropped); errors kept."""
 
-    class Logger(trt.ILogger):  # type: ignore[misc, name-defined]
-        def __init__(self) -> None:
-            trt.ILogger.__init__(self)
+    def __init__(self, log: Log) -> None:
+        super().__init__(level=1)
+        self.forward = log
+        self.errors: list[str] = []
 
-        def log(self, severity: Any, msg: str) -> None:
-            name = str(getattr(severity, "name", severity)).rsplit(".", 1)[-1]
-            if name in shown:
-                log(f"[TensorRT {name.lower()}] {msg}")
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if text[:1] == "[" and text[2:4] == "] ":
+            text = text[4:]
+        if record.levelno >= logging.ERROR:
+            self.errors.append(text)
+        label = "error" if record.levelno >= logging.ERROR else "warning" if record.levelno >= logging.WARNING else "info"
+        self.forward(f"[TensorRT {label}] {text}")
 
-    return Logger()
+
+@contextmanager
+def polygraphy_messages(log: Log, verbose: bool) -> Iterator[list[str]]:
+    """Route Polygraphy's logger (which carries TensorRT's own messages) to ``log`` while a build runs: warnings
+    and errors, INFO too when ``verbose``; yields the error lines seen, for a one-line failure message. Polygraphy
+    prints to stdout otherwise, where ``build`` writes only its result."""
+    from polygraphy.logger import G_LOGGER
+
+    saved = (G_LOGGER.use_python_logging_system, G_LOGGER.module_severity, G_LOGGER.colors)
+    logger = logging.getLogger("Polygraphy")
+    handler, propagate, level = _Forward(log), logger.propagate, logger.level
+    G_LOGGER.use_python_logging_system, G_LOGGER.colors = True, False
+    G_LOGGER.module_severity = G_LOGGER.INFO if verbose else G_LOGGER.WARNING
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(1)  # Polygraphy's own severity decides
+    try:
+        yield handler.errors
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+        logger.setLevel(level)
+        G_LOGGER.use_python_logging_system, G_LOGGER.module_severity, G_LOGGER.colors = saved

@@ -1,14 +1,12 @@
 """Build a TensorRT engine from an exported ONNX: one profile, cached by key, timing cache per TensorRT + GPU.
 
-Torch-free and on the runtime side: a Jetson builds its engines on-device with TensorRT's Python API and nothing of
-the export side. The version rules live in :mod:`.versions`, the key and sidecar in :mod:`.engine_cache`, the shapes
-in :mod:`.profiles`, log and progress lines in :mod:`.build_log`; this module only strings TensorRT calls together.
-API used, present from 8.5 to 11.x unless noted (NVIDIA/TensorRT python/src/infer/pyCore.cpp @release/8.5 and
-10.x; TensorRT Python API docs "IBuilderConfig", "ITimingCache"): ``Builder(logger)``, ``create_network(flags)``,
-``OnnxParser(network, logger).parse_from_file`` (python/src/parsers/pyOnnx.cpp), ``create_builder_config``,
-``set_memory_pool_limit(MemoryPoolType.WORKSPACE, n)``, ``create_optimization_profile`` + ``set_shape``,
-``create_timing_cache``/``set_timing_cache``/``get_timing_cache().serialize()``, ``progress_monitor`` (10.0+,
-samples/python/simple_progress_monitor), ``build_serialized_network``.
+Torch-free and on the runtime side: a Jetson builds its engines on-device with nothing of the export side.
+Polygraphy (the ``[trt]`` extra) makes the TensorRT calls — ``network_from_onnx_path`` parses (explicit batch
+before TensorRT 10, strongly typed when the plan says so), ``Profile`` + ``CreateConfig`` set the optimisation
+profile, workspace pool, precision flags and progress monitor, ``engine_bytes_from_network`` builds. What stays
+here is ours: which ONNX and precision (:mod:`.versions`), the profile shapes (:mod:`.profiles`), the cache key,
+sidecar and reuse rule (:mod:`.engine_cache`), the timing-cache policy (a corrupt or mismatched cache is replaced,
+the cache is written atomically) and the contract check of the parsed network.
 """
 
 from __future__ import annotations
@@ -21,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from oftsr_edge.contract import INPUT_NAMES, OUTPUT_NAMES, ModelSpec, read_spec
-from oftsr_edge.errors import OftsrError
+from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.extras import require_tensorrt
 from oftsr_edge.fileio import sha256_file, write_bytes_atomic
-from oftsr_edge.runtime.backends.tensorrt.build_log import Log, progress_monitor, trt_logger
+from oftsr_edge.runtime.backends.tensorrt.build_log import Log, polygraphy_messages, progress_monitor
 from oftsr_edge.runtime.backends.tensorrt.cuda_probe import GpuInfo, cuda_check, require_cudart, require_gpu
 from oftsr_edge.runtime.backends.tensorrt.engine_cache import (
     EngineEnvironment,
@@ -38,12 +36,7 @@ from oftsr_edge.runtime.backends.tensorrt.engine_cache import (
     write_engine,
 )
 from oftsr_edge.runtime.backends.tensorrt.profiles import ProfileShapes, make_profile
-from oftsr_edge.runtime.backends.tensorrt.versions import (
-    BuildPlan,
-    builder_flags,
-    network_flags_mask,
-    plan_build,
-)
+from oftsr_edge.runtime.backends.tensorrt.versions import BuildPlan, plan_build
 
 GIB = 1 << 30
 
@@ -110,6 +103,15 @@ def _load_timing_cache(config: Any, path: Path, log: Log) -> Any:
     return cache
 
 
+def _polygraphy() -> Any:
+    """``polygraphy.backend.trt``, whose loaders make every TensorRT call of a build (tests swap in a fake)."""
+    try:
+        from polygraphy.backend import trt as polygraphy_trt
+    except ImportError:
+        raise MissingExtraError("building TensorRT engines needs Polygraphy: pip install 'oftsr-edge[trt]'") from None
+    return polygraphy_trt
+
+
 def _build_serialized(
     trt: Any,
     onnx_path: Path,
@@ -119,38 +121,45 @@ def _build_serialized(
     timing: Path,
     log: Log,
 ) -> bytes:
-    """The TensorRT calls: parse, configure (flags, workspace, profile, timing cache, progress), build."""
-    logger = trt_logger(trt, log, config.verbose)
-    builder = trt.Builder(logger)
-    network = builder.create_network(network_flags_mask(trt, plan.network_flags))
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(onnx_path)):
-        errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
-        raise OftsrError(f"TensorRT cannot parse {onnx_path}: {errors[0] if errors else 'unknown error'}")
-    check_network_io(
-        [network.get_input(i).name for i in range(network.num_inputs)],
-        [network.get_output(i).name for i in range(network.num_outputs)],
-    )
-    build_config = builder.create_builder_config()
-    build_config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, config.workspace_bytes)
-    for flag in builder_flags(trt, plan.builder_flags):
-        build_config.set_flag(flag)
-    optimization = builder.create_optimization_profile()
-    for name, (lo, mid, hi) in profile.per_input().items():
-        optimization.set_shape(name, lo, mid, hi)
-    build_config.add_optimization_profile(optimization)
-    _load_timing_cache(build_config, timing, log)
-    monitor = None
-    if plan.version.has_progress_monitor and hasattr(trt, "IProgressMonitor"):
-        monitor = progress_monitor(trt, log)
-        build_config.progress_monitor = monitor
-    else:
-        log(f"[build] TensorRT {plan.version} reports no build progress; this can take several minutes")
-    serialized = builder.build_serialized_network(network, build_config)
-    if serialized is None:
-        raise OftsrError(
-            f"TensorRT failed to build an engine from {onnx_path} (see the TensorRT messages above)"
+    """Parse, configure (precision, workspace, profile, timing cache, progress) and build, through Polygraphy."""
+    poly = _polygraphy()
+    from polygraphy.exception import PolygraphyException
+
+    with polygraphy_messages(log, config.verbose) as errors:
+        try:
+            builder, network, parser = poly.network_from_onnx_path(
+                str(onnx_path), strongly_typed="STRONGLY_TYPED" in plan.network_flags
+            )
+        except PolygraphyException as exc:
+            raise OftsrError(f"TensorRT cannot parse {onnx_path}: {errors[0] if errors else exc}") from None
+        check_network_io(
+            [network.get_input(i).name for i in range(network.num_inputs)],
+            [network.get_output(i).name for i in range(network.num_outputs)],
         )
+        shapes = poly.Profile()
+        for name, (lo, mid, hi) in profile.per_input().items():
+            shapes.add(name, min=lo, opt=mid, max=hi)
+        monitor = None
+        if plan.version.has_progress_monitor and hasattr(trt, "IProgressMonitor"):
+            monitor = progress_monitor(trt, log)
+        else:
+            log(f"[build] TensorRT {plan.version} reports no build progress; this can take several minutes")
+        create_config = poly.CreateConfig(
+            profiles=[shapes],
+            memory_pool_limits={trt.MemoryPoolType.WORKSPACE: config.workspace_bytes},
+            fp16="FP16" in plan.builder_flags,
+            int8="INT8" in plan.builder_flags,
+            # TensorRT turns TF32 on by default; Polygraphy clears it unless asked, which would change the engine
+            tf32=True if hasattr(trt.BuilderFlag, "TF32") else None,
+            progress_monitor=monitor,
+        )
+        try:
+            build_config = create_config(builder, network)
+            _load_timing_cache(build_config, timing, log)
+            serialized = poly.engine_bytes_from_network((builder, network, parser), config=build_config)
+        except PolygraphyException as exc:
+            detail = errors[0] if errors else str(exc)
+            raise OftsrError(f"TensorRT failed to build an engine from {onnx_path}: {detail}") from None
     write_bytes_atomic(timing, bytes(memoryview(build_config.get_timing_cache().serialize())))
     del monitor
     return bytes(memoryview(serialized))

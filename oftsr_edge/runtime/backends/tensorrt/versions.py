@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from oftsr_edge.contract import PRECISIONS
 from oftsr_edge.errors import OftsrError
@@ -71,9 +70,10 @@ class BuildPlan:
     version: TrtVersion
     onnx_precision: str
     precision: str
-    #: ``trt.NetworkDefinitionCreationFlag`` member names, OR-ed as ``1 << int(member)``
+    #: ``trt.NetworkDefinitionCreationFlag`` names the network is created with (Polygraphy sets EXPLICIT_BATCH
+    #: before 10.0 itself, and STRONGLY_TYPED when asked)
     network_flags: tuple[str, ...]
-    #: ``trt.BuilderFlag`` member names passed to ``config.set_flag``
+    #: ``trt.BuilderFlag`` precision names (Polygraphy's ``CreateConfig(fp16=, int8=)``)
     builder_flags: tuple[str, ...]
 
     @property
@@ -126,26 +126,3 @@ def plan_build(version: TrtVersion | str, onnx_precision: str, precision: str | 
             "int8 engines need the Q/DQ ONNX variant (explicit quantization); oftsr-edge never uses an INT8 calibrator"
         )
     return BuildPlan(version, onnx_precision, wanted, network, ("FP16",) if wanted == "fp16" else ())
-
-
-def network_flags_mask(trt: Any, names: tuple[str, ...]) -> int:
-    """``create_network`` argument: OR of ``1 << int(NetworkDefinitionCreationFlag.<name>)``, by enum name."""
-    mask = 0
-    enum = trt.NetworkDefinitionCreationFlag
-    for name in names:
-        member = getattr(enum, name, None)
-        if member is None:
-            raise OftsrError(f"TensorRT {trt.__version__} has no NetworkDefinitionCreationFlag.{name}")
-        mask |= 1 << int(member)
-    return mask
-
-
-def builder_flags(trt: Any, names: tuple[str, ...]) -> list[Any]:
-    """``trt.BuilderFlag`` members for ``config.set_flag``, by name (TensorRT 11 has none of the precision ones)."""
-    members = []
-    for name in names:
-        member = getattr(trt.BuilderFlag, name, None)
-        if member is None:
-            raise OftsrError(f"TensorRT {trt.__version__} has no BuilderFlag.{name}")
-        members.append(member)
-    return members
