@@ -331,7 +331,7 @@ def run_bench(
 ) -> BenchResult:
     """Bench every configuration. ``open_model(path, backend, tile, overlap, batch, device, solver_steps)`` returns
     an object with ``spec``, ``backend_name``, ``overlap``, ``run_tiles(lr, noise, t)`` and ``upscale(image, t,
-    seed)`` (see :func:`oftsr_edge.evaluation.commands.open_upscaler`); an :class:`OftsrError` skips that backend."""
+    seed)`` (see :func:`oftsr_edge.evaluation.methods.open_upscaler`); an :class:`OftsrError` skips that backend."""
     rows: list[BenchRow] = []
     notes: list[str] = []
     peer_cache: dict[str, tuple[list[Peer], list[str]]] = {}

@@ -99,7 +99,7 @@ def test_option_parsing() -> None:
 
 
 def test_cli_on_tiny_model_writes_full_json(tiny_onnx_fp32: Path, tmp_path: Path) -> None:
-    from oftsr_edge.evaluation.commands import bench
+    from oftsr_edge.evaluation.bench_command import bench
 
     out = tmp_path / "bench.json"
     args = [

@@ -134,7 +134,7 @@ def test_bad_input_is_one_line(
 def test_commands_import_without_torch() -> None:
     code = (
         "import sys; sys.modules['torch'] = None; sys.modules['onnx'] = None\n"
-        "import oftsr_edge.evaluation.commands, oftsr_edge.evaluation.bench, oftsr_edge.evaluation.peers\n"
+        "import oftsr_edge.evaluation.bench_command, oftsr_edge.evaluation.eval_command, oftsr_edge.evaluation.tune_t_command, oftsr_edge.evaluation.bench, oftsr_edge.evaluation.peers\n"
         "import oftsr_edge.evaluation.methods, oftsr_edge.evaluation.plots, oftsr_edge.evaluation.tune_t\n"
         "from oftsr_edge.evaluation.peers import make_peers\n"
         "import os, tempfile; os.environ['OFTSR_EDGE_CACHE'] = tempfile.mkdtemp()\n"

@@ -46,7 +46,7 @@ def test_row_arithmetic() -> None:
 
 
 def test_bench_cli_with_photos(tiny_onnx_fp32: Path, tmp_path: Path) -> None:
-    from oftsr_edge.evaluation.commands import bench
+    from oftsr_edge.evaluation.bench_command import bench
 
     _photos(tmp_path / "photos")
     out = tmp_path / "b.json"
