@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from oftsr_edge.runtime import Upscaler  # noqa: E402
+from oftsr_edge import Upscaler  # noqa: E402
 from oftsr_edge.runtime.backends import cpu_choice  # noqa: E402
 from oftsr_edge.runtime.backends.options import OpenVino, OrtCpu  # noqa: E402
 from oftsr_edge.runtime.image_io import read_image  # noqa: E402

@@ -39,8 +39,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from oftsr_edge import Upscaler
 from oftsr_edge.evaluation.e2e import network_inputs  # noqa: E402
-from oftsr_edge.runtime import Upscaler, image_io  # noqa: E402
+from oftsr_edge.runtime import image_io  # noqa: E402
 from oftsr_edge.runtime.encode import write_png  # noqa: E402
 
 STARTUP = r"""

@@ -53,8 +53,8 @@ def run_engine(name: str, engine: str) -> tuple[str, dict[str, np.ndarray]]:
         _graph_level("ORT_DISABLE_ALL")
     if engine != "openvino":
         return golden.outputs(name, bake_t=engine == "ort-baked")
+    from oftsr_edge import Upscaler
     from oftsr_edge.fileio import sha256_file
-    from oftsr_edge.runtime import Upscaler
     from oftsr_edge.runtime.backends.options import OpenVino
     from oftsr_edge.runtime.models import resolve_model
 

@@ -37,7 +37,7 @@ def _child(args: argparse.Namespace) -> None:
     """One measurement in this (fresh) process; prints one JSON line."""
     import numpy as np
 
-    from oftsr_edge.runtime import Upscaler
+    from oftsr_edge import Upscaler
 
     height, width = args.lr
     image = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)

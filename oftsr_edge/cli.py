@@ -16,9 +16,10 @@ from collections.abc import Iterator
 
 import click
 
-from oftsr_edge import __version__, interrupts
+from oftsr_edge import interrupts
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.interrupts import stop_signals_as_interrupt
+from oftsr_edge.version import __version__
 
 # name -> "module:attribute"; the attribute is a click.Command.
 _COMMANDS: dict[str, str] = {

@@ -13,6 +13,11 @@ class OftsrError(Exception):
     exit_code = 2
 
 
+class OptionError(OftsrError):
+    """An option value that no input can make right (t, seed, tile, overlap, batch, device, threads): a run over
+    many files stops at the first one instead of reporting the same line once per file."""
+
+
 class MissingExtraError(OftsrError):
     """A command needs an optional dependency group (``pip install 'oftsr-edge[extra]'``) that is not installed."""
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from oftsr_edge import __version__
 from oftsr_edge.doctor.advice import Advice
 from oftsr_edge.doctor.probe import Fact
+from oftsr_edge.version import __version__
 
 GIB = 1 << 30
 JSON_FORMAT = "oftsr-edge-doctor"

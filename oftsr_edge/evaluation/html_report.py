@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 from html import escape
 from pathlib import Path
 
-from oftsr_edge import __version__
 from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.evaluation import html_images as hi
@@ -23,6 +22,7 @@ from oftsr_edge.evaluation.html_assets import CSS, JS
 from oftsr_edge.evaluation.html_svg import KIND_COLOURS, RefLine, line_chart
 from oftsr_edge.evaluation.quality import EvalResult, ImageScore, MethodSummary
 from oftsr_edge.evaluation.report import write_text_atomic
+from oftsr_edge.version import __version__
 
 METRICS = (("psnr_y", "PSNR-Y (dB) ↑"), ("ssim_y", "SSIM-Y ↑"), ("lpips", "LPIPS ↓"), ("niqe", "NIQE ↓"))
 DISPLAY = 600  # small images are shown at the largest integer zoom that keeps them within this many pixels

@@ -26,10 +26,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oftsr_edge import __version__, contract
+from oftsr_edge import contract
 from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import atomic_path, sha256_file
+from oftsr_edge.version import __version__
 
 if TYPE_CHECKING:
     import onnx

@@ -16,14 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from oftsr_edge.errors import OftsrError
+from oftsr_edge.errors import OftsrError, OptionError
 from oftsr_edge.runtime.tiling.blending import DTYPE_MAX
 
 _SEEDS = 2**64  # the seed is one 64-bit Philox key word
-
-
-class OptionError(OftsrError):
-    """An option value that no input can make right (t, seed, tile, overlap, batch, device, threads)."""
 
 
 def check_int(label: str, value: Any, minimum: int) -> int:

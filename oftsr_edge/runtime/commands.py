@@ -21,10 +21,9 @@ from pathlib import Path
 import click
 
 from oftsr_edge import interrupts
-from oftsr_edge.errors import OftsrError
+from oftsr_edge.errors import OftsrError, OptionError
 from oftsr_edge.runtime import image_io
 from oftsr_edge.runtime.backends.options import BACKEND_NAMES, BackendOptions, parse_backend
-from oftsr_edge.runtime.checks import OptionError
 from oftsr_edge.runtime.encode import PNG_COMPRESSION
 from oftsr_edge.runtime.job_plan import plan_jobs
 from oftsr_edge.runtime.models import resolve_model

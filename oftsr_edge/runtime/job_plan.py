@@ -24,9 +24,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from oftsr_edge.errors import OftsrError
+from oftsr_edge.errors import OftsrError, OptionError
 from oftsr_edge.runtime import image_io
-from oftsr_edge.runtime.checks import OptionError
 from oftsr_edge.runtime.pipeline import Job
 
 

@@ -8,7 +8,7 @@ gaps between operators, so the writer and the reader fill CPU time the network d
 bounded: at most two decoded inputs wait and one finished image waits to be written, whatever the folder's size.
 
 Errors: a bad image (unreadable input, a failed write) is reported through ``on_error`` and the run goes on; an
-:class:`~oftsr_edge.runtime.checks.OptionError` (wrong for every image) stops the run and is raised, as is any
+:class:`~oftsr_edge.errors.OptionError` (wrong for every image) stops the run and is raised, as is any
 error when the run has a single image. Outputs are written atomically (:mod:`oftsr_edge.fileio`); temporaries a
 killed run left in the output folders are swept first. Interrupted (Ctrl-C, SIGTERM), the run stops after the
 image being written, and the caller's ``result`` holds what was done, for its summary.
@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from oftsr_edge.errors import NotEnoughMemoryError, OftsrError
+from oftsr_edge.errors import NotEnoughMemoryError, OftsrError, OptionError
 from oftsr_edge.fileio import sha256_file, sweep_stale
 from oftsr_edge.runtime import image_io, provenance
-from oftsr_edge.runtime.checks import OptionError, resolve_seed
+from oftsr_edge.runtime.checks import resolve_seed
 from oftsr_edge.runtime.threads import is_thread_start_failure, thread_start_error
 from oftsr_edge.runtime.tiling.tiler import ProgressFn
 

@@ -18,11 +18,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from oftsr_edge import __version__
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime import encode as png_encode
 from oftsr_edge.runtime import image_io
 from oftsr_edge.runtime.image_io import read_note
+from oftsr_edge.version import __version__
 
 PREFIX = "oftsr-edge settings "
 #: the rule, stated once for --help and the summary line

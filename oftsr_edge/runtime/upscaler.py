@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from oftsr_edge.contract import ModelSpec
-from oftsr_edge.errors import NotEnoughMemoryError, OftsrError
+from oftsr_edge.errors import NotEnoughMemoryError, OftsrError, OptionError
 from oftsr_edge.few_step import check_steps
 from oftsr_edge.fileio import sha256_file
 from oftsr_edge.runtime import image_io, image_limits, memory, provenance
@@ -33,7 +33,7 @@ from oftsr_edge.runtime.backends.base import Backend
 from oftsr_edge.runtime.backends.cpu_choice import resolve_auto
 from oftsr_edge.runtime.backends.options import Auto, BackendOptions, as_options
 from oftsr_edge.runtime.backends.select import find_fp32_sibling, open_backend
-from oftsr_edge.runtime.checks import OptionError, check_image, check_int, check_t, check_tile, resolve_seed
+from oftsr_edge.runtime.checks import check_image, check_int, check_t, check_tile, resolve_seed
 from oftsr_edge.runtime.image_io import resize_alpha
 from oftsr_edge.runtime.memory import TileChoice
 from oftsr_edge.runtime.model_probe import check_scale

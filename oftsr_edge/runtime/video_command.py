@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from oftsr_edge.errors import OftsrError
+from oftsr_edge.errors import OftsrError, OptionError
 from oftsr_edge.fileio import atomic_path, sha256_file, sweep_stale
 from oftsr_edge.runtime import provenance, video_io
 from oftsr_edge.runtime.backends.options import BackendOptions
-from oftsr_edge.runtime.checks import OptionError
 from oftsr_edge.runtime.frames import FrameUpscaler
 from oftsr_edge.runtime.video_io import VideoInfo
 from oftsr_edge.runtime.video_pipeline import PipelineStats, VideoPipeline

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from oftsr_edge import Upscaler
 from oftsr_edge.evaluation.e2e import E2ERow, bench_folder, e2e_markdown, network_inputs
-from oftsr_edge.runtime import Upscaler, image_io
+from oftsr_edge.runtime import image_io
 
 
 def _photos(folder: Path, count: int = 3) -> list[Path]:

@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oftsr_edge.errors import OftsrError
+from oftsr_edge.errors import OftsrError, OptionError
 from oftsr_edge.runtime.backends.options import OrtCuda
-from oftsr_edge.runtime.checks import OptionError
 from oftsr_edge.runtime.image_io import read_image
 from oftsr_edge.runtime.upscaler import Upscaler
 from tests.helpers.contract_onnx import make_contract_onnx

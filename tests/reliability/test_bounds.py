@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from oftsr_edge.errors import NotEnoughMemoryError, OftsrError
-from oftsr_edge.runtime.checks import OptionError
+from oftsr_edge.errors import NotEnoughMemoryError, OftsrError, OptionError
 from oftsr_edge.runtime.image_io import read_image
 from tests.helpers.cli import assert_one_line_error, run_main
 from tests.reliability.conftest import REPO, partial_files, photo
@@ -75,7 +74,7 @@ def test_an_image_too_big_for_memory_is_one_line_and_the_folder_goes_on(tmp_path
 def test_the_api_raises_an_oftsr_error_not_a_raw_memory_error(model: Path, memory_known: bool) -> None:
     body = (
         "import numpy as np\n"
-        "from oftsr_edge.runtime import Upscaler\n"
+        "from oftsr_edge import Upscaler\n"
         "from oftsr_edge.errors import NotEnoughMemoryError\n"
         "up = Upscaler(sys.argv[1], 'ort-cpu')\n"
         "try:\n"
@@ -128,7 +127,7 @@ def test_an_overlap_that_leaves_no_sane_tiling_in_the_budget_is_refused(
 
 
 def test_t_true_is_not_one(model: Path) -> None:
-    from oftsr_edge.runtime import Upscaler
+    from oftsr_edge import Upscaler
 
     with Upscaler(model) as up, pytest.raises(OptionError, match="t must be a number"):
         up.upscale(np.zeros((8, 8, 3), np.uint8), t=True)
@@ -136,7 +135,7 @@ def test_t_true_is_not_one(model: Path) -> None:
 
 @pytest.mark.parametrize("dtype", [">f4", ">u2", "<f4", "<u2"])
 def test_either_byte_order_is_accepted_for_every_dtype(model: Path, dtype: str) -> None:
-    from oftsr_edge.runtime import Upscaler
+    from oftsr_edge import Upscaler
 
     values = np.random.default_rng(1).random((8, 12, 3))
     native = (values if "f" in dtype else values * 65535).astype(dtype[1:])

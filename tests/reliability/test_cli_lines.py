@@ -72,7 +72,7 @@ def test_a_thread_the_system_refuses_is_one_line_in_the_cli(
 def test_a_thread_the_system_refuses_is_an_oftsr_error_in_the_api(
     model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from oftsr_edge.runtime import Upscaler
+    from oftsr_edge import Upscaler
 
     with Upscaler(model, tile=16, overlap=8) as up:
         image = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)  # tiles: worker threads

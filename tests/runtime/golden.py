@@ -119,8 +119,8 @@ def synthetic_lr() -> np.ndarray:
 
 def outputs(name: str, bake_t: bool, seed: int = 7) -> tuple[str, dict[str, np.ndarray]]:
     """The bundled model ``name``'s sha256 and its output for every case ("tile/t")."""
+    from oftsr_edge import Upscaler
     from oftsr_edge.fileio import sha256_file
-    from oftsr_edge.runtime import Upscaler
     from oftsr_edge.runtime.backends.options import OrtCpu
     from oftsr_edge.runtime.models import resolve_model
 

@@ -117,7 +117,7 @@ def test_upscale_without_flags_chooses_per_input_prints_and_records(tmp_path: Pa
 
 
 def test_the_api_chooses_per_image_with_auto(tmp_path: Path) -> None:
-    from oftsr_edge.runtime import Upscaler
+    from oftsr_edge import Upscaler
 
     table = auto_table()
     rng = np.random.default_rng(1)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from oftsr_edge.errors import OftsrError
+from oftsr_edge.errors import OftsrError, OptionError
 from oftsr_edge.runtime.backends.onnxruntime import available_providers
 from oftsr_edge.runtime.backends.options import (
     BACKEND_NAMES,
@@ -22,7 +22,6 @@ from oftsr_edge.runtime.backends.options import (
     parse_backend,
 )
 from oftsr_edge.runtime.backends.select import resolve_backend
-from oftsr_edge.runtime.checks import OptionError
 
 
 def test_each_name_parses_to_its_class() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime.checks import OptionError, check_int, check_t, resolve_seed
+from oftsr_edge.errors import OftsrError, OptionError
+from oftsr_edge.runtime.checks import check_int, check_t, resolve_seed
 
 
 def test_t_is_a_number_in_the_unit_interval() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oftsr_edge.runtime import Upscaler
+from oftsr_edge import Upscaler
 from oftsr_edge.runtime.backends import cpu_choice
 from oftsr_edge.runtime.backends.cpu_choice import Candidate, CpuChoice
 from oftsr_edge.runtime.backends.options import OrtCpu

@@ -117,7 +117,7 @@ SEAM_PSNR = {"oftsr-flat48x8-x4": 45.0, "oftsr-smfa-x4": 42.0}
 @pytest.fixture(scope="module", params=sorted(SEAM_PSNR))
 def bundled(request):
     """A 256×192 photo (a Kodak crop shipped with the tests) through a bundled model, whole image."""
-    from oftsr_edge.runtime import Upscaler, read_image
+    from oftsr_edge import Upscaler, read_image
 
     lr = read_image(PHOTO)
     with Upscaler(request.param, tile=0) as up:
@@ -128,7 +128,7 @@ def bundled(request):
 @pytest.mark.parametrize("grid", [(1, 2), (2, 2), (3, 3), (4, 5)])
 def test_seams_stay_invisible_at_every_geometry_the_plan_chooses(bundled, grid: tuple[int, int]) -> None:
     """Each model with budgets that force ~2 to ~20 tiles: tiled vs whole image at least its SEAM_PSNR."""
-    from oftsr_edge.runtime import Upscaler
+    from oftsr_edge import Upscaler
 
     name, lr, whole = bundled
     with Upscaler(name, tile=0) as probe:
@@ -144,7 +144,7 @@ def test_seams_stay_invisible_at_every_geometry_the_plan_chooses(bundled, grid: 
 
 
 def test_the_upscaler_runs_the_plan_it_reports(bundled) -> None:
-    from oftsr_edge.runtime import Upscaler
+    from oftsr_edge import Upscaler
 
     name, lr, _ = bundled
     with Upscaler(name, memory_budget=60 * MIB) as up:

@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oftsr_edge.errors import OftsrError
+from oftsr_edge.errors import OftsrError, OptionError
 from oftsr_edge.runtime import image_io, pipeline
-from oftsr_edge.runtime.checks import OptionError
 from oftsr_edge.runtime.pipeline import Job, WriteOptions, run_folder
 from oftsr_edge.runtime.provenance import read_record
 from oftsr_edge.runtime.upscaler import Upscaler

@@ -116,7 +116,7 @@ def test_train_with_pretrained_then_distill_and_export_runs_in_onnx_runtime(
     proc = run_main(capsys, "export", str(student), "-o", str(out), "--precision", "fp32")
     assert proc.code == 0, proc.err
     onnx_file = next(out.glob("*_fp32.onnx"))
-    from oftsr_edge.runtime import Upscaler
+    from oftsr_edge import Upscaler
 
     lr = (np.random.default_rng(0).random((20, 28, 3)) * 255).astype(np.uint8)  # not a multiple of 8: padded
     with Upscaler(str(onnx_file)) as up:

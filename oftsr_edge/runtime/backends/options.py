@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Union
 
-from oftsr_edge.runtime.checks import OptionError, check_int
+from oftsr_edge.errors import OptionError
+from oftsr_edge.runtime.checks import check_int
 
 
 class _Checked:

@@ -18,8 +18,8 @@ import warnings
 
 from oftsr_edge.contract import ModelSpec
 from oftsr_edge.few_step import GraphStep
+from oftsr_edge.errors import OptionError
 from oftsr_edge.runtime import memory
-from oftsr_edge.runtime.checks import OptionError
 from oftsr_edge.runtime.noise import NoiseCache
 from oftsr_edge.runtime.tiling.geometry import default_overlap, round_up
 from oftsr_edge.runtime.tiling.tiler import RunFn, Tiler
