@@ -48,11 +48,11 @@ class RecordingBackend:
 
     def __init__(self, backend) -> None:
         self.backend, self.spec, self.name = backend, backend.spec, backend.name
-        self.fixed_shape = getattr(backend, "fixed_shape", True)
+        self.device, self.fixed_shape, self.profile_tile = backend.device, backend.fixed_shape, backend.profile_tile
         self.calls: list[tuple[np.ndarray, ...]] = []
 
-    def run(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
-        self.calls.append((lr.copy(), noise.copy(), t.copy()))
+    def run(self, lr: np.ndarray, noise: np.ndarray, t: float) -> np.ndarray:
+        self.calls.append((lr.copy(), noise.copy(), t))
         return self.backend.run(lr, noise, t)
 
     def close(self) -> None:

@@ -42,7 +42,8 @@ from oftsr_edge.few_step import MAX_STEPS
 
 INPUT_LR = "lr"  # float32 [N, 3, h, w]: RGB LR image in [0, 1]
 INPUT_NOISE = "noise"  # float32 [N, 3, s·h, s·w]: standard normal noise drawn by the runtime
-INPUT_T = "t"  # float32 [N]: fidelity-realism knob in [0, 1]; a real graph input, never folded to a constant
+INPUT_T = "t"  # float32 [N]: fidelity-realism knob in [0, 1]; an input of every exported graph (a backend may
+#               run a copy with one t value baked in as a constant: runtime/backends/baked_inputs.py)
 OUTPUT_HR = "hr"  # float32 [N, 3, s·h, s·w]: RGB HR image in [0, 1]
 INPUT_NAMES = (INPUT_LR, INPUT_NOISE, INPUT_T)  # in graph order
 OUTPUT_NAMES = (OUTPUT_HR,)
@@ -222,20 +223,27 @@ def io_shapes(spec: ModelSpec, n: int, h: int, w: int) -> dict[str, tuple[int, .
     return shapes
 
 
+def image_feeds(lr: np.ndarray, noise: np.ndarray) -> dict[str, np.ndarray]:
+    """The image inputs of a feed: contiguous float32 ``lr`` and ``noise`` under the contract's names (all a graph
+    with ``t`` baked in as a constant takes)."""
+    return {INPUT_LR: np.ascontiguousarray(lr, dtype=DTYPE), INPUT_NOISE: np.ascontiguousarray(noise, dtype=DTYPE)}
+
+
 def feeds(
     lr: np.ndarray,
     noise: np.ndarray,
-    t: np.ndarray | float,
+    t: float | np.ndarray,
     state: np.ndarray | None = None,
     r: np.ndarray | float | None = None,
 ) -> dict[str, np.ndarray]:
-    """The input dict a session runs on: contiguous float32 arrays under the contract's names (``t``, ``r``
-    flattened); ``state`` and ``r`` together make a format-2 feed."""
-    out = {
-        INPUT_LR: np.ascontiguousarray(lr, dtype=DTYPE),
-        INPUT_NOISE: np.ascontiguousarray(noise, dtype=DTYPE),
-        INPUT_T: np.ascontiguousarray(np.reshape(t, (-1,)), dtype=DTYPE),
-    }
+    """The input dict a session runs on: contiguous float32 arrays under the contract's names. A float ``t`` is the
+    knob of the whole batch (one value per batch item in the feed); an array is flattened. ``state`` and ``r``
+    together make a format-2 feed."""
+    out = image_feeds(lr, noise)
+    if np.ndim(t) == 0:
+        out[INPUT_T] = np.full((out[INPUT_LR].shape[0],), t, dtype=DTYPE)
+    else:
+        out[INPUT_T] = np.ascontiguousarray(np.reshape(t, (-1,)), dtype=DTYPE)
     if (state is None) != (r is None):
         raise ValueError("a two-time feed needs both state and r")
     if state is not None:
@@ -246,7 +254,7 @@ def feeds(
 
 
 def first_step_feeds(
-    spec: ModelSpec, lr: np.ndarray, noise: np.ndarray, t: np.ndarray | float
+    spec: ModelSpec, lr: np.ndarray, noise: np.ndarray, t: float | np.ndarray
 ) -> dict[str, np.ndarray]:
     """The one-step feed of either format: a format-2 graph gets state 0 and r = 0 (hr = x0 + u(x0, 0, t))."""
     if not spec.two_time:

@@ -223,11 +223,11 @@ def _measure_together(entries: list[_Entry], cfg: BenchConfig, batch: int, out_p
     return rows
 
 
-def _tile_inputs(batch: int, tile: int, scale: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _tile_inputs(batch: int, tile: int, scale: int) -> tuple[np.ndarray, np.ndarray, float]:
     rng = np.random.default_rng(0)
     lr = rng.random((batch, 3, tile, tile), dtype=np.float32)
     noise = rng.standard_normal((batch, 3, tile * scale, tile * scale), dtype=np.float32)
-    return lr, noise, np.full((batch,), 0.5, np.float32)
+    return lr, noise, 0.5
 
 
 def _steps_note(model: object) -> str:

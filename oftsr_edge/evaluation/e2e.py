@@ -53,7 +53,7 @@ def _best(fn: Callable[[], None], runs: int) -> float:
     return best
 
 
-def network_inputs(upscaler: object, image: np.ndarray, t: float, seed: int) -> tuple[np.ndarray, ...]:
+def network_inputs(upscaler: object, image: np.ndarray, t: float, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
     """The exact whole-image inputs the runtime feeds (LR in [0, 1], the seed's noise, t)."""
     from oftsr_edge.runtime.noise import NoiseField
     from oftsr_edge.runtime.tiling.blending import DTYPE_MAX
@@ -65,7 +65,7 @@ def network_inputs(upscaler: object, image: np.ndarray, t: float, seed: int) -> 
     padded = np.pad(rgb, ((0, h - image.shape[0]), (0, w - image.shape[1]), (0, 0)), mode="reflect")
     lr = (padded.transpose(2, 0, 1)[None] / np.float32(DTYPE_MAX[image.dtype])).astype(np.float32)
     noise = NoiseField(seed).region(0, 0, h * s, w * s)[None]
-    return lr, noise, np.full((1,), t, dtype=np.float32)
+    return lr, noise, t
 
 
 def bench_folder(

@@ -29,7 +29,7 @@ class OpenedModel:
         self._run = _find_attr(upscaler, ("backend", "run"), ("_backend", "run"))
         self.solver_steps = int(getattr(upscaler, "solver_steps", 1))  # K of a two-time model's few-step path
 
-    def run_tiles(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def run_tiles(self, lr: np.ndarray, noise: np.ndarray, t: float) -> np.ndarray:
         """The model on a batch of tiles: the pure model time, without tiling or noise (one backend call, or
         the K chained calls of a two-time model's few-step path)."""
         if self._run is None:
@@ -39,7 +39,7 @@ class OpenedModel:
         if self.solver_steps > 1:
             from oftsr_edge.few_step import run_graph
 
-            return run_graph(self.upscaler.backend.run_step, lr, noise, float(t[0]), self.solver_steps)
+            return run_graph(self.upscaler.backend.run_step, lr, noise, t, self.solver_steps)
         return self._run(lr, noise, t)
 
     def describe(self) -> str:

@@ -77,7 +77,7 @@ def _backend_runner_class() -> type:
             import time
 
             start = time.perf_counter()
-            hr = self.backend.run(feed_dict[INPUT_LR], feed_dict[INPUT_NOISE], feed_dict[INPUT_T])
+            hr = self.backend.run(feed_dict[INPUT_LR], feed_dict[INPUT_NOISE], float(feed_dict[INPUT_T][0]))
             self.inference_time = time.perf_counter() - start
             return OrderedDict([(OUTPUT_HR, hr)])
 
@@ -126,7 +126,7 @@ def _run_plain(specs: Sequence[RunnerSpec], feeds: list[Feed], device: int) -> d
             backend = _trt_backend(path, device)()
             try:
                 outputs[label] = [
-                    backend.run(feed[INPUT_LR], feed[INPUT_NOISE], feed[INPUT_T]) for feed in feeds
+                    backend.run(feed[INPUT_LR], feed[INPUT_NOISE], float(feed[INPUT_T][0])) for feed in feeds
                 ]
             finally:
                 backend.close()

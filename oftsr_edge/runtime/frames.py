@@ -52,15 +52,7 @@ class FrameUpscaler:
         key = (tuple(shape), np.dtype(dtype))
         if self._tiler is None or self._tiler_key != key or self._tiler_backend is not up.backend:
             height, width, channels = shape
-            if hasattr(up, "tiler_for"):  # Upscalers with a per-image tiling policy ("auto" tiles) plan it here
-                self._tiler = up.tiler_for(up.plan(height, width, key[1].itemsize, channels))
-            else:
-                backend, spec = up.backend, up.spec
-                self._tiler = Tiler(
-                    backend.run, spec.scale, spec.multiple_of, tile=up.tile, overlap=up.overlap,
-                    batch=up.batch_size, fixed_shape=bool(getattr(backend, "fixed_shape", True)),
-                    check_finite=spec.precision != "fp32",
-                )  # fmt: skip
+            self._tiler = up.tiler_for(up.plan(height, width, key[1].itemsize, channels))
             self._tiler_key, self._tiler_backend = key, up.backend
         return self._tiler
 

@@ -19,7 +19,7 @@ from oftsr_edge.runtime.backends.base import Backend
 def check_scale(backend: Backend, source: str | Path) -> None:
     """Run ``backend`` once on a ``multiple_of``² LR tile of zeros; refuse the model if its graph does not upscale
     by the metadata's scale. Fixed-shape backends (TensorRT profiles) are built and checked elsewhere: skipped."""
-    if getattr(backend, "fixed_shape", True):
+    if backend.fixed_shape:
         return
     spec = backend.spec
     edge, scale = spec.multiple_of, spec.scale
@@ -27,7 +27,7 @@ def check_scale(backend: Backend, source: str | Path) -> None:
     noise = np.zeros((1, 3, scale * edge, scale * edge), np.float32)
     try:
         # at the model's default t: ort-cpu opens a session per t value, and most calls then reuse this one
-        hr = np.asarray(backend.run(lr, noise, np.full(1, spec.default_t, np.float32)))
+        hr = np.asarray(backend.run(lr, noise, spec.default_t))
     except OftsrError as exc:
         raise OftsrError(
             f"{source}: a {edge}x{edge} test call at the metadata's scale x{scale} fails, so the metadata does not "

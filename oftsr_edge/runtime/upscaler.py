@@ -29,7 +29,7 @@ from oftsr_edge.errors import NotEnoughMemoryError, OftsrError, OptionError
 from oftsr_edge.few_step import check_steps
 from oftsr_edge.fileio import sha256_file
 from oftsr_edge.runtime import image_io, image_limits, memory, provenance
-from oftsr_edge.runtime.backends.base import Backend
+from oftsr_edge.runtime.backends.base import Backend, StepBackend
 from oftsr_edge.runtime.backends.cpu_choice import resolve_auto
 from oftsr_edge.runtime.backends.options import Auto, BackendOptions, as_options
 from oftsr_edge.runtime.backends.select import find_fp32_sibling, open_backend
@@ -39,7 +39,7 @@ from oftsr_edge.runtime.memory import TileChoice
 from oftsr_edge.runtime.model_probe import check_scale
 from oftsr_edge.runtime.models import resolve_model
 from oftsr_edge.runtime.threads import is_thread_start_failure, thread_start_error
-from oftsr_edge.runtime.tiling.policy import AUTO, TilingPolicy, profile_tile_of
+from oftsr_edge.runtime.tiling.policy import AUTO, TilingPolicy
 from oftsr_edge.runtime.tiling.tiler import NonFiniteOutputError, ProgressFn, Tiler
 
 
@@ -119,8 +119,9 @@ class Upscaler:
         model_path: str | Path | None = None,
         solver_steps: int | None = None,
     ) -> Upscaler:
-        """Wrap an already open backend (any object with ``run``, ``spec`` and ``name``; ``run_step`` too for a
-        two-time model's few-step path), e.g. a custom runtime."""
+        """Wrap an already open :class:`~oftsr_edge.runtime.backends.base.Backend` (any object with its members;
+        a :class:`~oftsr_edge.runtime.backends.base.StepBackend` for a two-time model's few-step path), e.g. a
+        custom runtime."""
         self = cls.__new__(cls)
         self.auto, self._siblings = False, {}
         self._options = Auto()
@@ -159,19 +160,16 @@ class Upscaler:
         spec = backend.spec
         steps = spec.default_steps if self._steps_arg is None else self._steps_arg
         check_steps(steps, spec.two_time, spec.name)
-        run_step = getattr(backend, "run_step", None) if spec.two_time else None
+        run_step = backend.run_step if spec.two_time and isinstance(backend, StepBackend) else None
         if steps > 1 and run_step is None:
             raise OftsrError(f"backend {backend.name!r} has no run_step: it cannot run {steps} solver steps")
         self._backend, self.solver_steps = backend, steps
         if self._tile_arg != AUTO:
             check_tile(self._tile_arg, spec.multiple_of)  # 1 or 3 were silently raised to 4, with no overlap
-        fixed = bool(getattr(backend, "fixed_shape", True))
         policy = TilingPolicy(
             backend.run, spec, self._tile_arg, self._overlap_arg, self.batch_size,
-            fixed_tile=(profile_tile_of(backend) or spec.tile) if fixed else None,
-            on_gpu=getattr(backend, "name", "ort-cpu") not in ("ort-cpu", "ort"),
-            budget=self._budget, device=int(getattr(self._options, "device", 0) or 0),
-            run_step=run_step, steps=steps,
+            fixed_tile=(backend.profile_tile or spec.tile) if backend.fixed_shape else None,
+            device=backend.device, budget=self._budget, run_step=run_step, steps=steps,
         )  # fmt: skip
         if policy.tile and policy.overlap >= policy.tile:
             raise OptionError(f"overlap {policy.overlap} must be smaller than the tile {policy.tile} (LR pixels)")
@@ -340,7 +338,7 @@ class Upscaler:
         what = f"{source} ({width}x{height} -> {width * s}x{height * s})"
         image_limits.check_memory(what, memory.host_bytes(self.spec, (height, width), itemsize, channels))
         choice = choice or self.plan(height, width, itemsize, channels)
-        if not self._policy.on_gpu:  # on the CPU the network's working memory is RAM too
+        if not self._policy.device.on_gpu:  # on the CPU the network's working memory is RAM too
             image_limits.check_memory(what, choice.peak_bytes)
         return choice
 

@@ -39,7 +39,7 @@ class FakeModel:
     def __init__(self) -> None:
         self.closed = False
 
-    def run_tiles(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def run_tiles(self, lr: np.ndarray, noise: np.ndarray, t: float) -> np.ndarray:
         return np.repeat(np.repeat(lr, 4, axis=2), 4, axis=3)
 
     def upscale(self, image: np.ndarray, t: float | None = None, seed: int = 0) -> np.ndarray:

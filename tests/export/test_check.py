@@ -155,7 +155,7 @@ class OrtBackend:
         self.session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
         self.closed = False
 
-    def run(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def run(self, lr: np.ndarray, noise: np.ndarray, t: float) -> np.ndarray:
         return self.session.run([OUTPUT_HR], contract.feeds(lr, noise, t))[0]
 
     def close(self) -> None:

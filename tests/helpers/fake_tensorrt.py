@@ -25,10 +25,11 @@ from oftsr_edge.contract import INPUT_LR, INPUT_NAMES, INPUT_NOISE, INPUT_T, OUT
 ENGINE_MAGIC = b"FAKE-TRT-ENGINE\n"
 
 
-def fake_compute(lr: np.ndarray, noise: np.ndarray, t: np.ndarray, scale: int) -> np.ndarray:
+def fake_compute(lr: np.ndarray, noise: np.ndarray, t: float | np.ndarray, scale: int) -> np.ndarray:
     """What a fake engine computes: nearest upsample of lr plus t-scaled noise, clamped (uses every input)."""
     up = lr.repeat(scale, axis=2).repeat(scale, axis=3)
-    return np.clip(up + 0.1 * t[:, None, None, None] * noise, 0.0, 1.0).astype(np.float32)
+    t_items = np.broadcast_to(np.asarray(t, np.float32).reshape(-1), (lr.shape[0],))
+    return np.clip(up + 0.1 * t_items[:, None, None, None] * noise, 0.0, 1.0).astype(np.float32)
 
 
 # --- cuda-python --------------------------------------------------------------------------------------------------

@@ -17,10 +17,9 @@ from oftsr_edge.runtime.backends.options import OrtCpu
 BUNDLED = Path(__file__).resolve().parents[2] / "oftsr_edge" / "models" / "oftsr-flat48x8-x4_fp32.onnx"
 
 
-def _inputs(n: int, t: list[float], h: int = 12, w: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _inputs(n: int, t: float, h: int = 12, w: int = 10) -> tuple[np.ndarray, np.ndarray, float]:
     rng = np.random.default_rng(1)
-    return (rng.random((n, 3, h, w), dtype=np.float32), rng.standard_normal((n, 3, 4 * h, 4 * w), dtype=np.float32),
-            np.array(t, np.float32))
+    return rng.random((n, 3, h, w), dtype=np.float32), rng.standard_normal((n, 3, 4 * h, 4 * w), dtype=np.float32), t
 
 
 def test_the_edit_turns_exactly_the_named_input_into_an_initializer(tiny_onnx_fp32: Path) -> None:
@@ -54,10 +53,10 @@ def test_a_name_that_is_no_input_and_broken_bytes_are_value_errors(tiny_onnx_fp3
 def test_baked_sessions_give_the_general_sessions_output(model: str, tiny_onnx_fp32: Path) -> None:
     path = tiny_onnx_fp32 if model == "tiny" else BUNDLED
     baked, general = OrtBackend(path, OrtCpu(threads=1)), OrtBackend(path, OrtCpu(threads=1, bake_t=False))
-    for t in ([0.0, 0.0], [0.5, 0.5], [1.0, 1.0], [0.2, 0.9]):
+    for t in (0.0, 0.5, 1.0, 0.5):
         args = _inputs(2, t)
         np.testing.assert_allclose(baked.run(*args), general.run(*args), atol=2e-5)
-    assert sorted(baked._baked) == [0.0, 0.5, 1.0]  # the mixed batch went through the general session
+    assert sorted(baked._baked) == [0.0, 0.5, 1.0]  # one session per t value, reused
     assert not general._baked
 
 
@@ -72,7 +71,7 @@ def test_the_baked_session_cache_keeps_the_most_recent_few(tiny_onnx_fp32: Path,
 
     monkeypatch.setattr(ort_backend, "bake_inputs", counting_bake)
     for t in (0.1, 0.2, 0.1, 0.3, 0.4, 0.5, 0.6, 0.1):
-        backend.run(*_inputs(1, [t]))
+        backend.run(*_inputs(1, t))
     assert len(backend._baked) == ort_backend._BAKED_SESSIONS
     assert opened == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.1])  # 0.1 reused while cached, re-made once it was dropped
     backend.close()
@@ -81,7 +80,7 @@ def test_the_baked_session_cache_keeps_the_most_recent_few(tiny_onnx_fp32: Path,
 
 def test_two_time_models_are_not_baked(tiny_meanflow_onnx: Path) -> None:
     backend = OrtBackend(tiny_meanflow_onnx, OrtCpu(threads=1))
-    backend.run(*_inputs(1, [0.5]))
+    backend.run(*_inputs(1, 0.5))
     assert not backend._baked
 
 
@@ -96,6 +95,6 @@ def test_a_model_that_cannot_be_baked_runs_on_the_general_session(
         raise ValueError("truncated field")
 
     monkeypatch.setattr(ort_backend, "bake_inputs", refuse)
-    args = _inputs(1, [0.4])
+    args = _inputs(1, 0.4)
     np.testing.assert_array_equal(backend.run(*args), general.run(*args))
     assert not backend._bake_t and not backend._baked

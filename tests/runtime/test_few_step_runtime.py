@@ -12,6 +12,7 @@ import pytest
 from oftsr_edge import contract
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime import provenance
+from oftsr_edge.runtime.backends.base import CPU
 from oftsr_edge.runtime.backends.options import OrtCpu
 from oftsr_edge.runtime.image_io import read_image
 from oftsr_edge.runtime.noise import NOISE_BLOCK, NoiseField
@@ -33,7 +34,9 @@ class PointwiseTwoTime:
     alone: tiled and whole-image runs must then agree to float rounding, at every step of the chain."""
 
     name = "numpy"
+    device = CPU
     fixed_shape = False
+    profile_tile = None
     spec = contract.ModelSpec(
         name="pointwise-mf", scale=4, sigma_p=0.1, multiple_of=1, default_t=0.5, precision="fp32", opset=18,
         tile=16, degradation="bicubic", checkpoint_sha256="0" * 64, format_version=contract.TWO_TIME_FORMAT_VERSION,
@@ -49,7 +52,11 @@ class PointwiseTwoTime:
         return hr.astype(np.float32), (state + (t4 - r4) * u).astype(np.float32)
 
     def run(self, lr, noise, t):  # noqa: ANN001, ANN201
-        return self.run_step(lr, noise, t, np.zeros_like(noise), np.zeros_like(t))[0]
+        n = len(lr)
+        return self.run_step(lr, noise, np.full(n, t, np.float32), np.zeros_like(noise), np.zeros(n, np.float32))[0]
+
+    def close(self) -> None:
+        pass
 
 
 def test_tiled_chain_of_a_pointwise_model_equals_the_whole_array_chain() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from oftsr_edge.contract import METADATA_KEY, ModelSpec
 from oftsr_edge.errors import OftsrError, OptionError
+from oftsr_edge.runtime.backends.base import CPU
 from oftsr_edge.runtime.backends.options import OrtCpu
 from oftsr_edge.runtime.image_io import read_image, write_image
 from oftsr_edge.runtime.upscaler import Upscaler, resize_alpha
@@ -23,11 +24,14 @@ class NumpyBackend:
     """A stand-in backend: nearest-neighbour ×4 in numpy, with the tiny model's spec."""
 
     name = "numpy"
+    device = CPU
+    fixed_shape = True
+    profile_tile = None
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
 
-    def run(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def run(self, lr: np.ndarray, noise: np.ndarray, t: float) -> np.ndarray:
         return lr.repeat(4, axis=2).repeat(4, axis=3)
 
     def close(self) -> None:

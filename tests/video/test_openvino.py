@@ -35,7 +35,7 @@ def test_fp32_matches_onnx_runtime(photo: np.ndarray) -> None:
         # per call: float32 rounding only
         lr = np.ascontiguousarray(photo[:32, :32].transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
         noise = np.random.default_rng(0).standard_normal((1, 3, 128, 128)).astype(np.float32)
-        t = np.array([0.7], np.float32)
+        t = 0.7
         raw_a, raw_b = ort.backend.run(lr, noise, t), ov.backend.run(lr, noise, t)
     assert np.abs(raw_a - raw_b).max() < 1e-4
     assert a.shape == b.shape == (192, 256, 3)
@@ -64,7 +64,7 @@ def test_any_image_size_runs_on_one_compiled_model(photo: np.ndarray) -> None:
                 assert np.abs(up.upscale(image, seed=0).astype(int) - ort.upscale(image, seed=0)).max() <= 1
         with pytest.raises(OftsrError, match="closed"):
             backend.run(np.zeros((1, 3, 32, 32), np.float32), np.zeros((1, 3, 128, 128), np.float32),
-                        np.zeros((1,), np.float32))  # fmt: skip
+                        0.5)  # fmt: skip
     finally:
         backend.close()
 

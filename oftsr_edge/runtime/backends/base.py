@@ -1,8 +1,14 @@
-"""The one interface every backend implements, so the tiler never knows which runtime executes a tile."""
+"""The one interface every backend implements, so the tiler and the Upscaler never know which runtime runs a tile.
+
+:class:`Backend` is a :class:`typing.Protocol`: any object with these members is a backend (a custom runtime, a test
+double), checked structurally by type checkers and, at run time, by ``isinstance(obj, Backend)``. The project's
+backends inherit :class:`BackendBase`, which adds ``with backend:``.
+"""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -10,39 +16,76 @@ from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import OftsrError
 
 
-class Backend(ABC):
-    """Runs the exported graph: ``hr = run(lr, noise, t)`` on float32 NCHW arrays (contract in docs/architecture.md §3).
+@dataclass(frozen=True)
+class Device:
+    """Where a backend computes: ``kind`` "cpu" or "cuda" and the CUDA device ``index``. It decides which memory an
+    automatic tiling reads its budget from (free RAM on the CPU, free VRAM on a GPU)."""
 
-    ``lr`` is (N, 3, h, w) in [0, 1], ``noise`` (N, 3, h·s, w·s), ``t`` (N,); the result is (N, 3, h·s, w·s) in
-    [0, 1]. Implementations own their session/engine and device buffers; ``close`` releases them.
+    kind: str = "cpu"
+    index: int = 0
 
-    The tiler relies on two more things: ``run`` returns a fresh array on every call (it is blended while the next
-    batch runs), and a backend whose engine has one static shape says so with ``fixed_shape = True`` (images
-    smaller than a tile are then padded up to the tile).
+    @property
+    def on_gpu(self) -> bool:
+        return self.kind != "cpu"
 
-    A backend that can feed a two-time graph (contract format 2, a MeanFlow student) also implements
-    ``run_step``; its ``run`` is then the first step from state 0 at r = 0, i.e. the one-step map.
+    def __str__(self) -> str:
+        return "cpu" if not self.on_gpu else f"{self.kind}:{self.index}"
+
+
+CPU = Device("cpu")
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Runs the exported graph: ``hr = run(lr, noise, t)`` (contract in docs/architecture.md §3).
+
+    ``lr`` is float32 (N, 3, h, w) in [0, 1], ``noise`` float32 (N, 3, h·s, w·s), ``t`` one float for the whole
+    batch (already checked to lie in [0, 1]); the backend turns ``t`` into its own feed once. The result is a fresh
+    float32 (N, 3, h·s, w·s) array in [0, 1] on every call (the tiler blends it while the next batch runs).
+
+    ``name``: the short label users see ("ort-cpu", "ort-cuda", "ort-trt", "trt", "openvino"); ``spec``: the
+    model's contract metadata; ``device``: where it computes; ``fixed_shape``: the engine takes one static tile
+    shape (smaller images are padded up to it); ``profile_tile``: the square LR tile that shape was built for, or
+    None when any shape runs.
     """
 
-    #: short label shown to users, e.g. "ort-cpu", "ort-cuda", "ort-trt", "trt"
     name: str
     spec: ModelSpec
+    device: Device
+    fixed_shape: bool
+    profile_tile: int | None
 
-    @abstractmethod
-    def run(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray: ...
+    def run(self, lr: np.ndarray, noise: np.ndarray, t: float) -> np.ndarray: ...
 
-    def run_step(
-        self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray, state: np.ndarray, r: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """One call of a two-time graph: ``(hr, next_state)`` for the state at time ``r`` and the step's end ``t``
-        (docs/architecture.md §3). Backends that cannot feed ``state`` and ``r`` refuse in one line."""
-        raise OftsrError(f"{self.name}: this backend runs one-step (format 1) models only")
+    def close(self) -> None:
+        """Release sessions, engines and buffers."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release sessions, engines and buffers (default: nothing to do)."""
 
-    def __enter__(self) -> Backend:
+class BackendBase(Backend):
+    """What the project's backends inherit: the protocol, and ``with backend:`` closing it."""
+
+    def close(self) -> None:  # noqa: B027 - a backend with nothing to release keeps this
+        """Nothing to release by default."""
+
+    def __enter__(self) -> BackendBase:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@runtime_checkable
+class StepBackend(Protocol):
+    """What a :class:`Backend` adds to feed a two-time graph (contract format 2, a MeanFlow student): ``run_step``
+    is one step from the state at time ``r`` to the step's end ``t`` (float32 (N,) arrays, as the few-step chain
+    of :func:`oftsr_edge.few_step.run_graph` feeds them), returning ``(hr, next_state)``; the backend's ``run`` is
+    then the one-step map (state 0, r = 0)."""
+
+    def run_step(
+        self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray, state: np.ndarray, r: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def one_step_only(backend: Backend) -> OftsrError:
+    """The error of a backend asked for a two-time step of a one-step (format 1) model."""
+    return OftsrError(f"{backend.name}: {backend.spec.name} is a one-step (format 1) model: it has no two-time step")

@@ -184,8 +184,7 @@ def _timer(candidate: Candidate, threads: int, tile: int) -> tuple[Any, Callable
     rng = np.random.default_rng(0)
     lr = rng.random((1, 3, tile, tile), dtype=np.float32)
     noise = rng.standard_normal((1, 3, tile * scale, tile * scale), dtype=np.float32)
-    t = np.full((1,), 0.5, np.float32)
-    return backend, lambda: backend.run(lr, noise, t)
+    return backend, lambda: backend.run(lr, noise, 0.5)
 
 
 def measure(found: list[Candidate], threads: int, tile: int = MEASURE_TILE, runs: int = MEASURE_RUNS) -> dict[str, float]:

@@ -26,7 +26,7 @@ from oftsr_edge import contract
 from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.runtime.backends.baked_inputs import bake_inputs
-from oftsr_edge.runtime.backends.base import Backend
+from oftsr_edge.runtime.backends.base import CPU, BackendBase, Device, one_step_only
 from oftsr_edge.runtime.backends.options import OrtCpu, OrtCuda, OrtOptions, OrtTensorRT
 from oftsr_edge.runtime.tiling.geometry import profile_tile
 
@@ -139,7 +139,7 @@ def _trt_provider(
     )
 
 
-class OrtBackend(Backend):
+class OrtBackend(BackendBase):
     """Runs an exported ONNX model with ONNX Runtime (``name``: "ort-cpu", "ort-cuda" or "ort-trt").
 
     ``tile`` (LR edge, None = the model's) and ``batch`` are the tiling the TensorRT EP's profile is built for;
@@ -173,8 +173,9 @@ class OrtBackend(Backend):
         self.provider = next((short for short, full in PROVIDERS.items() if full == active), "cpu")
         self.name = _LABELS[self.provider]
         gpu = self.provider != "cpu"
+        self.device: Device = Device("cuda", getattr(self.options, "device", 0)) if gpu else CPU
+        self.profile_tile: int | None = None  # the TensorRT EP builds its profiles per tile itself
         self._bind = gpu or (isinstance(self.options, OrtCpu) and self.options.io_binding)
-        self._device = ("cuda", getattr(self.options, "device", 0)) if gpu else ("cpu", 0)
         self._buffers: dict[tuple[str, tuple[int, ...]], Any] = {}
         # ort-cpu, one-step graphs: a session per t value with t baked in (baked_inputs.py says why); the general
         # session above serves mixed-t batches. A few t values at most are live (tune-t sweeps, the video knob).
@@ -188,15 +189,11 @@ class OrtBackend(Backend):
         """The TensorRT EP wants the profile's one tile shape; CPU/CUDA take any multiple of ``multiple_of``."""
         return self.provider == "tensorrt"
 
-    def run(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
-        feeds = contract.first_step_feeds(self.spec, lr, noise, t)
-        t_values = feeds[contract.INPUT_T]
-        if self._bake_t and t_values.size and bool(np.all(t_values == t_values[0])):
-            session = self._session_with_t(float(t_values[0]))
-            if session is not None:
-                del feeds[contract.INPUT_T]
-                return self._infer(feeds, contract.OUTPUT_NAMES, session)[0]
-        return self._infer(feeds, contract.OUTPUT_NAMES)[0]
+    def run(self, lr: np.ndarray, noise: np.ndarray, t: float) -> np.ndarray:
+        session = self._session_with_t(t) if self._bake_t else None
+        if session is not None:  # t is a constant of this session's graph: no t feed
+            return self._infer(contract.image_feeds(lr, noise), contract.OUTPUT_NAMES, session)[0]
+        return self._infer(contract.first_step_feeds(self.spec, lr, noise, t), contract.OUTPUT_NAMES)[0]
 
     def _session_with_t(self, t: float) -> Any:
         """The session for this model with ``t`` baked in; made on first use, the least recently used dropped
@@ -226,7 +223,7 @@ class OrtBackend(Backend):
         self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray, state: np.ndarray, r: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         if not self.spec.two_time:
-            return super().run_step(lr, noise, t, state, r)
+            raise one_step_only(self)
         hr, next_state = self._infer(contract.feeds(lr, noise, t, state, r), contract.TWO_TIME_OUTPUT_NAMES)
         return hr, next_state
 
@@ -258,7 +255,8 @@ class OrtBackend(Backend):
             if len(self._buffers) > 16:  # a long run of differently shaped calls: start over
                 self._buffers.clear()
             ort = import_onnxruntime()
-            value = ort.OrtValue.ortvalue_from_shape_and_type(list(shape), np.float32, *self._device)
+            device = self.device.kind, self.device.index
+            value = ort.OrtValue.ortvalue_from_shape_and_type(list(shape), np.float32, *device)
             self._buffers[key] = value
         return value
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from oftsr_edge import contract
 from oftsr_edge.errors import MissingExtraError, OftsrError
-from oftsr_edge.runtime.backends.base import Backend
+from oftsr_edge.runtime.backends.base import CPU, BackendBase, one_step_only
 
 
 def import_openvino() -> Any:
@@ -54,11 +54,13 @@ def compile_model(
         raise OftsrError(f"{path}: OpenVINO cannot compile it ({text[0] if text else type(exc).__name__})") from None
 
 
-class OpenVinoBackend(Backend):
+class OpenVinoBackend(BackendBase):
     """Runs an exported ONNX model with OpenVINO on the CPU (``name``: "openvino")."""
 
     name = "openvino"
+    device = CPU  # the CPU plugin: an automatic tiling's budget is free RAM
     fixed_shape = False  # any multiple of the model's multiple_of, like ONNX Runtime on the CPU
+    profile_tile = None
 
     def __init__(self, model_path: str | Path, threads: int = 0) -> None:
         import_openvino()
@@ -72,14 +74,14 @@ class OpenVinoBackend(Backend):
         ports = {name: port for port in self._request.model_outputs for name in port.get_names()}
         self._outputs = [ports[name] for name in self.spec.output_names]
 
-    def run(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def run(self, lr: np.ndarray, noise: np.ndarray, t: float) -> np.ndarray:
         return self._infer(contract.first_step_feeds(self.spec, lr, noise, t))[0]
 
     def run_step(
         self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray, state: np.ndarray, r: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         if not self.spec.two_time:
-            return super().run_step(lr, noise, t, state, r)
+            raise one_step_only(self)
         hr, next_state = self._infer(contract.feeds(lr, noise, t, state, r))
         return hr, next_state
 

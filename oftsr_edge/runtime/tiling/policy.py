@@ -17,9 +17,10 @@ import dataclasses
 import warnings
 
 from oftsr_edge.contract import ModelSpec
-from oftsr_edge.few_step import GraphStep
 from oftsr_edge.errors import OptionError
+from oftsr_edge.few_step import GraphStep
 from oftsr_edge.runtime import memory
+from oftsr_edge.runtime.backends.base import CPU, Device
 from oftsr_edge.runtime.noise import NoiseCache
 from oftsr_edge.runtime.tiling.geometry import default_overlap, round_up
 from oftsr_edge.runtime.tiling.tiler import RunFn, Tiler
@@ -32,8 +33,9 @@ MAX_WASTE = 3.0
 
 class TilingPolicy:
     """The tiling rules of one open backend. ``tile``: an int (LR pixels, 0 = whole image) or :data:`AUTO`;
-    ``fixed_tile``: the tile a fixed-shape backend needs (None = any shape); ``budget``: bytes per call (None =
-    read the free memory per image); ``steps`` (K) and ``run_step``: a two-time model's few-step path, which every
+    ``fixed_tile``: the tile a fixed-shape backend needs (None = any shape); ``device``: the backend's, whose free
+    memory (RAM or VRAM) an automatic tiling reads; ``budget``: bytes per call (None = read the free memory per
+    image); ``steps`` (K) and ``run_step``: a two-time model's few-step path, which every
     tiler runs as K tiled passes."""
 
     def __init__(
@@ -44,16 +46,15 @@ class TilingPolicy:
         overlap: int | None,
         batch: int,
         fixed_tile: int | None,
-        on_gpu: bool,
+        device: Device = CPU,
         budget: int | None = None,
-        device: int = 0,
         run_step: GraphStep | None = None,
         steps: int = 1,
     ) -> None:
         self.run, self.spec, self.batch = run, spec, batch
         self.run_step, self.steps = run_step, steps
         self.fixed_shape = fixed_tile is not None
-        self.on_gpu, self.device, self.budget = on_gpu, device, budget
+        self.device, self.budget = device, budget
         self.check_finite = spec.precision != "fp32"
         m = spec.multiple_of
         self.auto = tile == AUTO and not self.fixed_shape
@@ -68,7 +69,9 @@ class TilingPolicy:
         self._tilers: dict[tuple[tuple[int, int], int], Tiler] = {}
 
     def budget_now(self) -> int:
-        return self.budget if self.budget is not None else memory.default_budget(self.on_gpu, self.device)
+        if self.budget is not None:
+            return self.budget
+        return memory.default_budget(self.device.on_gpu, self.device.index)
 
     def plan(self, height: int, width: int, itemsize: int = 1, channels: int = 3) -> memory.TileChoice:
         """The tiling of an LR image of ``height × width`` (``itemsize``/``channels`` of the output array)."""
@@ -124,12 +127,3 @@ class TilingPolicy:
         if not self.auto:
             return self.tiler((self.tile, self.tile), self.overlap)
         return self.tiler(choice.tile, choice.overlap)
-
-
-def profile_tile_of(backend: object) -> int | None:
-    """The square tile a TensorRT engine was built for (its profile's opt shape), if the backend has one."""
-    profile = getattr(backend, "profile", None)
-    opt = getattr(profile, "opt", None)
-    if opt is not None and len(opt) == 3 and opt[1] == opt[2]:
-        return int(opt[1])
-    return None

@@ -25,8 +25,9 @@ from oftsr_edge.runtime.noise import NOISE_BLOCK, NoiseCache, NoiseField
 from oftsr_edge.runtime.tiling.blending import BLEND_MARGIN, DTYPE_MAX, Band, to_output
 from oftsr_edge.runtime.tiling.geometry import TilePlan, plan_axis
 
-#: ``run(lr, noise, t) -> hr`` on float32 NCHW arrays: a backend's ``run`` or any function with that contract.
-RunFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+#: ``run(lr, noise, t) -> hr`` on float32 NCHW arrays and one float ``t``: a backend's ``run`` or any function with
+#: that contract.
+RunFn = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
 #: ``progress(done_tiles, total_tiles)``, called after each tile is blended in (K passes count K × the tiles).
 ProgressFn = Callable[[int, int], None]
 
@@ -168,11 +169,10 @@ class Tiler:
         else:
             noise = np.empty((1, 3, th * s, tw * s), dtype=np.float32)
             NoiseField(seed, self.noise_block).fill_parallel(noise[0], 0, 0)
-        t_array = np.full((1,), t, dtype=np.float32)
         if feed is None:
-            hr = self.run(lr, noise, t_array)
+            hr = self.run(lr, noise, t)
         else:  # the state image is exactly this one tile's HR size
-            hr = self._step(lr, noise, t_array, feed.state.transpose(2, 0, 1)[None], feed)
+            hr = self._step(lr, noise, np.full((1,), t, np.float32), feed.state.transpose(2, 0, 1)[None], feed)
         _check_output(hr, (1, 3, th * s, tw * s), self.check_finite)
         block = hr[0] if hr[0].flags.writeable else hr[0].copy()  # the backend's output is ours to scribble on
         height, width = out.shape[:2]
@@ -199,8 +199,10 @@ class _Batch:
     def __init__(self, n: int, th: int, tw: int, scale: int, t: float, two_time: bool = False) -> None:
         self.lr = np.empty((n, 3, th, tw), dtype=np.float32)
         self.nz = np.empty((n, 3, th * scale, tw * scale), dtype=np.float32)
-        self.t = np.full((n,), t, dtype=np.float32)
-        self.state = np.empty_like(self.nz) if two_time else None  # cut from the whole-image state
+        self.t = t
+        # a two-time step feeds t and r as (N,) arrays; its whole-image state is cut into ``state``
+        self.step_t = np.full((n,), t, dtype=np.float32) if two_time else None
+        self.state = np.empty_like(self.nz) if two_time else None
 
 
 class _Run:
@@ -268,9 +270,9 @@ class _Run:
     def _call(self, g: int, batch: _Batch) -> np.ndarray:
         n = len(self.groups[g])
         if self.feed is None:
-            hr = self.tiler.run(batch.lr[:n], batch.nz[:n], batch.t[:n])
+            hr = self.tiler.run(batch.lr[:n], batch.nz[:n], batch.t)
         else:
-            hr = self.tiler._step(batch.lr[:n], batch.nz[:n], batch.t[:n], batch.state[:n], self.feed)
+            hr = self.tiler._step(batch.lr[:n], batch.nz[:n], batch.step_t[:n], batch.state[:n], self.feed)
         self._check(hr, n)
         return hr
 

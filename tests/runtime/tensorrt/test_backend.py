@@ -85,12 +85,11 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> tuple[object, FakeCudart]:
     return trt, cudart
 
 
-def _inputs(n: int, tile: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _inputs(n: int, tile: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
     rng = np.random.default_rng(seed)
     lr = rng.random((n, 3, tile, tile), dtype=np.float32)
     noise = rng.standard_normal((n, 3, tile * 4, tile * 4)).astype(np.float32)
-    t = rng.random(n).astype(np.float32)
-    return lr, noise, t
+    return lr, noise, float(rng.random())  # one t per call: Backend.run takes a float
 
 
 @pytest.mark.parametrize("n", [1, 2, 5])
@@ -114,7 +113,7 @@ def test_last_chunk_below_min_batch_is_padded(fakes: tuple, tmp_path: Path) -> N
     lr, noise, t = _inputs(5)
     with TensorRTBackend(engine) as backend:
         hr = backend.run(lr, noise, t)
-        single = backend.run(lr[:1], noise[:1], t[:1])
+        single = backend.run(lr[:1], noise[:1], t)
     assert trt.engines[0].executions == [4, 4, 4]
     np.testing.assert_array_equal(hr, fake_compute(lr, noise, t, 4))
     np.testing.assert_array_equal(single, hr[:1])

@@ -31,7 +31,7 @@ import numpy as np
 from oftsr_edge.contract import INPUT_LR, INPUT_NOISE, INPUT_T, OUTPUT_HR, io_shapes
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.extras import require_tensorrt
-from oftsr_edge.runtime.backends.base import Backend
+from oftsr_edge.runtime.backends.base import BackendBase, Device
 from oftsr_edge.runtime.backends.tensorrt.cuda_probe import cuda_check, require_cudart, require_gpu
 from oftsr_edge.runtime.backends.tensorrt.engine_cache import (
     EngineEnvironment,
@@ -86,10 +86,11 @@ def _handle(obj: Any) -> int:
     return int(obj)
 
 
-class TensorRTBackend(Backend):
+class TensorRTBackend(BackendBase):
     """Runs a TensorRT engine on one GPU. Batches larger than the profile's max are split into chunks."""
 
     name = "trt"
+    fixed_shape = True  # one engine profile: smaller images are padded up to its tile
 
     def __init__(self, engine_path: str | Path, device: int = 0) -> None:
         self._closed = True
@@ -108,7 +109,7 @@ class TensorRTBackend(Backend):
             raise OftsrError(f"{self.engine_path}: {problems[0]}; rebuild it with 'oftsr-edge build'")
         self.spec = sidecar.spec
         self.profile: ProfileShapes = sidecar.profile
-        self.device = device
+        self.device = Device("cuda", device)
         self._trt = trt
         self._cudart = cudart
         self._device_ptrs: dict[str, int] = {}
@@ -123,7 +124,7 @@ class TensorRTBackend(Backend):
             raise
 
     def _open(self, trt: Any, cudart: Any) -> None:
-        cuda_check(cudart.cudaSetDevice(self.device), "cudaSetDevice")
+        cuda_check(cudart.cudaSetDevice(self.device.index), "cudaSetDevice")
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
         refuse_host_code(self._runtime, str(trt.__version__), self.engine_path)  # before any deserialization
@@ -153,17 +154,23 @@ class TensorRTBackend(Backend):
             self._host_ptrs[name] = int(cuda_check(cudart.cudaMallocHost(nbytes), "cudaMallocHost"))
             self._host[name] = _pinned_array(self._host_ptrs[name], count)
 
-    def run(self, lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
+    @property
+    def profile_tile(self) -> int | None:
+        """The square LR tile of the engine's profile (its opt shape), None for a non-square profile."""
+        opt = self.profile.opt
+        return int(opt[1]) if len(opt) == 3 and opt[1] == opt[2] else None
+
+    def run(self, lr: np.ndarray, noise: np.ndarray, t: float) -> np.ndarray:
         if self._closed:
             raise OftsrError("the TensorRT backend is closed")
         lr = np.ascontiguousarray(lr, dtype=np.float32)
         noise = np.ascontiguousarray(noise, dtype=np.float32)
-        t = np.ascontiguousarray(np.reshape(t, (-1,)), dtype=np.float32)
-        check_run_shapes(self.profile, lr.shape, noise.shape, t.shape)
+        t_feed = np.full((lr.shape[0],), t, dtype=np.float32)
+        check_run_shapes(self.profile, lr.shape, noise.shape, t_feed.shape)
         out = np.empty(noise.shape, dtype=np.float32)
         min_batch = self.profile.min[0]
         for start, stop in split_batches(lr.shape[0], self.profile.max_batch):
-            chunk = [a[start:stop] for a in (lr, noise, t)]
+            chunk = [a[start:stop] for a in (lr, noise, t_feed)]
             short = min_batch - (stop - start)
             if short > 0:  # a last chunk below the profile's min batch: pad with copies, drop their output
                 chunk = [np.concatenate([a, np.repeat(a[-1:], short, axis=0)]) for a in chunk]
