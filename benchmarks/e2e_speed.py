@@ -141,7 +141,7 @@ def folder_stages(up: Upscaler, paths: list[Path], folder: Path, tmp: Path) -> d
     stages = {
         "network": lambda: [up.backend.run(*f) for f in feeds],
         "upscale": lambda: [up.upscale(im, seed=0) for im in images],
-        "files": lambda: run_folder(up, jobs, None, 0, overwrite=True),
+        "files": lambda: run_folder(up, jobs, overwrite=True),
         "cli": lambda: subprocess.run(cli, check=True, capture_output=True),
     }
     peer = ncnn_peer(paths)

@@ -43,7 +43,7 @@ def _child(args: argparse.Namespace) -> None:
     image = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     budget = int(args.budget_mib * MIB) if args.budget_mib else None
     with Upscaler(args.model, "ort-cpu", tile=args.tile, memory_budget=budget) as up:
-        choice = up.plan(height, width)
+        choice = up.tiling.plan(height, width)
         with open("/proc/self/clear_refs", "w") as handle:
             handle.write("5")  # reset VmHWM: the peak from here on belongs to the call
         before = _status_bytes("VmRSS")

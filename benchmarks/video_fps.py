@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from oftsr_edge.runtime.backends.options import parse_backend  # noqa: E402
+from oftsr_edge.runtime.settings import Settings  # noqa: E402
 from oftsr_edge.runtime.video_command import VideoJob, upscale_video  # noqa: E402
 from tests.video.clips import audio_packets, make_clip, video_frames  # noqa: E402
 
@@ -43,7 +44,7 @@ def run(clip: Path, out: Path, backend: str, threads: int, tile: int | None, fra
 
     options = parse_backend(backend, threads=threads or None)
     start_rss = rss_mb()
-    result = upscale_video(VideoJob(clip, out, backend=options, tile=tile, overwrite=True, quiet=True), sample)
+    result = upscale_video(VideoJob(clip, out, backend=options, settings=Settings(tile=tile), overwrite=True, quiet=True), sample)
     stats = result.stats
     peak = rss_mb("VmHWM")  # before the checks below, which decode whole clips into memory
     src_frames, src_times, _, src_duration = video_frames(clip)

@@ -97,7 +97,8 @@ def bench_folder(
     write = WriteOptions() if png_compression is None else WriteOptions(png_compression=png_compression)
     with tempfile.TemporaryDirectory(prefix="oftsr-e2e-") as tmp:
         jobs = [Job(p, Path(tmp) / f"{k:04d}_{p.stem}.{fmt}") for k, p in enumerate(paths)]
-        seconds = _best(lambda: run_folder(upscaler, jobs, t, seed, overwrite=True, write=write), runs)
+        seconds = _best(lambda: run_folder(upscaler, jobs, upscaler.settings.replace(t=t, seed=seed), overwrite=True,
+                                              write=write), runs)
     level = write.png_compression if fmt == "png" else None
     label = f"files: decode + upscale + {fmt}" + (f" (compression {level})" if level is not None else "") + " write"
     rows.append(E2ERow(label, seconds, len(images), out_mp))

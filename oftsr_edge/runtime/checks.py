@@ -1,9 +1,9 @@
-"""Every check of a value a caller hands the runtime (options and images), in one place, each done once.
+"""Every check of a value a caller hands the runtime (options and images), in one place.
 
-The :class:`~oftsr_edge.runtime.upscaler.Upscaler` calls :func:`check_t`, :func:`resolve_seed` and
-:func:`check_image` on every upscale call and :func:`check_int` on its tiling when it is made; the backend options
-dataclasses call :func:`check_int` when they are made. The CLI only turns text into numbers; the tiler and the
-noise field trust what they get.
+:class:`~oftsr_edge.runtime.settings.Settings` calls :func:`check_t`, :func:`check_seed` and :func:`check_int` when
+it is made (so each value is checked once, wherever it came from); the backend options dataclasses call
+:func:`check_int` when they are made; the :class:`~oftsr_edge.runtime.upscaler.Upscaler` calls :func:`check_image`
+on every image and :func:`check_tile` once against its model. The tiler and the noise field trust what they get.
 
 A bad option is an :class:`OptionError`: it is wrong for every input, so a run over many files stops at the first
 one instead of reporting the same line once per file.
@@ -58,13 +58,8 @@ def check_t(t: Any) -> float:
     return value
 
 
-def resolve_seed(seed: Any) -> int:
-    """``seed`` checked to fit Philox's 64-bit key word, or a fresh random one for ``None``.
-
-    A random seed is still one seed for the whole image, so tiles stay consistent with each other.
-    """
-    if seed is None:
-        return int(np.random.SeedSequence().entropy) % _SEEDS
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int that fits Philox's 64-bit key word (a bool is not a number here)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise OptionError(f"seed must be an integer, got {seed!r}")
     if not 0 <= int(seed) < _SEEDS:

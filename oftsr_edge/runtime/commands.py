@@ -21,37 +21,20 @@ from pathlib import Path
 import click
 
 from oftsr_edge import interrupts
-from oftsr_edge.errors import OftsrError, OptionError
+from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime import image_io
 from oftsr_edge.runtime.backends.options import BACKEND_NAMES, BackendOptions, parse_backend
 from oftsr_edge.runtime.encode import PNG_COMPRESSION
 from oftsr_edge.runtime.job_plan import plan_jobs
+from oftsr_edge.runtime.memory import MIB
+from oftsr_edge.runtime.model_probe import check_scale_option
 from oftsr_edge.runtime.models import resolve_model
 from oftsr_edge.runtime.pipeline import FolderResult, Job, WriteOptions
 from oftsr_edge.runtime.provenance import RULE
+from oftsr_edge.runtime.settings import Settings
 from oftsr_edge.vocabulary import IntOrWord, option
 
 _FORMATS = ("auto", "png", "jpg", "webp", "tif", "bmp")
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """One run as the command line asked for it: text already parsed, values checked by whoever uses them (the
-    backend options when made, the Upscaler for the tiling, t and the seed)."""
-
-    model: str | Path | None  # a path, a bundled name, or None (the bundled default)
-    backend: BackendOptions
-    tile: int | str = "auto"  # LR tile edge, 0 = whole image, "auto" = per image from the memory budget
-    overlap: int | None = None  # None = 16 with auto, else tile/8, at least 8
-    batch_size: int = 1  # tiles per backend call
-    t: float | None = None  # None = the model's default
-    solver_steps: int | None = None  # K of a two-time model's few-step path; None = the model's default
-    seed: int | None = 0  # None = a fresh random seed per image
-    scale: int | None = None  # None = the model's; else it must be the model's
-    overwrite: bool = False  # rewrite outputs even when their recorded settings match
-    quiet: bool = False  # no progress bar
-    memory_budget_mib: int | None = None  # None = half the free memory, read per image
-    write: WriteOptions = WriteOptions()  # PNG compression level, JPEG/WebP quality
 
 
 def _echo_warning(message: warnings.WarningMessage | Warning | str, *args: object, **kwargs: object) -> None:
@@ -129,19 +112,29 @@ def upscale(
 ) -> None:
     """Upscale INPUT images/folders into -o OUTPUT with a one-step OFTSR model (or a MeanFlow student's few steps)."""
     backend_options = parse_backend(backend, device=device, threads=threads)
-    from oftsr_edge.runtime.video_command import dispatch  # one video file in: PyAV's decode/upscale/encode
+    budget = None if memory_budget is None else memory_budget * MIB
+    settings = Settings(t=t, seed=None if seed == "random" else int(seed), solver_steps=solver_steps, tile=tile,
+                        overlap=overlap, batch_size=batch_size, memory_budget=budget)  # fmt: skip
+    from oftsr_edge.runtime.video_command import (  # PyAV: decode/upscale/encode
+        VideoJob,
+        dispatch,
+        video_target,
+    )
 
     folder_output = output.endswith(("/", os.sep))  # "-o x.png/" is a folder (pathlib drops the slash)
-    output = click.get_current_context().params["output"] = Path(output)
-    if dispatch(tuple(inputs) + tuple(extra_inputs), backend_options):
+    sources = tuple(inputs) + tuple(extra_inputs)
+
+    def video_job(video: Path) -> VideoJob:
+        target = video_target(video, Path(output))
+        return VideoJob(video, target, model, backend_options, settings, scale, codec, crf, overwrite, quiet)
+
+    if dispatch(sources, video_job):
         return
     fmt = fmt.lower()
-    jobs = plan_jobs(tuple(inputs) + tuple(extra_inputs), output, recursive, suffix, fmt, folder=folder_output)
+    jobs = plan_jobs(sources, Path(output), recursive, suffix, fmt, folder=folder_output)
     if model is not None and model.lower() != "auto":
         resolve_model(model)  # a wrong name or path is one line before any input is read
-    given = dict(seed=seed, solver_steps=solver_steps, scale=scale, overwrite=overwrite, quiet=quiet, tile=tile,
-                 memory_budget=memory_budget, png_compression=png_compression, quality=quality, overlap=overlap,
-                 batch_size=batch_size)  # fmt: skip
+    run = FolderRun(backend_options, scale, overwrite, quiet, WriteOptions(png_compression, quality))
     limit = image_io.max_pixels()
     failed = 0
     with warnings.catch_warnings():
@@ -150,14 +143,26 @@ def upscale(
             if max_pixels is not None:
                 image_io.set_max_pixels(max_pixels)
             auto = model is None or model.lower() == "auto"
-            groups = _auto_groups(jobs) if auto else [(model, t, jobs, None)]
+            groups = _auto_groups(jobs) if auto else [(model, None, jobs, None)]
             for name, group_t, group, choices in groups:
-                options = _options(name, t if t is not None else group_t, backend_options, given)
-                failed += _run(group, options, choices)
+                # --model auto's t for its choice, unless --t was given
+                chosen = settings if t is not None or group_t is None else settings.replace(t=group_t)
+                failed += _run(group, name, chosen, run, choices)
         finally:
             image_io.set_max_pixels(limit)  # a process-wide Pillow setting: back to what it was
     if failed:
         raise OftsrError(f"{failed} of {len(jobs)} image(s) failed (see above)")
+
+
+@dataclass(frozen=True)
+class FolderRun:
+    """How a folder run treats its files (the settings of each image are a :class:`Settings`)."""
+
+    backend: BackendOptions
+    scale: int | None  # None = the model's; else it must be the model's
+    overwrite: bool  # rewrite outputs even when their recorded settings match
+    quiet: bool  # no progress bar
+    write: WriteOptions  # PNG compression level, JPEG/WebP quality
 
 
 def _auto_groups(jobs: list[Job]) -> list[tuple[str, float | None, list[Job], dict[str, dict]]]:
@@ -188,27 +193,8 @@ def _auto_groups(jobs: list[Job]) -> list[tuple[str, float | None, list[Job], di
     return [(name, t, group, choices) for (name, t), (group, choices, _) in by_model.items()]
 
 
-def _options(model: str, t: float | None, backend: BackendOptions, given: dict) -> RunOptions:
-    """The run's options for one model (``given``: the command's arguments)."""
-    seed = given["seed"]
-    return RunOptions(
-        model=model,  # as given: a bundled name lets --backend auto choose among its precision files
-        backend=backend,
-        t=t,
-        solver_steps=given["solver_steps"],
-        seed=None if seed == "random" else int(seed),
-        scale=given["scale"],
-        overwrite=given["overwrite"],
-        quiet=given["quiet"],
-        memory_budget_mib=given["memory_budget"],
-        write=WriteOptions(given["png_compression"], given["quality"]),
-        tile=given["tile"],
-        overlap=given["overlap"],
-        batch_size=given["batch_size"],
-    )
-
-
-def _run(jobs: list[Job], options: RunOptions, choices: dict[str, dict] | None = None) -> int:
+def _run(jobs: list[Job], model: str | None, settings: Settings, options: FolderRun,
+         choices: dict[str, dict] | None = None) -> int:  # fmt: skip
     """Upscale ``jobs`` with one Upscaler through the folder pipeline; a bad image is one line and the rest go on,
     a bad option stops the run. Existing outputs follow the rerun rule; both kinds are counted in the summary.
     ``choices``: --model auto's choice per input sha256, for the records. Returns the number of failed images."""
@@ -217,13 +203,10 @@ def _run(jobs: list[Job], options: RunOptions, choices: dict[str, dict] | None =
 
     err = sys.stderr
     start = time.perf_counter()
-    budget = None if options.memory_budget_mib is None else options.memory_budget_mib * 1024 * 1024
-    with Upscaler(
-        options.model, options.backend, tile=options.tile, overlap=options.overlap, batch_size=options.batch_size,
-        memory_budget=budget, solver_steps=options.solver_steps,
-    ) as upscaler:  # fmt: skip
+    # the model as given: a bundled name lets --backend auto choose among its precision files
+    with Upscaler(model, options.backend, settings) as upscaler:
         upscaler.auto_choices = choices
-        _check_scale(options, upscaler.spec)
+        check_scale_option(options.scale, upscaler.spec)
         bar = None
         if not options.quiet:  # tqdm is imported only for a bar (start-up time counts in short runs)
             from tqdm import tqdm
@@ -250,8 +233,8 @@ def _run(jobs: list[Job], options: RunOptions, choices: dict[str, dict] | None =
         result = FolderResult()
         try:
             run_folder(
-                upscaler, jobs, options.t, options.seed, overwrite=options.overwrite, write=options.write,
-                on_error=on_error, progress=progress if bar is not None else None, result=result,
+                upscaler, jobs, overwrite=options.overwrite, write=options.write, on_error=on_error,
+                progress=progress if bar is not None else None, result=result,
             )  # fmt: skip
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: say what is finished, then exit 130
             if not interrupts.reported():
@@ -267,14 +250,6 @@ def _run(jobs: list[Job], options: RunOptions, choices: dict[str, dict] | None =
     click.echo(_summary(result.done, result.skipped, result.rewritten, failed, result.lr_mp, result.hr_mp, seconds,
                         name, result.swept))  # fmt: skip
     return failed
-
-
-def _check_scale(options: RunOptions, spec: object) -> None:
-    if options.scale is not None and options.scale != spec.scale:
-        raise OptionError(
-            f"--scale {options.scale}: {spec.name} upscales x{spec.scale} (outputs are never resized; "
-            "'oftsr-edge models' lists the bundled models and their scales)"
-        )
 
 
 def _stopped(result: FolderResult, total: int) -> str:

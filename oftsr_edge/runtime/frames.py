@@ -23,7 +23,8 @@ import numpy as np
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime import image_io
-from oftsr_edge.runtime.checks import check_image, check_t, resolve_seed
+from oftsr_edge.runtime.checks import check_image
+from oftsr_edge.runtime.settings import UNSET, MaybeSeed, MaybeT, Settings
 from oftsr_edge.runtime.tiling.tiler import NonFiniteOutputError, Tiler
 
 if TYPE_CHECKING:  # a type only: Upscaler may then offer upscale_frames by importing this module, without a cycle
@@ -31,30 +32,28 @@ if TYPE_CHECKING:  # a type only: Upscaler may then offer upscale_frames by impo
 
 
 class FrameUpscaler:
-    """Frames in, frames out, with one ``t`` and one seed (None = one random seed for the whole stream).
+    """Frames in, frames out, with one ``t`` and one seed: the upscaler's :attr:`~Upscaler.settings`, or
+    ``settings`` (resolved by the upscaler once), with ``t`` / ``seed`` overriding where given (a None seed = one
+    random seed for the whole stream).
 
     ``upscale(frame)`` returns a fresh array; ``upscale(frame, out=buf)`` writes into ``buf`` ((H·s, W·s, 3), the
     frame's dtype). :meth:`frames` is the iterator form.
     """
 
-    def __init__(self, upscaler: Upscaler, t: float | None = None, seed: int | None = 0) -> None:
-        self.upscaler = upscaler
-        self.t = upscaler.spec.default_t if t is None else check_t(t)
-        self.seed = resolve_seed(seed)
-        self._tiler: Tiler | None = None
-        self._tiler_key: tuple | None = None
-        self._tiler_backend: object = None
+    def __init__(
+        self, upscaler: Upscaler, t: MaybeT = UNSET, seed: MaybeSeed = UNSET, *, settings: Settings | None = None
+    ) -> None:
+        run = upscaler.settings if settings is None else upscaler.resolve(settings)
+        if t is not UNSET or seed is not UNSET:
+            run = upscaler.resolve(run.with_call(t, seed))
+        self.upscaler, self.settings = upscaler, run
+        self.t: float = run.t
+        self.seed = run.seed_for_image()
 
     def tiler_for(self, shape: tuple[int, ...], dtype: np.dtype | type = np.uint8) -> Tiler:
-        """The tiler for (H, W, 3) frames of ``dtype``: planned once per frame size and backend, so the tiling (and
-        with it every pixel of a still region) cannot change in the middle of a stream."""
-        up = self.upscaler
-        key = (tuple(shape), np.dtype(dtype))
-        if self._tiler is None or self._tiler_key != key or self._tiler_backend is not up.backend:
-            height, width, channels = shape
-            self._tiler = up.tiler_for(up.plan(height, width, key[1].itemsize, channels))
-            self._tiler_key, self._tiler_backend = key, up.backend
-        return self._tiler
+        """The tiler for (H, W, 3) frames of ``dtype``, planned once per frame size by the upscaler's tiling."""
+        height, width, channels = shape
+        return self.upscaler.tiling.stream_tiler(height, width, np.dtype(dtype).itemsize, channels)
 
     def hr_shape(self, frame: np.ndarray) -> tuple[int, ...]:
         s = self.upscaler.spec.scale
@@ -64,7 +63,7 @@ class FrameUpscaler:
         """One frame; ``out`` (optional) is the HR buffer to fill, returned."""
         pixels = check_image(frame)
         if frame.ndim != 3 or pixels.shape[2] != 3:
-            result = self.upscaler.upscale(frame, self.t, self.seed)
+            result = self.upscaler._upscale_planned(frame, self.t, self.seed, None)[0]
             if out is None:
                 return result
             _check_out(out, result.shape, result.dtype)
@@ -79,7 +78,7 @@ class FrameUpscaler:
             return self.tiler_for(pixels.shape, pixels.dtype).upscale(pixels, self.t, self.seed, out=out)
         except NonFiniteOutputError:
             # the Upscaler owns the fp32 fallback: let it retry (and swap its backend), then follow it
-            out[...] = self.upscaler.upscale(frame, self.t, self.seed)
+            out[...] = self.upscaler._upscale_planned(frame, self.t, self.seed, None)[0]
             return out
 
     def frames(self, frames: Iterable[np.ndarray], reuse: bool = False) -> Iterator[np.ndarray]:
@@ -101,8 +100,8 @@ class FrameUpscaler:
 def upscale_frames(
     upscaler: Upscaler,
     frames: Iterable[np.ndarray],
-    t: float | None = None,
-    seed: int | None = 0,
+    t: MaybeT = UNSET,
+    seed: MaybeSeed = UNSET,
     reuse: bool = False,
 ) -> Iterator[np.ndarray]:
     """``FrameUpscaler(upscaler, t, seed).frames(frames, reuse)``: an iterator in, an iterator out."""

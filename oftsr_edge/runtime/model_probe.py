@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from oftsr_edge.errors import OftsrError
+from oftsr_edge.contract import ModelSpec
+from oftsr_edge.errors import OftsrError, OptionError
 from oftsr_edge.runtime.backends.base import Backend
 
 
@@ -37,4 +38,13 @@ def check_scale(backend: Backend, source: str | Path) -> None:
         raise OftsrError(
             f"{source}: the metadata says x{scale}, but the graph turns a {edge}x{edge} tile into "
             f"{'x'.join(map(str, hr.shape[2:]))}; its metadata does not describe it"
+        )
+
+
+def check_scale_option(scale: int | None, spec: ModelSpec) -> None:
+    """``--scale`` is a check, never a resize: it must be the model's."""
+    if scale is not None and scale != spec.scale:
+        raise OptionError(
+            f"--scale {scale}: {spec.name} upscales x{spec.scale} (outputs are never resized; "
+            "'oftsr-edge models' lists the bundled models and their scales)"
         )

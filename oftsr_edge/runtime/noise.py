@@ -40,7 +40,7 @@ def quantile_table() -> np.ndarray:
 class NoiseField:
     """Standard-normal noise over the whole (unbounded) HR plane for one seed, served region by region.
 
-    ``seed`` is an integer in [0, 2**64), already checked by :func:`oftsr_edge.runtime.checks.resolve_seed`.
+    ``seed`` is an integer in [0, 2**64), already checked by :func:`oftsr_edge.runtime.checks.check_seed`.
     """
 
     def __init__(self, seed: int, block: int = NOISE_BLOCK) -> None:

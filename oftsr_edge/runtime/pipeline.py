@@ -25,9 +25,11 @@ from pathlib import Path
 from oftsr_edge.errors import NotEnoughMemoryError, OftsrError, OptionError
 from oftsr_edge.fileio import sha256_file, sweep_stale
 from oftsr_edge.runtime import image_io, provenance
-from oftsr_edge.runtime.checks import resolve_seed
+from oftsr_edge.runtime.records import file_record
+from oftsr_edge.runtime.settings import Settings
 from oftsr_edge.runtime.threads import is_thread_start_failure, thread_start_error
 from oftsr_edge.runtime.tiling.tiler import ProgressFn
+from oftsr_edge.runtime.upscaler import Upscaler
 
 _END = object()  # end of a stage's stream
 
@@ -58,10 +60,9 @@ class WriteOptions:
 
 
 def run_folder(
-    upscaler: object,
+    upscaler: Upscaler,
     jobs: list[Job],
-    t: float | None,
-    seed: int | None,
+    settings: Settings | None = None,
     *,
     overwrite: bool = False,
     write: WriteOptions = WriteOptions(),
@@ -69,14 +70,15 @@ def run_folder(
     progress: Callable[[Job, int], ProgressFn] | None = None,
     result: FolderResult | None = None,
 ) -> FolderResult:
-    """Upscale every job with ``upscaler`` (an :class:`~oftsr_edge.runtime.upscaler.Upscaler`), decode, network
-    and encode overlapped. ``progress(job, index)`` returns the per-tile callback of that image. ``result``: filled
-    as the run goes (so an interrupted caller still has the counts); a new one by default."""
+    """Upscale every job with ``upscaler``, decode, network and encode overlapped. ``settings``: the upscaler's
+    own by default; others (another t or seed) are resolved by it once, before any work. ``progress(job, index)``
+    returns the per-tile callback of that image. ``result``: filled as the run goes (so an interrupted caller still
+    has the counts); a new one by default."""
     result = FolderResult() if result is None else result
     for folder in dict.fromkeys(job.target.parent for job in jobs):
         result.swept += len(sweep_stale(folder))
-    t_used, seed_used = upscaler._settings(t, seed)  # checked once: a bad t stops the run before any work
-    random_seed = seed is None
+    run = upscaler.settings if settings is None else upscaler.resolve(settings)
+    t_used, random_seed = run.t, run.seed is None
     upscaler.model_sha256  # noqa: B018 - hash the model once, before threads ask for it
     inputs: queue.Queue = queue.Queue(maxsize=2)
     outputs: queue.Queue = queue.Queue(maxsize=1)
@@ -119,16 +121,16 @@ def run_folder(
         except OftsrError:
             image_io.read_image(job.source)  # the reader's own words for a broken file (truncated, corrupt, ...)
             raise
-        choice = upscaler.check_image_fits(job.source, job.target, height, width, itemsize, channels)
+        choice = upscaler.tiling.check_fits(job.source, job.target, height, width, itemsize, channels)
         if not overwrite and (job.target.exists() or job.target.is_symlink()):
             found = provenance.read_record(job.target)
             if found is None:
                 raise OftsrError(f"{job.target}: exists and holds no oftsr-edge settings record, so it was not "
                                  "written by this tool (or is not readable); not replaced: --overwrite replaces "
                                  "it")  # fmt: skip
-            wanted = upscaler.file_record(sha, t_used, seed_used if not random_seed else 0, random_seed, choice,
-                                          provenance.encoding(job.target, write.png_compression, write.quality,
-                                                              8 * itemsize))  # fmt: skip
+            wanted = file_record(upscaler, sha, t_used, 0 if random_seed else run.seed, random_seed, choice,
+                                 provenance.encoding(job.target, write.png_compression, write.quality,
+                                                     8 * itemsize))  # fmt: skip
             scale = upscaler.spec.scale
             if provenance.matches(found, wanted) and provenance.decodes_completely(
                 job.target, (height * scale, width * scale)
@@ -146,7 +148,7 @@ def run_folder(
             try:
                 encoding = provenance.encoding(job.target, write.png_compression, write.quality,
                                                8 * image.dtype.itemsize)  # fmt: skip
-                record = upscaler.file_record(sha, t_used, seed_of_image, random_seed, choice, encoding)
+                record = file_record(upscaler, sha, t_used, seed_of_image, random_seed, choice, encoding)
                 image_io.write_image(job.target, image, note=provenance.encode(record),
                                      png_compression=write.png_compression, quality=write.quality)  # fmt: skip
             except OftsrError as exc:
@@ -189,9 +191,9 @@ def run_folder(
                 continue
             index += 1
             callback = progress(job, index) if progress is not None else None
-            seed_of_image = resolve_seed(None) if random_seed else seed_used  # a random seed: one per image
+            seed_of_image = run.seed_for_image()  # a random seed: one per image
             try:
-                image, choice = upscaler.upscale_planned(pixels, t_used, seed_of_image, callback)
+                image, choice = upscaler._upscale_planned(pixels, t_used, seed_of_image, callback)
             except OptionError:
                 raise
             except OftsrError as exc:

@@ -22,6 +22,8 @@ from oftsr_edge.fileio import atomic_path, sha256_file, sweep_stale
 from oftsr_edge.runtime import provenance, video_io
 from oftsr_edge.runtime.backends.options import BackendOptions
 from oftsr_edge.runtime.frames import FrameUpscaler
+from oftsr_edge.runtime.model_probe import check_scale_option
+from oftsr_edge.runtime.settings import Settings
 from oftsr_edge.runtime.video_io import VideoInfo
 from oftsr_edge.runtime.video_pipeline import PipelineStats, VideoPipeline
 
@@ -34,14 +36,8 @@ class VideoJob:
     target: Path
     model: Path | str | None = None
     backend: BackendOptions | str = "auto"
-    tile: int | None = None
-    overlap: int | None = None
-    batch_size: int = 1
-    memory_budget: int | None = None  # bytes for auto tiling; None = half the free memory
-    t: float | None = None
-    solver_steps: int | None = None  # K of a two-time model's few-step path; None = the model's default
-    seed: int | None = 0
-    scale: int | None = None
+    settings: Settings = Settings()  # t, seed, solver steps and the tiling, as for images
+    scale: int | None = None  # None = the model's; else it must be the model's
     codec: str | None = None  # None = libx264 (libvpx-vp9 for .webm)
     crf: int | None = None  # None = the encoder's default in video_io.CRF_ENCODERS
     overwrite: bool = False
@@ -77,16 +73,12 @@ def upscale_video(job: VideoJob, progress: Callable[[int], None] | None = None) 
         raise OftsrError(f"{target}: output would overwrite its input")
     info = video_io.probe(source)
     swept = len(sweep_stale(target.parent))  # the temporaries of a killed run (SIGKILL, power loss)
-    budget = {"memory_budget": job.memory_budget} if job.memory_budget is not None else {}
-    with Upscaler(job.model, job.backend, tile=job.tile, overlap=job.overlap, batch_size=job.batch_size,
-                  solver_steps=job.solver_steps, **budget) as up:  # fmt: skip
-        if job.scale is not None and job.scale != up.spec.scale:
-            raise OptionError(f"--scale {job.scale}: {up.spec.name} upscales x{up.spec.scale} (outputs are never "
-                              "resized; 'oftsr-edge models' lists the bundled models and their scales)")  # fmt: skip
-        frames = FrameUpscaler(up, job.t, job.seed)
+    with Upscaler(job.model, job.backend, job.settings) as up:
+        check_scale_option(job.scale, up.spec)
+        frames = FrameUpscaler(up)  # the settings' t and seed (a None seed: one random seed for the video)
         tiler = frames.tiler_for((info.height, info.width, 3))  # the whole stream's tiling, planned once
         record = provenance.make_record(
-            sha256_file(source), up.model_sha256, frames.t, frames.seed, job.seed is None,
+            sha256_file(source), up.model_sha256, frames.t, frames.seed, job.settings.seed is None,
             tiler.tile if isinstance(tiler.tile, int) else list(tiler.tile), tiler.overlap, up.backend_name,
             solver_steps=up.solver_steps,
         )  # fmt: skip
@@ -247,10 +239,11 @@ def _streams(
 IMAGE_ONLY = ("recursive", "suffix", "fmt", "png_compression", "quality")
 
 
-def dispatch(inputs: tuple[Path, ...], backend: BackendOptions) -> bool:
-    """The upscale command's video branch, called with the command's click context current: True when ``inputs``
-    is one video (upscaled, summary printed), False for images. --codec/--crf with images, image-only options with a
-    video, or a video among other inputs are one-line errors."""
+def dispatch(inputs: tuple[Path, ...], job_for: Callable[[Path], VideoJob]) -> bool:
+    """The upscale command's video branch, called with the command's click context current (it tells which options
+    the command line gave): True when ``inputs`` is one video (``job_for(video)`` run, summary printed), False for
+    images. --codec/--crf with images, image-only options with a video, or a video among other inputs are one-line
+    errors."""
     import click
     from click.core import ParameterSource
 
@@ -266,15 +259,7 @@ def dispatch(inputs: tuple[Path, ...], backend: BackendOptions) -> bool:
     wrong = [f"--{name.replace('_', '-')}" if name != "fmt" else "--format" for name in IMAGE_ONLY if name in given]
     if wrong:
         raise OptionError(f"{', '.join(wrong)}: for images only, not for the video {videos[0]}")
-    p = ctx.params
-    budget = p.get("memory_budget")
-    job = VideoJob(
-        source=videos[0], target=video_target(videos[0], p["output"]), model=p["model"], backend=backend,
-        tile=p["tile"], overlap=p["overlap"], batch_size=p["batch_size"], t=p["t"], solver_steps=p.get("solver_steps"),
-        seed=None if p["seed"] == "random" else int(p["seed"]), scale=p["scale"], codec=p["codec"], crf=p["crf"],
-        memory_budget=None if budget is None else budget * 1024 * 1024, overwrite=p["overwrite"], quiet=p["quiet"],
-    )  # fmt: skip
-    result = upscale_video(job)
+    result = upscale_video(job_for(videos[0]))
     click.echo(result.summary)
     if result.problem:
         raise OftsrError(result.problem)

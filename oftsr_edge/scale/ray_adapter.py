@@ -22,9 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from oftsr_edge.errors import MissingExtraError, OftsrError
+from oftsr_edge.errors import MissingExtraError, OftsrError, OptionError
 from oftsr_edge.runtime import image_io, provenance
 from oftsr_edge.runtime.backends.options import BackendOptions
+from oftsr_edge.runtime.records import planned_record
+from oftsr_edge.runtime.settings import Settings
 
 
 def import_ray() -> Any:
@@ -39,33 +41,30 @@ def import_ray() -> Any:
 class RayUpscaler:
     """One Upscaler per Ray worker; call it with a batch (column name -> array), get a batch back.
 
-    ``root``: the input folder that ``output`` mirrors (default: each file is written under its own name).
-    ``suffix`` and ``fmt`` ("auto" = the input's extension) name the outputs as the upscale command does;
-    ``solver_steps`` is ``--solver-steps`` (K of a MeanFlow student's few-step path; None = the model's default).
+    ``settings``: a :class:`~oftsr_edge.runtime.settings.Settings` (t, seed, solver steps, tiling), or its fields
+    as keywords (``t=0.5, tile=128``: picklable either way, for ``fn_constructor_kwargs``). ``root``: the input
+    folder that ``output`` mirrors (default: each file is written under its own name). ``suffix`` and ``fmt``
+    ("auto" = the input's extension) name the outputs as the upscale command does.
     """
 
     def __init__(
         self,
         model: str | Path | None = None,
         backend: str | BackendOptions = "auto",
+        settings: Settings | None = None,
         *,
-        t: float | None = None,
-        seed: int | None = 0,
-        tile: int | None = None,
-        overlap: int | None = None,
-        batch_size: int = 1,
         output: str | Path | None = None,
         root: str | Path | None = None,
         suffix: str = "",
         fmt: str = "auto",
         overwrite: bool = False,
-        solver_steps: int | None = None,
+        **fields: Any,
     ) -> None:
         from oftsr_edge.runtime.upscaler import Upscaler
 
-        self.upscaler = Upscaler(model, backend, tile=tile, overlap=overlap, batch_size=batch_size,
-                                 solver_steps=solver_steps)  # fmt: skip
-        self.t, self.seed = t, seed
+        if settings is not None and fields:
+            raise OptionError("give the settings either as settings or as keywords, not both")
+        self.upscaler = Upscaler(model, backend, settings if settings is not None else Settings(**fields))
         self.output = Path(output) if output is not None else None
         self.root = Path(root).resolve() if root is not None else None
         self.suffix, self.fmt, self.overwrite = suffix, fmt, overwrite
@@ -103,19 +102,19 @@ class RayUpscaler:
                 out["output"].append(str(self._write(source, images[k] if images is not None else None, out)))
             else:
                 pixels = images[k] if images is not None else image_io.read_image(source)
-                out["image"].append(self.upscaler.upscale(np.asarray(pixels), self.t, self.seed))
+                out["image"].append(self.upscaler.upscale(np.asarray(pixels)))
             out["seconds"].append(time.perf_counter() - start)
         return {key: _as_column(values) if key == "image" else np.array(values) for key, values in out.items()}
 
     def _write(self, source: Path, pixels: np.ndarray | None, out: dict[str, list[Any]]) -> Path:
         """Upscale one file into its output (atomic, with the settings record), unless the output is current."""
         target = self.target_for(source)
-        record = self.upscaler.record(source, self.t, self.seed, target)
+        record = planned_record(self.upscaler, source, self.upscaler.settings, target)  # random seed: never current
         if not self.overwrite and provenance.is_current(target, record):
             out["status"].append("skipped")
             return target
         pixels = np.asarray(pixels) if pixels is not None else image_io.read_image(source)
-        hr = self.upscaler.upscale(pixels, self.t, record["seed"] if self.seed is not None else None)
+        hr = self.upscaler.upscale(pixels)  # the settings' t and seed (None: a fresh random seed)
         image_io.write_image(target, hr, note=provenance.encode(record))
         out["status"].append("written")
         return target

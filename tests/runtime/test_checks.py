@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from oftsr_edge.errors import OftsrError, OptionError
-from oftsr_edge.runtime.checks import check_int, check_t, resolve_seed
+from oftsr_edge.runtime.checks import check_int, check_seed, check_t
+from oftsr_edge.runtime.settings import draw_seed
 
 
 def test_t_is_a_number_in_the_unit_interval() -> None:
@@ -18,12 +19,12 @@ def test_t_is_a_number_in_the_unit_interval() -> None:
 
 
 def test_seed_validation() -> None:
-    assert isinstance(resolve_seed(None), int)
-    assert resolve_seed(None) != resolve_seed(None)  # fresh entropy each time (a collision is 2**-64)
-    assert resolve_seed(2**64 - 1) == 2**64 - 1 and resolve_seed(np.uint32(7)) == 7
+    assert isinstance(draw_seed(), int)
+    assert draw_seed() != draw_seed()  # fresh entropy each time (a collision is 2**-64)
+    assert check_seed(2**64 - 1) == 2**64 - 1 and check_seed(np.uint32(7)) == 7
     for bad in (-1, 2**64, 1.5, "3", True):
         with pytest.raises(OptionError, match="seed must"):
-            resolve_seed(bad)  # type: ignore[arg-type]
+            check_seed(bad)  # type: ignore[arg-type]
 
 
 def test_whole_numbers() -> None:

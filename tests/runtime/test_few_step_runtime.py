@@ -81,13 +81,13 @@ def test_auto_tiling_takes_the_k_step_states_off_the_budget() -> None:
     that fits the one-step whole-image call no longer fits K = 3's: it gets tiles, and stays under the budget."""
     backend, (h, w) = PointwiseTwoTime(), (300, 400)
     state = 2 * 12 * (4 * h) * (4 * w)
-    whole = Upscaler.from_backend(backend, solver_steps=1, memory_budget=1 << 40).plan(h, w)
+    whole = Upscaler.from_backend(backend, solver_steps=1, memory_budget=1 << 40).tiling.plan(h, w)
     budget = whole.peak_bytes + state // 2
-    assert Upscaler.from_backend(backend, solver_steps=1, memory_budget=budget).plan(h, w).whole
-    tiled = Upscaler.from_backend(backend, solver_steps=3, memory_budget=budget).plan(h, w)
+    assert Upscaler.from_backend(backend, solver_steps=1, memory_budget=budget).tiling.plan(h, w).whole
+    tiled = Upscaler.from_backend(backend, solver_steps=3, memory_budget=budget).tiling.plan(h, w)
     assert not tiled.whole and state < tiled.peak_bytes <= budget == tiled.budget_bytes
-    fixed = Upscaler.from_backend(backend, tile=64, solver_steps=3).plan(h, w)
-    assert fixed.peak_bytes - Upscaler.from_backend(backend, tile=64, solver_steps=1).plan(h, w).peak_bytes == state
+    fixed = Upscaler.from_backend(backend, tile=64, solver_steps=3).tiling.plan(h, w)
+    assert fixed.peak_bytes - Upscaler.from_backend(backend, tile=64, solver_steps=1).tiling.plan(h, w).peak_bytes == state
 
 
 def hand_chained(model: Path, photo: np.ndarray, t: float, k: int, seed: int) -> np.ndarray:
@@ -143,7 +143,7 @@ def test_tiled_k_steps_match_the_whole_image(tiny_meanflow_onnx: Path, photo: np
                                              overlap: int, batch: int) -> None:
     whole = Upscaler(tiny_meanflow_onnx, tile=0, solver_steps=k).upscale(photo, t=0.8, seed=3)
     with Upscaler(tiny_meanflow_onnx, tile=tile, overlap=overlap, batch_size=batch, solver_steps=k) as up:
-        assert up.plan(*photo.shape[:2]).tiles > 1
+        assert up.tiling.plan(*photo.shape[:2]).tiles > 1
         tiled = up.upscale(photo, t=0.8, seed=3)
     value = psnr(tiled, whole)
     print(f"tiled vs whole, K={k}, tile {tile}, overlap {overlap}, batch {batch}: {value:.1f} dB")
@@ -166,7 +166,7 @@ def test_the_state_is_blended_not_taken_from_each_tile(tiny_meanflow_onnx: Path,
     seen: list[tuple[int, int]] = []
     with Upscaler.from_backend(backend, tile=16, overlap=8, solver_steps=3) as up:
         up.upscale(photo, t=0.9, seed=1, progress=lambda done, total: seen.append((done, total)))
-        tiles = up.plan(*photo.shape[:2]).tiles
+        tiles = up.tiling.plan(*photo.shape[:2]).tiles
     assert tiles > 1 and len(calls) == 3 * tiles
     assert calls == [(0.0, 0.3)] * tiles + [(0.3, 0.6)] * tiles + [(0.6, 0.9)] * tiles
     assert seen[-1] == (3 * tiles, 3 * tiles) and [d for d, _ in seen] == list(range(1, 3 * tiles + 1))

@@ -137,7 +137,7 @@ def test_seams_stay_invisible_at_every_geometry_the_plan_chooses(bundled, grid: 
     tile = tuple(-(-(n + (k - 1) * memory.AUTO_OVERLAP) // k // m) * m + m for n, k in zip(lr.shape[:2], grid))
     budget = estimate_bytes(spec, lr.shape[:2], tile)  # exactly what a tile of about that size needs
     with Upscaler(name, memory_budget=budget) as up:
-        choice: TileChoice = up.plan(*lr.shape[:2])
+        choice: TileChoice = up.tiling.plan(*lr.shape[:2])
         tiled = up.upscale(lr, t=0.5, seed=3)
     assert choice.tiles > 1 and choice.peak_bytes <= choice.budget_bytes
     assert _psnr(tiled, whole) >= SEAM_PSNR[name], choice.describe()
@@ -148,10 +148,10 @@ def test_the_upscaler_runs_the_plan_it_reports(bundled) -> None:
 
     name, lr, _ = bundled
     with Upscaler(name, memory_budget=60 * MIB) as up:
-        choice = up.plan(*lr.shape[:2])
+        choice = up.tiling.plan(*lr.shape[:2])
         shapes = []
         run = up.backend.run
-        up.tiler_for(choice).run = lambda a, n, t: shapes.append(a.shape) or run(a, n, t)
+        up.tiling.tiler_for(choice).run = lambda a, n, t: shapes.append(a.shape) or run(a, n, t)
         up.upscale(lr, t=0.5, seed=0)
     assert not choice.whole and shapes and all(s[2:] == choice.tile for s in shapes)
     assert len(shapes) == choice.tiles

@@ -38,15 +38,15 @@ def test_a_folder_run_writes_what_upscale_file_writes(tmp_path: Path, upscaler: 
     sources = _inputs(tmp_path / "in", 6)
     jobs = [Job(p, tmp_path / "out" / p.name) for p in sources]
     (tmp_path / "out").mkdir()
-    result = run_folder(upscaler, jobs, 0.3, 7)
+    result = run_folder(upscaler, jobs, upscaler.settings.replace(t=0.3, seed=7))
     assert result.done == 6 and not result.failures and result.skipped == result.rewritten == 0
     for p in sources:
         upscaler.upscale_file(p, tmp_path / "ref.png", t=0.3, seed=7)
         assert np.array_equal(image_io.read_image(tmp_path / "out" / p.name), image_io.read_image(tmp_path / "ref.png"))
         assert read_record(tmp_path / "out" / p.name) == read_record(tmp_path / "ref.png")
-    again = run_folder(upscaler, jobs, 0.3, 7)
+    again = run_folder(upscaler, jobs, upscaler.settings.replace(t=0.3, seed=7))
     assert again.skipped == 6 and again.done == 0
-    changed = run_folder(upscaler, jobs, 0.4, 7, write=WriteOptions(png_compression=9))
+    changed = run_folder(upscaler, jobs, upscaler.settings.replace(t=0.4, seed=7), write=WriteOptions(png_compression=9))
     assert changed.rewritten == 6 and changed.done == 6
 
 
@@ -64,16 +64,16 @@ def test_read_ahead_is_bounded(tmp_path: Path, upscaler: Upscaler, monkeypatch: 
 
     monkeypatch.setattr(pipeline.image_io, "read_image", counting_read)
     ahead = []
-    real = upscaler.upscale_planned
+    real = upscaler._upscale_planned
 
     def slow(pixels, t, seed, progress=None):
         time.sleep(0.05)
         ahead.append(len(reads) - (len(ahead) + 1))
         return real(pixels, t, seed, progress)
 
-    monkeypatch.setattr(upscaler, "upscale_planned", slow)
+    monkeypatch.setattr(upscaler, "_upscale_planned", slow)
     (tmp_path / "out").mkdir()
-    run_folder(upscaler, [Job(p, tmp_path / "out" / p.name) for p in sources], 0.5, 0)
+    run_folder(upscaler, [Job(p, tmp_path / "out" / p.name) for p in sources], upscaler.settings.replace(t=0.5, seed=0))
     assert max(ahead) <= 3 and len(reads) == 10
 
 
@@ -84,7 +84,7 @@ def test_bad_images_are_one_line_each_and_the_rest_complete(tmp_path: Path, upsc
     out.mkdir()
     (out / sources[2].name).mkdir()  # the write of this one fails: its target is a folder
     seen: list[str] = []
-    result = run_folder(upscaler, [Job(p, out / p.name) for p in sources], 0.5, 0,
+    result = run_folder(upscaler, [Job(p, out / p.name) for p in sources], upscaler.settings.replace(t=0.5, seed=0),
                         on_error=lambda job, exc: seen.append(str(exc)))  # fmt: skip
     assert result.done == 2 and len(result.failures) == 2 == len(seen)
     assert any(sources[1].name in line for line in seen) and any(sources[2].name in line for line in seen)
@@ -94,13 +94,13 @@ def test_a_single_image_raises_its_error(tmp_path: Path, upscaler: Upscaler) -> 
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
     with pytest.raises(OftsrError, match="bad.png"):
-        run_folder(upscaler, [Job(bad, tmp_path / "o.png")], 0.5, 0)
+        run_folder(upscaler, [Job(bad, tmp_path / "o.png")], upscaler.settings.replace(t=0.5, seed=0))
 
 
 def test_an_option_error_stops_the_run(tmp_path: Path, upscaler: Upscaler) -> None:
     sources = _inputs(tmp_path / "in", 3)
     with pytest.raises(OptionError):
-        run_folder(upscaler, [Job(p, tmp_path / p.name) for p in sources], 1.5, 0)
+        run_folder(upscaler, [Job(p, tmp_path / p.name) for p in sources], upscaler.settings.replace(t=1.5, seed=0))
     assert not any((tmp_path / p.name).exists() for p in sources)
 
 

@@ -12,6 +12,7 @@ from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import sha256_file
 from oftsr_edge.runtime.image_io import read_image, read_note, write_image
 from oftsr_edge.runtime.provenance import read_record
+from oftsr_edge.runtime.records import planned_record
 from oftsr_edge.runtime.upscaler import Upscaler
 from tests.helpers.cli import run_main
 
@@ -83,7 +84,7 @@ def test_every_noted_format_keeps_its_record(tmp_path: Path, tiny_onnx_fp32: Pat
     src = photo(tmp_path / "in.png", (20, 28, 3), np.uint16)  # a 16-bit PNG output goes through png16
     with Upscaler(tiny_onnx_fp32) as up:
         up.upscale_file(src, tmp_path / name, t=0.2, seed=4)
-        assert read_record(tmp_path / name) == up.record(src, t=0.2, seed=4, target=tmp_path / name)
+        assert read_record(tmp_path / name) == planned_record(up, src, up.resolve(up.settings.replace(t=0.2, seed=4)), tmp_path / name)
     assert read_image(tmp_path / name).shape[:2] == (80, 112)
 
 

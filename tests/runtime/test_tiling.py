@@ -17,13 +17,13 @@ from oftsr_edge.runtime.tiling.tiler import NonFiniteOutputError, Tiler
 S = 4
 
 
-def pointwise(lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
+def pointwise(lr: np.ndarray, noise: np.ndarray, t: float) -> np.ndarray:
     """A 'model' whose HR pixel depends only on its own LR pixel, noise and t: tiling must not change it at all."""
     up = lr.repeat(S, axis=2).repeat(S, axis=3)
-    return np.clip(0.8 * up + 0.05 * noise + 0.1 * t[:, None, None, None], 0.0, 1.0)
+    return np.clip(0.8 * up + 0.05 * noise + np.float32(0.1 * t), 0.0, 1.0)
 
 
-def blurry(lr: np.ndarray, noise: np.ndarray, t: np.ndarray) -> np.ndarray:
+def blurry(lr: np.ndarray, noise: np.ndarray, t: float) -> np.ndarray:
     """A 'model' with a 5×5 LR receptive field and zero padding, like a small conv net: tile borders differ."""
     padded = np.pad(lr, ((0, 0), (0, 0), (2, 2), (2, 2)))
     h, w = lr.shape[2:]
@@ -96,7 +96,7 @@ def test_backend_sees_fixed_tiles_and_position_keyed_noise(lr_image) -> None:
     calls = []
 
     def spy(lr, noise, t):
-        calls.append((lr.copy(), noise.copy(), t.copy()))
+        calls.append((lr.copy(), noise.copy(), t))
         return pointwise(lr, noise, t)
 
     tiler = Tiler(spy, S, 4, tile=16, overlap=4, batch=2, pipeline=False)
@@ -105,7 +105,7 @@ def test_backend_sees_fixed_tiles_and_position_keyed_noise(lr_image) -> None:
     tiles = [(y, x) for y in plan.rows.starts for x in plan.cols.starts]
     assert [c[0].shape[0] for c in calls] == [2] * (len(tiles) // 2) + [1] * (len(tiles) % 2)
     assert all(c[0].shape[2:] == (16, 16) and c[1].shape[2:] == (64, 64) for c in calls)
-    assert all(np.all(c[2] == np.float32(0.7)) for c in calls)
+    assert all(c[2] == 0.7 and isinstance(c[2], float) for c in calls)  # the knob itself, one float per call
     noises = np.concatenate([c[1] for c in calls])
     field = NoiseField(11)
     for (y, x), noise in zip(tiles, noises):

@@ -62,9 +62,9 @@ def test_spec_comes_from_the_model_metadata(tiny_onnx_fp32: Path, upscaler: Upsc
     assert upscaler.spec == ModelSpec.from_json(props[METADATA_KEY])
     assert upscaler.backend_name == "ort-cpu"
     default = Upscaler(tiny_onnx_fp32)  # tile "auto": a small image fits the memory budget, so one whole call
-    assert default.auto_tile and default.plan(64, 64).whole and default.overlap >= 8
+    assert default.tiling.auto and default.tiling.plan(64, 64).whole and default.overlap >= 8
     fixed = Upscaler(tiny_onnx_fp32, tile=default.spec.tile)
-    assert not fixed.auto_tile and fixed.tile == default.spec.tile and fixed.overlap >= 8
+    assert not fixed.tiling.auto and fixed.tile == default.spec.tile and fixed.overlap >= 8
 
 
 @pytest.mark.parametrize("tile,overlap", [(16, 4), (16, 8), (24, 8), (32, 8), (32, 16)])

@@ -11,6 +11,7 @@ import pytest
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.metrics.fidelity import psnr_y
+from oftsr_edge.runtime.settings import Settings
 from oftsr_edge.runtime.upscaler import Upscaler
 from oftsr_edge.runtime.video_command import VideoJob, upscale_video, video_target
 from oftsr_edge.runtime.video_io import probe, read_record
@@ -28,7 +29,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def upscaled(clip: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     target = tmp_path_factory.mktemp("out") / "clip_x4.mp4"
-    result = upscale_video(VideoJob(clip, target, tile=32, t=0.5, seed=3, quiet=True))
+    result = upscale_video(VideoJob(clip, target, settings=Settings(tile=32, t=0.5, seed=3), quiet=True))
     return target, result
 
 
@@ -65,7 +66,7 @@ def test_frames_are_the_models_output(clip: Path, upscaled: tuple) -> None:
 def test_a_static_scene_gives_identical_frames(tmp_path: Path) -> None:
     still = make_clip(tmp_path / "still.mp4", frames=6, static=True, audio=None)
     target = tmp_path / "still_x4.mkv"
-    upscale_video(VideoJob(still, target, tile=32, crf=0, quiet=True))  # lossless, so the file shows the pixels
+    upscale_video(VideoJob(still, target, settings=Settings(tile=32), crf=0, quiet=True))  # lossless, so the file shows the pixels
     frames = video_frames(target)[0]
     assert len(frames) == 6
     assert all(np.array_equal(f, frames[0]) for f in frames[1:])
@@ -73,27 +74,27 @@ def test_a_static_scene_gives_identical_frames(tmp_path: Path) -> None:
 
 def test_memory_is_bounded_by_a_fixed_buffer_pool(tmp_path: Path) -> None:
     long = make_clip(tmp_path / "long.mp4", frames=20, audio=None)
-    result = upscale_video(VideoJob(long, tmp_path / "long_x4.mp4", tile=0, quiet=True))
+    result = upscale_video(VideoJob(long, tmp_path / "long_x4.mp4", settings=Settings(tile=0), quiet=True))
     assert result.stats.frames == 20
     assert result.stats.buffers == 6 < 20  # depth 4 + 2, however long the video
 
 
 def test_mkv_output_copies_audio_across_time_bases(clip: Path, tmp_path: Path) -> None:
     target = tmp_path / "clip.mkv"
-    upscale_video(VideoJob(clip, target, tile=0, codec="libx265", crf=30, quiet=True))
+    upscale_video(VideoJob(clip, target, settings=Settings(tile=0), codec="libx265", crf=30, quiet=True))
     assert [b for b, _ in audio_packets(target)] == [b for b, _ in audio_packets(clip)]
     assert probe(target).frames in (0, 12) and len(video_frames(target)[0]) == 12
 
 
 def test_reruns_skip_current_outputs_and_rewrite_stale_ones(clip: Path, upscaled: tuple, tmp_path: Path) -> None:
     target = tmp_path / "again.mp4"
-    first = upscale_video(VideoJob(clip, target, tile=32, t=0.5, seed=3, quiet=True))
+    first = upscale_video(VideoJob(clip, target, settings=Settings(tile=32, t=0.5, seed=3), quiet=True))
     assert first.stats is not None and read_record(target)["codec"] == "libx264"
-    again = upscale_video(VideoJob(clip, target, tile=32, t=0.5, seed=3, quiet=True))
+    again = upscale_video(VideoJob(clip, target, settings=Settings(tile=32, t=0.5, seed=3), quiet=True))
     assert again.stats is None and "nothing to do" in again.summary
-    other_t = upscale_video(VideoJob(clip, target, tile=32, t=0.2, seed=3, quiet=True))
+    other_t = upscale_video(VideoJob(clip, target, settings=Settings(tile=32, t=0.2, seed=3), quiet=True))
     assert other_t.stats is not None and read_record(target)["t"] == 0.2
-    forced = upscale_video(VideoJob(clip, target, tile=32, t=0.2, seed=3, overwrite=True, quiet=True))
+    forced = upscale_video(VideoJob(clip, target, settings=Settings(tile=32, t=0.2, seed=3), overwrite=True, quiet=True))
     assert forced.stats is not None
 
 
@@ -105,11 +106,11 @@ def test_an_interrupted_run_leaves_no_output_and_no_temporary_file(clip: Path, t
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        upscale_video(VideoJob(clip, target, tile=0, quiet=True), progress=interrupt)
+        upscale_video(VideoJob(clip, target, settings=Settings(tile=0), quiet=True), progress=interrupt)
     assert list(tmp_path.iterdir()) == []
     target.write_bytes(b"an older output")  # an existing output survives a failed rewrite unchanged
     with pytest.raises(KeyboardInterrupt):
-        upscale_video(VideoJob(clip, target, tile=0, quiet=True), progress=interrupt)
+        upscale_video(VideoJob(clip, target, settings=Settings(tile=0), quiet=True), progress=interrupt)
     assert target.read_bytes() == b"an older output" and list(tmp_path.iterdir()) == [target]
 
 
@@ -123,7 +124,7 @@ def test_sigterm_removes_the_temporary_file_too(clip: Path, tmp_path: Path) -> N
 
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt):
-        upscale_video(VideoJob(clip, tmp_path / "cut.mp4", tile=0, quiet=True), progress=terminate)
+        upscale_video(VideoJob(clip, tmp_path / "cut.mp4", settings=Settings(tile=0), quiet=True), progress=terminate)
     assert list(tmp_path.iterdir()) == [] and signal.getsignal(signal.SIGTERM) is before
 
 
@@ -147,8 +148,10 @@ def test_bad_inputs_are_one_line_errors_and_leave_nothing(
     source = {"clip": clip, "missing": tmp_path / "missing.mp4", "text": tmp_path / "text.mp4"}[make]
     if make == "text":
         source.write_text("not a video")
+    settings = {k: v for k, v in kwargs.items() if k == "t"}
+    job = {k: v for k, v in kwargs.items() if k != "t"}
     with pytest.raises(OftsrError) as info:
-        upscale_video(VideoJob(source, tmp_path / target, tile=0, quiet=True, **kwargs))
+        upscale_video(VideoJob(source, tmp_path / target, settings=Settings(tile=0, **settings), quiet=True, **job))
     assert needle in str(info.value) and "\n" not in str(info.value)
     assert not (tmp_path / target).exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from pathlib import Path
 
 from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import OptionError
 from oftsr_edge.few_step import GraphStep
-from oftsr_edge.runtime import memory
+from oftsr_edge.runtime import image_limits, memory
 from oftsr_edge.runtime.backends.base import CPU, Device
 from oftsr_edge.runtime.noise import NoiseCache
 from oftsr_edge.runtime.tiling.geometry import default_overlap, round_up
@@ -67,6 +68,23 @@ class TilingPolicy:
             self.overlap = round_up(chosen, m) if self.tile else 0
         self.noise_cache = NoiseCache()
         self._tilers: dict[tuple[tuple[int, int], int], Tiler] = {}
+        self._streams: dict[tuple[int, int, int, int], Tiler] = {}
+
+    def check_fits(
+        self, source: object, target: str | Path | None, height: int, width: int, itemsize: int = 1,
+        channels: int = 3,
+    ) -> memory.TileChoice:  # fmt: skip
+        """Refuse an LR image of ``height × width`` whose output ``target``'s format cannot hold or that needs more
+        memory than there is (one line naming ``source``, before anything is allocated); returns its tiling."""
+        s = self.spec.scale
+        if target is not None:
+            image_limits.check_output_size(Path(target), height * s, width * s, channels, itemsize)
+        what = f"{source} ({width}x{height} -> {width * s}x{height * s})"
+        image_limits.check_memory(what, memory.host_bytes(self.spec, (height, width), itemsize, channels))
+        choice = self.plan(height, width, itemsize, channels)
+        if not self.device.on_gpu:  # on the CPU the network's working memory is RAM too
+            image_limits.check_memory(what, choice.peak_bytes)
+        return choice
 
     def budget_now(self) -> int:
         if self.budget is not None:
@@ -121,6 +139,18 @@ class TilingPolicy:
                 fixed_shape=self.fixed_shape, check_finite=self.check_finite, noise_cache=self.noise_cache,
                 run_step=self.run_step, steps=self.steps,
             )  # fmt: skip
+        return found
+
+    def stream_tiler(self, height: int, width: int, itemsize: int = 1, channels: int = 3) -> Tiler:
+        """The tiler of a stream of frames of this size: planned once (auto: from the free memory at its first
+        frame), so the tiling, and with it every pixel of a still region, cannot change in the middle of a
+        stream."""
+        key = (height, width, itemsize, channels)
+        found = self._streams.get(key)
+        if found is None:
+            if len(self._streams) > 8:
+                self._streams.clear()
+            found = self._streams[key] = self.tiler_for(self.plan(height, width, itemsize, channels))
         return found
 
     def tiler_for(self, choice: memory.TileChoice) -> Tiler:
