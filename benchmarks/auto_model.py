@@ -22,7 +22,7 @@ from PIL import Image
 
 from oftsr_edge.evaluation.peers import bicubic_upscale
 from oftsr_edge.metrics.fidelity import psnr_y
-from oftsr_edge.runtime.image_io import list_images, read_image, to_rgb8
+from oftsr_edge.runtime.io.image_io import list_images, read_image, to_rgb8
 from oftsr_edge.runtime.models import auto_table
 
 

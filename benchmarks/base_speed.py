@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from oftsr_edge.runtime.image_io import read_image  # noqa: E402
+from oftsr_edge.runtime.io.image_io import read_image  # noqa: E402
 
 PHOTO = ROOT / "examples" / "kodim23_lr.png"
 LR_H, LR_W = 192, 256  # a 1024×768 output

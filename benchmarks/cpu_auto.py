@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from oftsr_edge import Upscaler  # noqa: E402
 from oftsr_edge.runtime.backends import cpu_choice  # noqa: E402
 from oftsr_edge.runtime.backends.options import OpenVino, OrtCpu  # noqa: E402
-from oftsr_edge.runtime.image_io import read_image  # noqa: E402
+from oftsr_edge.runtime.io.image_io import read_image  # noqa: E402
 from oftsr_edge.runtime.models import default_name, resolve_model  # noqa: E402
 
 PHOTO = Path(__file__).resolve().parents[1] / "examples" / "kodim23_lr.png"

@@ -25,8 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from oftsr_edge import contract  # noqa: E402
-from oftsr_edge.runtime.image_io import read_image  # noqa: E402
-from oftsr_edge.runtime.noise import NoiseField  # noqa: E402
+from oftsr_edge.runtime.io.image_io import read_image  # noqa: E402
+from oftsr_edge.runtime.tiling.noise import NoiseField  # noqa: E402
 
 PHOTO = Path(__file__).resolve().parents[1] / "examples" / "kodim23_lr.png"
 Run = Callable[[dict[str, np.ndarray]], np.ndarray]

@@ -41,15 +41,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from oftsr_edge import Upscaler
 from oftsr_edge.evaluation.e2e import network_inputs  # noqa: E402
-from oftsr_edge.runtime import image_io  # noqa: E402
-from oftsr_edge.runtime.encode import write_png  # noqa: E402
+from oftsr_edge.runtime.io import image_io  # noqa: E402
+from oftsr_edge.runtime.io.encode import write_png  # noqa: E402
 
 STARTUP = r"""
 import time, sys
 t0 = time.perf_counter()
 import numpy, PIL.Image, onnxruntime
 from oftsr_edge.runtime.upscaler import Upscaler
-from oftsr_edge.runtime import image_io
+from oftsr_edge.runtime.io import image_io
 t1 = time.perf_counter()
 up = Upscaler()
 t2 = time.perf_counter()

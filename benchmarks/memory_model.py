@@ -1,4 +1,4 @@
-"""Measure the memory model of ``--tile auto`` (oftsr_edge/runtime/memory.py) and check that it holds.
+"""Measure the memory model of ``--tile auto`` (oftsr_edge/runtime/tiling/memory_plan.py) and check that it holds.
 
 1. ``fit``: each LR size runs whole-image in a fresh process; the working memory of the call is the peak RSS
    (VmHWM, reset after the model is loaded) minus the RSS before the call, minus the output image the caller owns.

@@ -28,7 +28,7 @@ import numpy as np
 
 from oftsr_edge.evaluation.peers import bicubic_upscale, make_peers
 from oftsr_edge.evaluation.plots import crop_row, stack_rows, write_png
-from oftsr_edge.runtime.image_io import read_image, to_rgb8
+from oftsr_edge.runtime.io.image_io import read_image, to_rgb8
 from oftsr_edge.runtime.upscaler import Upscaler
 
 MARGIN = 16  # LR pixels upscaled around the window and cut away again

@@ -19,7 +19,7 @@ import numpy as np
 
 from oftsr_edge.evaluation.peers import bicubic_upscale, make_peers
 from oftsr_edge.metrics.niqe import niqe
-from oftsr_edge.runtime.image_io import list_images, read_image, to_rgb8
+from oftsr_edge.runtime.io.image_io import list_images, read_image, to_rgb8
 from oftsr_edge.runtime.upscaler import Upscaler
 
 

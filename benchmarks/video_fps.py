@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from oftsr_edge.runtime.backends.options import parse_backend  # noqa: E402
+from oftsr_edge.runtime.cli.video import VideoJob, upscale_video  # noqa: E402
 from oftsr_edge.runtime.settings import Settings  # noqa: E402
-from oftsr_edge.runtime.video_command import VideoJob, upscale_video  # noqa: E402
 from tests.video.clips import audio_packets, make_clip, video_frames  # noqa: E402
 
 

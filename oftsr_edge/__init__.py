@@ -2,11 +2,11 @@
 
 The public Python API is what this package exports::
 
-    from oftsr_edge import Upscaler, read_image, write_image
+    from oftsr_edge import Settings, Upscaler, read_image, write_image
 
-    with Upscaler("oftsr-small-x4", backend="auto", tile=128) as up:   # or Upscaler(model, OrtCuda(device=1))
-        hr = up.upscale(read_image("in.png"), t=0.3, seed=0)           # same dtype and layout as the input
-        up.upscale_file("in.png", "out.png", t=0.3)                    # the output records what made it
+    with Upscaler("oftsr-small-x4", "auto", Settings(t=0.3, tile=128)) as up:  # or OrtCuda(device=1), ...
+        hr = up.upscale(read_image("in.png"))            # same dtype and layout; t=..., seed=... per call
+        up.upscale_file("in.png", "out.png")             # the output records the settings that made it
 
 Everything here is torch-free: importing this package loads numpy and Pillow but never torch, onnx or
 onnxruntime (a test holds that), so a device with the base install imports it. Other modules are internals.
@@ -27,7 +27,8 @@ from oftsr_edge.runtime.backends.options import (
     TensorRT,
 )
 from oftsr_edge.runtime.frames import FrameUpscaler, read_frames, upscale_frames
-from oftsr_edge.runtime.image_io import read_image, write_image
+from oftsr_edge.runtime.io.image_io import read_image, write_image
+from oftsr_edge.runtime.settings import Settings
 from oftsr_edge.runtime.upscaler import FileResult, Upscaler
 from oftsr_edge.version import __version__
 
@@ -46,6 +47,7 @@ __all__ = [
     "OrtCpu",
     "OrtCuda",
     "OrtTensorRT",
+    "Settings",
     "TensorRT",
     "Upscaler",
     "__version__",

@@ -29,13 +29,13 @@ _COMMANDS: dict[str, str] = {
     "export": "oftsr_edge.export.commands:export",
     "build": "oftsr_edge.runtime.backends.tensorrt.commands:build",
     "check": "oftsr_edge.export.check_command:check",
-    "upscale": "oftsr_edge.runtime.commands:upscale",
+    "upscale": "oftsr_edge.runtime.cli.upscale:upscale",
     "bench": "oftsr_edge.evaluation.bench_command:bench",
     "eval": "oftsr_edge.evaluation.eval_command:evaluate",
     "degrade": "oftsr_edge.evaluation.degrade_command:degrade",
     "reference-cache": "oftsr_edge.teachers.command:reference_cache",
     "tune-t": "oftsr_edge.evaluation.tune_t_command:tune_t",
-    "models": "oftsr_edge.runtime.models_command:models",
+    "models": "oftsr_edge.runtime.cli.models:models",
     "doctor": "oftsr_edge.doctor.command:doctor",
 }
 

@@ -45,7 +45,7 @@ def test_the_contracts_hold() -> None:
          "oftsr_edge.runtime -> oftsr_edge.evaluation.report"),
         ("train/commands.py", "import oftsr_edge.evaluation.dataset", "areas build on the runtime",
          "oftsr_edge.train.commands -> oftsr_edge.evaluation.dataset"),
-        ("runtime/colour.py", "import torch", "imports neither torch nor onnx", "oftsr_edge.runtime.colour -> torch"),
+        ("runtime/io/colour.py", "import torch", "imports neither torch nor onnx", "oftsr_edge.runtime.io.colour -> torch"),
     ],
 )
 def test_an_upward_import_breaks_a_contract(tmp_path: Path, module: str, line: str, broken: str, named: str) -> None:

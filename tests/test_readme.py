@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from oftsr_edge.cli import main
-from oftsr_edge.runtime.image_io import read_image
+from oftsr_edge.runtime.io.image_io import read_image
 
 REPO = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("readme_commands", REPO / ".ci" / "readme_commands.py")

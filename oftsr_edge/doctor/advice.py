@@ -3,7 +3,7 @@ backend in which precision, and the exact commands to run next. Pure: facts in, 
 tested with facts written by hand (tests/doctor/test_advice.py).
 
 The TensorRT column uses the same rule as ``oftsr-edge build`` (runtime/backends/tensorrt/onnx_choice.py), and the
-preset the same chooser (runtime/devices.py), so doctor never promises what build would refuse.
+preset the same chooser (runtime/device/devices.py), so doctor never promises what build would refuse.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from oftsr_edge.doctor.probe import Fact
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime.backends.tensorrt.onnx_choice import ModelSource, choose_onnx
 from oftsr_edge.runtime.backends.tensorrt.versions import MIN_SUPPORTED, TrtVersion
-from oftsr_edge.runtime.devices import choose_preset
+from oftsr_edge.runtime.device.devices import choose_preset
 
 GIB = 1 << 30
 EXAMPLE = "examples/kodim23_lr.png"

@@ -194,7 +194,7 @@ def probe_gpus() -> dict[str, Any]:
 
 
 def probe_jetson(root: str = "/") -> dict[str, Any] | None:
-    from oftsr_edge.runtime.jetson import detect_jetson
+    from oftsr_edge.runtime.device.jetson import detect_jetson
 
     info = detect_jetson(root)
     return None if info is None else info.to_dict()
@@ -227,12 +227,12 @@ def probe_models() -> list[dict[str, Any]]:
 
 
 def probe_auto_tile() -> dict[str, Any]:
-    """What ``--tile auto`` (runtime/memory.py, another module's memory model) would allow here for the default
+    """What ``--tile auto`` (runtime/tiling/memory_plan.py, another module's memory model) would allow here for the default
     model: the memory budget and the largest square tile of one call. Read-only; absent in versions without it."""
     try:
-        memory = importlib.import_module("oftsr_edge.runtime.memory")
+        memory = importlib.import_module("oftsr_edge.runtime.tiling.memory_plan")
     except ImportError:
-        raise ProbeError("this version has no memory model for --tile auto (oftsr_edge/runtime/memory.py)") from None
+        raise ProbeError("this version has no memory model for --tile auto (oftsr_edge/runtime/tiling/memory_plan.py)") from None
     from oftsr_edge.contract import read_spec
     from oftsr_edge.runtime.models import resolve_model
 

@@ -37,7 +37,8 @@ from oftsr_edge.evaluation.timing import (
     time_interleaved,
     timed,
 )
-from oftsr_edge.runtime import memory
+from oftsr_edge.runtime.device import memory
+from oftsr_edge.runtime.tiling import memory_plan
 from oftsr_edge.runtime.tiling.geometry import round_up
 
 BACKENDS = ("ort", "trt")
@@ -139,10 +140,10 @@ def check_memory(spec: object, lr_hw: tuple[int, int], tile: int, batch: int, on
     """Estimated bytes of one configuration (an image call through the tiler plus a bare call on ``batch`` tiles
     with its inputs), refused in one line when more than the free memory; returns the estimate."""
     scale = spec.scale
-    need = memory.estimate_bytes(spec, lr_hw, (tile, tile) if tile else (0, 0), batch)
+    need = memory_plan.estimate_bytes(spec, lr_hw, (tile, tile) if tile else (0, 0), batch)
     if tile:
         pixels = batch * tile * tile
-        need += memory.memory_model(spec).call_bytes(pixels) + 12 * (1 + 2 * scale * scale) * pixels
+        need += memory_plan.memory_model(spec).call_bytes(pixels) + 12 * (1 + 2 * scale * scale) * pixels
     free = memory.free_vram_bytes(device) if on_gpu else memory.available_ram_bytes()
     if free is not None and need > free:
         gib = 1024**3

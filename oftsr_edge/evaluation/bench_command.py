@@ -97,7 +97,7 @@ def bench(
         click.echo("\n".join(payload["auto_choice"]))
     if photos is not None:
         from oftsr_edge.evaluation.e2e import bench_folder, e2e_markdown
-        from oftsr_edge.runtime.image_io import list_images
+        from oftsr_edge.runtime.io.image_io import list_images
 
         if not photos.is_dir() or not list_images(photos):
             raise OftsrError(f"{photos}: not a folder of photos")

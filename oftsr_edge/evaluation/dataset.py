@@ -24,7 +24,7 @@ from PIL import Image
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.pairs import DEGRADATIONS, crop_hr_to_lr
-from oftsr_edge.runtime import image_io
+from oftsr_edge.runtime.io import image_io
 
 IMAGE_SUFFIXES = tuple(sorted(image_io.FORMATS))
 

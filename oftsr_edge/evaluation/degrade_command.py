@@ -19,7 +19,7 @@ from oftsr_edge.errors import MissingExtraError, OftsrError
 from oftsr_edge.evaluation.dataset import image_rng, list_images, make_lr, read_uint8
 from oftsr_edge.fileio import sweep_stale, temp_dir, write_text_atomic
 from oftsr_edge.pairs import DEGRADATIONS
-from oftsr_edge.runtime import image_io
+from oftsr_edge.runtime.io import image_io
 from oftsr_edge.vocabulary import option
 
 MANIFEST = "degrade.json"

@@ -55,8 +55,8 @@ def _best(fn: Callable[[], None], runs: int) -> float:
 
 def network_inputs(upscaler: object, image: np.ndarray, t: float, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
     """The exact whole-image inputs the runtime feeds (LR in [0, 1], the seed's noise, t)."""
-    from oftsr_edge.runtime.noise import NoiseField
     from oftsr_edge.runtime.tiling.blending import DTYPE_MAX
+    from oftsr_edge.runtime.tiling.noise import NoiseField
 
     spec = upscaler.spec
     m, s = spec.multiple_of, spec.scale
@@ -78,7 +78,7 @@ def bench_folder(
     png_compression: int | None = None,
 ) -> list[E2ERow]:
     """The three rows of the module docstring for the images at ``paths`` (read once, up front)."""
-    from oftsr_edge.runtime import image_io
+    from oftsr_edge.runtime.io import image_io
     from oftsr_edge.runtime.pipeline import Job, WriteOptions, run_folder
 
     if not paths:

@@ -14,7 +14,7 @@ import numpy as np
 
 from oftsr_edge import contract
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime import image_io
+from oftsr_edge.runtime.io import image_io
 
 DEFAULT_T_VALUES = (0.0, 0.25, 0.5, 0.75, 1.0)
 

@@ -7,7 +7,7 @@ content only (names, dims, batching, platform), see docs/scale-out.md.
 Layout written: ``REPO/NAME/config.pbtxt`` and ``REPO/NAME/1/model.onnx`` (platform ``onnxruntime_onnx``) or
 ``REPO/NAME/1/model.plan`` (``tensorrt_plan``, an engine from ``oftsr-edge build`` with its sidecar). Triton batches
 requests itself (dynamic batching, batch = the contract's N axis); ``t`` is per request, so it is declared with
-dims ``[1]`` and reshaped to the contract's ``[N]``. The client draws the noise (oftsr_edge.runtime.noise) and tiles,
+dims ``[1]`` and reshaped to the contract's ``[N]``. The client draws the noise (oftsr_edge.runtime.tiling.noise) and tiles,
 as the runtime does; Triton runs the graph ``hr = f(lr, noise, t)`` only.
 """
 

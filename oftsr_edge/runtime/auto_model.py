@@ -181,8 +181,8 @@ def choose(evidence: Evidence, table: dict[str, dict[str, Any]]) -> Choice:
 
 def choose_for_file(path: str | Path, table: dict[str, dict[str, Any]] | None = None) -> Choice:
     """The choice for one image file: a JPEG below the clean quality or a lossy WebP is decided from its header;
-    anything else is decoded (:func:`oftsr_edge.runtime.image_io.read_image`) and measured."""
-    from oftsr_edge.runtime import image_io
+    anything else is decoded (:func:`oftsr_edge.runtime.io.image_io.read_image`) and measured."""
+    from oftsr_edge.runtime.io import image_io
     from oftsr_edge.runtime.models import auto_table
 
     table = auto_table() if table is None else table

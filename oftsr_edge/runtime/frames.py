@@ -1,13 +1,13 @@
 """Upscale a stream of frames (video, a camera, a folder of stills) with one model, one t and one seed.
 
 Why a separate path from ``Upscaler.upscale``: a stream has thousands of equally sized frames, so the HR output
-buffer is allocated once per frame size and reused, and ``t`` and the seed are checked once for the stream. The
+buffer is allocated once per frame size and reused, and ``t`` and the seed are resolved once for the stream. The
 frames go through the same :class:`~oftsr_edge.runtime.tiling.tiler.Tiler` call as ``Upscaler.upscale`` (same tile,
 overlap, batch, backend), so each output is bit-identical to a per-image call with the same seed — a test holds
 that. The seed is one seed for the whole stream and the noise is a function of (seed, HR pixel)
 (docs/architecture.md §6): a static scene gets the same noise every frame and its pixels do not flicker.
 
-RGB frames (H, W, 3) take the buffer-reusing path; gray or alpha frames go through ``Upscaler.upscale`` (fresh
+RGB frames (H, W, 3) take the buffer-reusing path; gray or alpha frames take the Upscaler's per-image path (fresh
 arrays, same result). A reduced-precision model that overflows falls back to fp32 inside the Upscaler and the
 stream continues on the new backend.
 """
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime import image_io
 from oftsr_edge.runtime.checks import check_image
+from oftsr_edge.runtime.io import image_io
 from oftsr_edge.runtime.settings import UNSET, MaybeSeed, MaybeT, Settings
 from oftsr_edge.runtime.tiling.tiler import NonFiniteOutputError, Tiler
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from PIL import Image
 
 from oftsr_edge.errors import OftsrError, OptionError
-from oftsr_edge.runtime import image_io
+from oftsr_edge.runtime.io import image_io
 from oftsr_edge.runtime.pipeline import Job
 
 
@@ -90,7 +90,7 @@ def _sources(inputs: tuple[Path, ...], output: Path, recursive: bool) -> list[tu
 
 
 def images_in(folder: Path, recursive: bool) -> list[Path]:
-    """The images of ``folder`` (:func:`~oftsr_edge.runtime.image_io.list_images`'s rule); with ``recursive``,
+    """The images of ``folder`` (:func:`~oftsr_edge.runtime.io.image_io.list_images`'s rule); with ``recursive``,
     symlinked sub-folders are followed, each real folder walked once (a loop is skipped with a warning)."""
     if not recursive:
         return image_io.list_images(folder, False)

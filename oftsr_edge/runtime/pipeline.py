@@ -24,10 +24,11 @@ from pathlib import Path
 
 from oftsr_edge.errors import NotEnoughMemoryError, OftsrError, OptionError
 from oftsr_edge.fileio import sha256_file, sweep_stale
-from oftsr_edge.runtime import image_io, provenance
+from oftsr_edge.runtime import provenance
+from oftsr_edge.runtime.device.threads import is_thread_start_failure, thread_start_error
+from oftsr_edge.runtime.io import image_io
 from oftsr_edge.runtime.records import file_record
 from oftsr_edge.runtime.settings import Settings
-from oftsr_edge.runtime.threads import is_thread_start_failure, thread_start_error
 from oftsr_edge.runtime.tiling.tiler import ProgressFn
 from oftsr_edge.runtime.upscaler import Upscaler
 

@@ -1,7 +1,7 @@
 """What made an output image, stored in the image itself, so a rerun can tell a current output from a stale one.
 
 Every image ``Upscaler.upscale_file`` writes carries one record (the EXIF ImageDescription, see
-:func:`oftsr_edge.runtime.image_io.write_image`): sha256 of the input file and of the model file, t, the solver
+:func:`oftsr_edge.runtime.io.image_io.write_image`): sha256 of the input file and of the model file, t, the solver
 steps (K of a two-time model's few-step path; 1 for one-step models), seed, the effective tile and overlap, the
 backend, the oftsr-edge version, and the encoding (:func:`encoding`: format, bit depth, PNG deflate level and
 library, JPEG/WebP quality) — every setting that changes the file's bytes. ``oftsr-edge upscale`` skips an existing
@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime import encode as png_encode
-from oftsr_edge.runtime import image_io
-from oftsr_edge.runtime.image_io import read_note
+from oftsr_edge.runtime.io import encode as png_encode
+from oftsr_edge.runtime.io import image_io
+from oftsr_edge.runtime.io.image_io import read_note
 from oftsr_edge.version import __version__
 
 PREFIX = "oftsr-edge settings "

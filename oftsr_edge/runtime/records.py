@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import sha256_file
-from oftsr_edge.runtime import image_io, provenance
-from oftsr_edge.runtime.memory import TileChoice
+from oftsr_edge.runtime import provenance
+from oftsr_edge.runtime.io import image_io
+from oftsr_edge.runtime.tiling.memory_plan import TileChoice
 
 if TYPE_CHECKING:  # a type only: the Upscaler imports this module
     from oftsr_edge.runtime.settings import Settings

@@ -1,7 +1,8 @@
 """The Python API of the runtime: ``Upscaler(model).upscale(image, t, seed)`` on arrays, ``upscale_file`` on files.
 
-It owns the backend and the tiling policy (per image with ``tile="auto"``), checks what users hand in once (``t``,
-seed, tile, overlap, batch, the image; :mod:`oftsr_edge.runtime.checks`) and adapts it to what the model takes: gray
+It owns the backend and the tiling policy (per image with ``tile="auto"``), resolves the run's
+:class:`~oftsr_edge.runtime.settings.Settings` (checked when made) against its model once, checks each image
+(:func:`~oftsr_edge.runtime.checks.check_image`) and adapts it to what the model takes: gray
 images are fed as RGB and come back gray; an alpha channel is upscaled separately with Pillow's bicubic resize (a
 mask has no texture for a generative model to invent, and a second model pass would double the cost) and
 re-attached; uint8, uint16 and float32 come back in their own dtype (float32 must already be in [0, 1]: a 0–255
@@ -28,19 +29,20 @@ from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import NotEnoughMemoryError, OftsrError, OptionError
 from oftsr_edge.few_step import check_steps
 from oftsr_edge.fileio import sha256_file
-from oftsr_edge.runtime import image_io, provenance, records
+from oftsr_edge.runtime import provenance, records
 from oftsr_edge.runtime.backends.base import Backend, StepBackend
 from oftsr_edge.runtime.backends.cpu_choice import resolve_auto
 from oftsr_edge.runtime.backends.options import Auto, BackendOptions, as_options
 from oftsr_edge.runtime.backends.select import find_fp32_sibling, open_backend
 from oftsr_edge.runtime.checks import check_image, check_tile
-from oftsr_edge.runtime.image_io import resize_alpha
-from oftsr_edge.runtime.memory import TileChoice
+from oftsr_edge.runtime.device.threads import is_thread_start_failure, thread_start_error
+from oftsr_edge.runtime.io import image_io
+from oftsr_edge.runtime.io.image_io import resize_alpha
 from oftsr_edge.runtime.model_probe import check_scale
 from oftsr_edge.runtime.models import resolve_model
 from oftsr_edge.runtime.records import file_sha256
 from oftsr_edge.runtime.settings import AUTO, UNSET, MaybeSeed, MaybeT, Settings
-from oftsr_edge.runtime.threads import is_thread_start_failure, thread_start_error
+from oftsr_edge.runtime.tiling.memory_plan import TileChoice
 from oftsr_edge.runtime.tiling.policy import TilingPolicy
 from oftsr_edge.runtime.tiling.tiler import NonFiniteOutputError, ProgressFn
 
@@ -68,7 +70,7 @@ class Upscaler:
     was picked. ``settings``: a :class:`~oftsr_edge.runtime.settings.Settings` (t, seed, solver steps, tile,
     overlap, batch size, memory budget), or the tiling knobs as keywords of the same names: ``tile`` "auto" (the
     default) = per image, one whole-image call when it fits the memory budget, else the least-waste tiling that
-    does (:mod:`oftsr_edge.runtime.memory`; a TensorRT engine keeps its profile's tile); 0 = whole image; N =
+    does (:mod:`oftsr_edge.runtime.tiling.memory_plan`; a TensorRT engine keeps its profile's tile); 0 = whole image; N =
     tiles of N², rounded up to the model's ``multiple_of``. :attr:`settings` holds them resolved against the model
     (:meth:`resolve`); a call's own ``t`` / ``seed`` override them for that call.
     """
@@ -257,7 +259,7 @@ class Upscaler:
     ) -> FileResult:
         """Read ``source``, upscale, write ``target`` atomically (format from its extension), with the record of
         what made it (:mod:`~oftsr_edge.runtime.provenance`) in its metadata. ``png_compression`` (0–9) and
-        ``quality`` (JPEG/WebP, 1–100) are :func:`~oftsr_edge.runtime.image_io.write_image`'s."""
+        ``quality`` (JPEG/WebP, 1–100) are :func:`~oftsr_edge.runtime.io.image_io.write_image`'s."""
         source, target = Path(source), Path(target)
         image_io.format_for(source)
         image_io.format_for(target)

@@ -23,7 +23,7 @@ import numpy as np
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime.frames import FrameUpscaler
-from oftsr_edge.runtime.video_io import VideoInfo
+from oftsr_edge.runtime.io.video_io import VideoInfo
 
 _END = object()
 _POLL = 0.1  # seconds a blocked stage waits before it looks at the stop flag again

@@ -7,7 +7,7 @@ workers ONNX Runtime (``OrtCpu(threads=k)``, k = the CPUs the worker reserves), 
 else ONNX Runtime's CUDA provider) with ``num_gpus=1`` in ``map_batches``.
 
 Rows come from ``ray.data.read_images(..., include_paths=True)`` (pixels decoded by Ray, column ``image``) or from
-any dataset with a ``path`` column (pixels read here with :func:`oftsr_edge.runtime.image_io.read_image`, which
+any dataset with a ``path`` column (pixels read here with :func:`oftsr_edge.runtime.io.image_io.read_image`, which
 also honours EXIF orientation and 16-bit PNGs, as the CLI does). With ``output`` each HR image is written
 atomically beside its peers under ``output`` with the same settings record as ``oftsr-edge upscale`` writes, so the
 files equal the CLI's byte for byte and reruns skip current outputs; without it the HR pixels are returned in the
@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from oftsr_edge.errors import MissingExtraError, OftsrError, OptionError
-from oftsr_edge.runtime import image_io, provenance
+from oftsr_edge.runtime import provenance
 from oftsr_edge.runtime.backends.options import BackendOptions
+from oftsr_edge.runtime.io import image_io
 from oftsr_edge.runtime.records import planned_record
 from oftsr_edge.runtime.settings import Settings
 

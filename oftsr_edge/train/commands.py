@@ -202,7 +202,7 @@ def sample(checkpoint: Path, input_path: Path, out: Path, solver: str, steps: in
     from PIL import Image
 
     from oftsr_edge.fileio import atomic_path
-    from oftsr_edge.runtime.image_io import format_for
+    from oftsr_edge.runtime.io.image_io import format_for
     from oftsr_edge.train.checkpoint import load_checkpoint
     from oftsr_edge.train.data import read_rgb
     from oftsr_edge.train.validate import sample_teacher, to_tensor, to_uint8

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime.image_io import FORMATS, list_images, read_image, to_rgb8
+from oftsr_edge.runtime.io.image_io import FORMATS, list_images, read_image, to_rgb8
 
 
 def find_images(root: str | Path, recursive: bool = True) -> list[Path]:

@@ -155,13 +155,13 @@ def test_memory_and_python_probes(tmp_path: Path) -> None:
 
 
 def test_auto_tile_uses_the_memory_model_when_present(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = types.ModuleType("oftsr_edge.runtime.memory")
+    fake = types.ModuleType("oftsr_edge.runtime.tiling.memory_plan")
     fake.default_budget = lambda on_gpu=False: 512 << 20
     fake.memory_model = lambda spec: types.SimpleNamespace(source="measured here")
     fake.largest_square_tile = lambda spec, budget: 256 if budget == 512 << 20 else 0
-    monkeypatch.setitem(sys.modules, "oftsr_edge.runtime.memory", fake)
+    monkeypatch.setitem(sys.modules, "oftsr_edge.runtime.tiling.memory_plan", fake)
     fact = probe.guarded(probe.probe_auto_tile)
     assert fact.ok and fact.value["largest_tile"] == 256 and fact.value["budget_bytes"] == 512 << 20
-    monkeypatch.setitem(sys.modules, "oftsr_edge.runtime.memory", None)
+    monkeypatch.setitem(sys.modules, "oftsr_edge.runtime.tiling.memory_plan", None)
     absent = probe.guarded(probe.probe_auto_tile)
     assert not absent.ok and "no memory model" in absent.error

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime.jetson import (
+from oftsr_edge.runtime.device.jetson import (
     JETPACK_TABLE,
     MODULES,
     L4tRelease,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from oftsr_edge.runtime.devices import PRESETS
-from oftsr_edge.runtime.jetson import JETPACK_TABLE
-from oftsr_edge.runtime.memory import MEASURED
+from oftsr_edge.runtime.device.devices import PRESETS
+from oftsr_edge.runtime.device.jetson import JETPACK_TABLE
 from oftsr_edge.runtime.models import default_name
+from oftsr_edge.runtime.tiling.memory_plan import MEASURED
 from tests.doctor.cli_check import command_problems
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "jetson.md"

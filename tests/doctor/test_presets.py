@@ -1,4 +1,4 @@
-"""The device presets table (runtime/devices.py): complete for every module detection can report, ordered by
+"""The device presets table (runtime/device/devices.py): complete for every module detection can report, ordered by
 memory, and chosen per memory size."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime.devices import (
+from oftsr_edge.runtime.device.devices import (
     PRESET_NAMES,
     PRESETS,
     choose_preset,
@@ -14,7 +14,7 @@ from oftsr_edge.runtime.devices import (
     preset,
     preset_for_gpu_memory,
 )
-from oftsr_edge.runtime.jetson import FAMILY_SIZES, MODULES
+from oftsr_edge.runtime.device.jetson import FAMILY_SIZES, MODULES
 
 GIB = 1 << 30
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from oftsr_edge import Upscaler
 from oftsr_edge.evaluation.e2e import E2ERow, bench_folder, e2e_markdown, network_inputs
-from oftsr_edge.runtime import image_io
+from oftsr_edge.runtime.io import image_io
 
 
 def _photos(folder: Path, count: int = 3) -> list[Path]:

@@ -98,7 +98,7 @@ def test_srmd_peer_gets_its_degradation_planes_and_beats_bicubic() -> None:
 
     from oftsr_edge.evaluation import ncnn_peers
     from oftsr_edge.metrics.fidelity import psnr_y
-    from oftsr_edge.runtime.image_io import read_image, to_rgb8
+    from oftsr_edge.runtime.io.image_io import read_image, to_rgb8
 
     peer, note = ncnn_peers.make("srmd-ncnn")
     assert note == "" and peer.input_blob == "input" and len(peer.planes) == 15

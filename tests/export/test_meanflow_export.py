@@ -94,7 +94,7 @@ def test_fp16_and_int8_of_a_meanflow_student(tmp_path: Path, meanflow_onnx: Path
     import onnx
 
     from oftsr_edge.export.fp16 import full_precision_nodes, input_dependencies
-    from oftsr_edge.runtime.image_io import read_image
+    from oftsr_edge.runtime.io.image_io import read_image
     from oftsr_edge.runtime.upscaler import Upscaler
 
     proc = run_main(capsys, "export", str(meanflow_onnx), "--output", str(tmp_path / "out"), "--precision",

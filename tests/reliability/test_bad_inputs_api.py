@@ -15,7 +15,7 @@ import pytest
 
 from oftsr_edge.errors import OftsrError, OptionError
 from oftsr_edge.runtime.backends.options import OrtCuda
-from oftsr_edge.runtime.image_io import read_image
+from oftsr_edge.runtime.io.image_io import read_image
 from oftsr_edge.runtime.upscaler import Upscaler
 from tests.helpers.contract_onnx import make_contract_onnx
 from tests.reliability.conftest import photo

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from oftsr_edge.runtime.image_io import read_image, write_image
+from oftsr_edge.runtime.io.image_io import read_image, write_image
 from tests.helpers.cli import assert_one_line_error, run_main
 from tests.reliability.conftest import partial_files, photo
 

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from oftsr_edge.errors import NotEnoughMemoryError, OftsrError, OptionError
-from oftsr_edge.runtime.image_io import read_image
+from oftsr_edge.runtime.io.image_io import read_image
 from tests.helpers.cli import assert_one_line_error, run_main
 from tests.reliability.conftest import REPO, partial_files, photo
 
@@ -31,7 +31,8 @@ _LIMITED = """
 import resource, sys
 from pathlib import Path
 import numpy, onnxruntime  # the big libraries mapped before the limit
-from oftsr_edge.runtime import memory
+from oftsr_edge.runtime.device import memory
+from oftsr_edge.runtime.tiling import memory_plan
 vm = [int(l.split()[1]) * 1024 for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmSize:")]
 resource.setrlimit(resource.RLIMIT_AS, (vm[0] + {headroom}, resource.RLIM_INFINITY))
 if sys.argv[1] == "unknown-memory":  # the estimate cannot be checked: the allocation itself must fail cleanly

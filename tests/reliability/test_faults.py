@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from oftsr_edge.fileio import TEMP_SUFFIX
-from oftsr_edge.runtime.image_io import list_images, read_image, write_image
+from oftsr_edge.runtime.io.image_io import list_images, read_image, write_image
 from tests.helpers.cli import run_main
 from tests.reliability.conftest import cli_process, dead_pid, partial_files
 

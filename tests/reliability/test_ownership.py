@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from oftsr_edge.runtime.image_io import list_images, read_image
+from oftsr_edge.runtime.io.image_io import list_images, read_image
 from oftsr_edge.runtime.provenance import read_record
 from tests.helpers.cli import assert_one_line_error, run_main
 from tests.reliability.conftest import partial_files, photo

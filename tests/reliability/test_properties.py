@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime import image_io
+from oftsr_edge.runtime.io import image_io
 from oftsr_edge.runtime.tiling.blending import BLEND_MARGIN, axis_weights
 from oftsr_edge.runtime.tiling.geometry import plan_axis
 from oftsr_edge.runtime.tiling.tiler import Tiler

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from oftsr_edge.runtime.image_io import read_image
+from oftsr_edge.runtime.io.image_io import read_image
 from oftsr_edge.runtime.provenance import read_record
 from tests.helpers.cli import run_main
 from tests.reliability.conftest import photo

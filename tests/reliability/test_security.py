@@ -17,7 +17,7 @@ import pytest
 
 import oftsr_edge
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime.commands import plan_jobs
+from oftsr_edge.runtime.cli.upscale import plan_jobs
 from tests.reliability.conftest import photo
 
 PACKAGE = Path(oftsr_edge.__file__).resolve().parent

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oftsr_edge.runtime.image_io import list_images, read_image, write_image
+from oftsr_edge.runtime.io.image_io import list_images, read_image, write_image
 from tests.reliability.conftest import REPO
 
 RUNS = int(os.environ.get("OFTSR_INTERRUPT_RUNS", "8"))

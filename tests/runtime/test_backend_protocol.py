@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from oftsr_edge import OpenVino, OrtCpu, Upscaler
-from oftsr_edge.runtime import memory
 from oftsr_edge.runtime.backends.base import CPU, Backend, Device, StepBackend
 from oftsr_edge.runtime.backends.onnxruntime import OrtBackend
+from oftsr_edge.runtime.device import memory
 
 
 def test_onnx_runtime_backend_is_a_backend_on_the_cpu(tiny_onnx_fp32: Path) -> None:
@@ -33,8 +33,8 @@ def test_device_names_where_the_budget_is_read() -> None:
 def test_openvino_on_the_cpu_reads_its_budget_from_ram_not_vram(
     tiny_onnx_fp32: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """OpenVINO runs on the CPU: an automatic tiling must size itself by free RAM. (It read free VRAM when "on a
-    GPU" was decided from the backend's name.)"""
+    """OpenVINO runs on the CPU: an automatic tiling sizes itself by free RAM and never reads VRAM, whatever the
+    backend's name."""
     pytest.importorskip("openvino")
     vram: list[int] = []
     monkeypatch.setattr(memory, "free_vram_bytes", lambda device=0: vram.append(device) or 8 * 2**30)

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image, ImageCms
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime import png16
-from oftsr_edge.runtime.image_io import read_image, write_image
+from oftsr_edge.runtime.io import png16
+from oftsr_edge.runtime.io.image_io import read_image, write_image
 from tests.helpers.icc import adobe_to_srgb, matrix_profile
 
 RNG = np.random.default_rng(7)

@@ -136,7 +136,7 @@ def test_the_upscale_command_lets_auto_choose_the_precision_of_a_bundled_name(
     timing_on: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from oftsr_edge.fileio import sha256_file
-    from oftsr_edge.runtime.image_io import write_image
+    from oftsr_edge.runtime.io.image_io import write_image
     from oftsr_edge.runtime.provenance import read_record
 
     seed_cache(ort_candidates(), "ort-cpu", "int8")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from oftsr_edge.runtime import encode, image_io
-from oftsr_edge.runtime.encode import up_filtered, write_png
+from oftsr_edge.runtime.io import encode, image_io
+from oftsr_edge.runtime.io.encode import up_filtered, write_png
 
 LAYOUTS = [(np.uint8, ()), (np.uint8, (2,)), (np.uint8, (3,)), (np.uint8, (4,)), (np.uint16, ()), (np.uint16, (3,)),
            (np.uint16, (4,))]  # fmt: skip

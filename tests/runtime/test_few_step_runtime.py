@@ -14,8 +14,8 @@ from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime import provenance
 from oftsr_edge.runtime.backends.base import CPU
 from oftsr_edge.runtime.backends.options import OrtCpu
-from oftsr_edge.runtime.image_io import read_image
-from oftsr_edge.runtime.noise import NOISE_BLOCK, NoiseField
+from oftsr_edge.runtime.io.image_io import read_image
+from oftsr_edge.runtime.tiling.noise import NOISE_BLOCK, NoiseField
 from oftsr_edge.runtime.upscaler import Upscaler
 from tests.helpers.cli import assert_one_line_error, run_main
 from tests.runtime.test_upscaler import psnr

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime.image_io import orient, read_image, write_image
-from oftsr_edge.runtime.png16 import SIGNATURE, read_png16
+from oftsr_edge.runtime.io.image_io import orient, read_image, write_image
+from oftsr_edge.runtime.io.png16 import SIGNATURE, read_png16
 
 RNG = np.random.default_rng(0)
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from oftsr_edge.contract import ModelSpec
-from oftsr_edge.runtime import memory
-from oftsr_edge.runtime.memory import MIB, MemoryModel, TileChoice, estimate_bytes, plan_tiles
+from oftsr_edge.runtime.device import memory
+from oftsr_edge.runtime.tiling import memory_plan
 from oftsr_edge.runtime.tiling.geometry import tile_starts
+from oftsr_edge.runtime.tiling.memory_plan import MIB, MemoryModel, TileChoice, estimate_bytes, plan_tiles
 
 SPEC = ModelSpec(
     name="oftsr-test-x4", scale=4, sigma_p=0.2, multiple_of=4, default_t=0.5, precision="fp32", opset=18,
@@ -68,16 +69,16 @@ def test_when_nothing_fits_the_smallest_plan_says_so() -> None:
 
 
 def test_unmeasured_models_get_a_conservative_model() -> None:
-    measured = memory.memory_model(ModelSpec(**{**SPEC.__dict__, "name": "oftsr-small-x4"}))
-    guess = memory.memory_model(SPEC)
+    measured = memory_plan.memory_model(ModelSpec(**{**SPEC.__dict__, "name": "oftsr-small-x4"}))
+    guess = memory_plan.memory_model(SPEC)
     assert guess.source.startswith("unmeasured") and guess.per_lr_pixel > measured.per_lr_pixel
 
 
 def test_largest_square_tile_grows_with_the_budget() -> None:
-    edges = [memory.largest_square_tile(SPEC, b * MIB, model=MODEL) for b in (50, 200, 800)]
+    edges = [memory_plan.largest_square_tile(SPEC, b * MIB, model=MODEL) for b in (50, 200, 800)]
     assert edges == sorted(edges) and edges[0] > 0 and all(e % 4 == 0 for e in edges)
-    assert memory.largest_square_tile(SPEC, 1, model=MODEL) == 0
-    assert memory.largest_square_tile(SPEC, 800 * MIB, batch=4, model=MODEL) < edges[-1]
+    assert memory_plan.largest_square_tile(SPEC, 1, model=MODEL) == 0
+    assert memory_plan.largest_square_tile(SPEC, 800 * MIB, batch=4, model=MODEL) < edges[-1]
 
 
 def test_free_memory_is_read_from_meminfo_and_the_cgroup(tmp_path: Path) -> None:
@@ -96,10 +97,10 @@ def test_free_memory_is_read_from_meminfo_and_the_cgroup(tmp_path: Path) -> None
 def test_the_default_budget_is_a_share_of_free_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(memory, "available_ram_bytes", lambda root=None: 1000 * MIB)
     monkeypatch.setattr(memory, "free_vram_bytes", lambda device=0: 300 * MIB)
-    assert memory.default_budget() == int(memory.SAFETY_FRACTION * 1000 * MIB)
-    assert memory.default_budget(on_gpu=True) == int(memory.SAFETY_FRACTION * 300 * MIB)
+    assert memory_plan.default_budget() == int(memory_plan.SAFETY_FRACTION * 1000 * MIB)
+    assert memory_plan.default_budget(on_gpu=True) == int(memory_plan.SAFETY_FRACTION * 300 * MIB)
     monkeypatch.setattr(memory, "available_ram_bytes", lambda root=None: None)
-    assert memory.default_budget() == memory.FALLBACK_BUDGET
+    assert memory_plan.default_budget() == memory_plan.FALLBACK_BUDGET
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -134,7 +135,7 @@ def test_seams_stay_invisible_at_every_geometry_the_plan_chooses(bundled, grid: 
     with Upscaler(name, tile=0) as probe:
         spec = probe.spec
     m = spec.multiple_of
-    tile = tuple(-(-(n + (k - 1) * memory.AUTO_OVERLAP) // k // m) * m + m for n, k in zip(lr.shape[:2], grid))
+    tile = tuple(-(-(n + (k - 1) * memory_plan.AUTO_OVERLAP) // k // m) * m + m for n, k in zip(lr.shape[:2], grid))
     budget = estimate_bytes(spec, lr.shape[:2], tile)  # exactly what a tile of about that size needs
     with Upscaler(name, memory_budget=budget) as up:
         choice: TileChoice = up.tiling.plan(*lr.shape[:2])

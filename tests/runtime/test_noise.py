@@ -6,7 +6,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from oftsr_edge.runtime.noise import NOISE_BLOCK, NoiseField, quantile_table
+from oftsr_edge.runtime.tiling.noise import NOISE_BLOCK, NoiseField, quantile_table
 
 
 def test_block_matches_its_definition() -> None:

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from oftsr_edge.errors import OftsrError, OptionError
-from oftsr_edge.runtime import image_io, pipeline
+from oftsr_edge.runtime import pipeline
+from oftsr_edge.runtime.io import image_io
 from oftsr_edge.runtime.pipeline import Job, WriteOptions, run_folder
 from oftsr_edge.runtime.provenance import read_record
 from oftsr_edge.runtime.upscaler import Upscaler

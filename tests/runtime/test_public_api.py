@@ -13,7 +13,7 @@ import oftsr_edge.runtime
 ROOT = Path(oftsr_edge.__file__).resolve().parent
 
 PUBLIC = {
-    "Upscaler", "FileResult", "read_image", "write_image", "ModelSpec", "OftsrError", "OptionError",
+    "Upscaler", "FileResult", "Settings", "read_image", "write_image", "ModelSpec", "OftsrError", "OptionError",
     "Auto", "OrtAuto", "OrtCpu", "OrtCuda", "OrtTensorRT", "TensorRT", "OpenVino", "BackendOptions",
 }  # fmt: skip
 

@@ -10,7 +10,7 @@ import pytest
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import sha256_file
-from oftsr_edge.runtime.image_io import read_image, read_note, write_image
+from oftsr_edge.runtime.io.image_io import read_image, read_note, write_image
 from oftsr_edge.runtime.provenance import read_record
 from oftsr_edge.runtime.records import planned_record
 from oftsr_edge.runtime.upscaler import Upscaler

@@ -9,9 +9,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from oftsr_edge.runtime.noise import NoiseField
 from oftsr_edge.runtime.tiling.blending import blend_ramp
 from oftsr_edge.runtime.tiling.geometry import default_overlap, profile_tile, round_up, tile_starts
+from oftsr_edge.runtime.tiling.noise import NoiseField
 from oftsr_edge.runtime.tiling.tiler import NonFiniteOutputError, Tiler
 
 S = 4

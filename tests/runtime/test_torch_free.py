@@ -12,20 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
-from oftsr_edge.runtime.image_io import read_image, write_image
+from oftsr_edge.runtime.io.image_io import read_image, write_image
 
 REPO = Path(__file__).resolve().parents[2]
 BLOCK = "import sys; sys.modules['torch'] = None; sys.modules['onnx'] = None\n"
 MODULES = [
     "oftsr_edge",
     "oftsr_edge.runtime",
-    "oftsr_edge.runtime.image_io",
-    "oftsr_edge.runtime.png16",
-    "oftsr_edge.runtime.noise",
+    "oftsr_edge.runtime.io.image_io",
+    "oftsr_edge.runtime.io.png16",
+    "oftsr_edge.runtime.tiling.noise",
     "oftsr_edge.runtime.checks",
     "oftsr_edge.runtime.tiling.tiler",
     "oftsr_edge.runtime.upscaler",
-    "oftsr_edge.runtime.commands",
+    "oftsr_edge.runtime.cli.upscale",
     "oftsr_edge.runtime.backends.onnxruntime",
     "oftsr_edge.runtime.backends.options",
     "oftsr_edge.runtime.backends.select",

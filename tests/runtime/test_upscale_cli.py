@@ -12,7 +12,7 @@ from PIL import Image
 from oftsr_edge.fileio import sha256_file
 from oftsr_edge.runtime import models
 from oftsr_edge.runtime.backends.onnxruntime import available_providers
-from oftsr_edge.runtime.image_io import read_image, write_image
+from oftsr_edge.runtime.io.image_io import read_image, write_image
 from oftsr_edge.runtime.models import resolve_model
 from oftsr_edge.runtime.provenance import read_record
 from tests.helpers.cli import run_main

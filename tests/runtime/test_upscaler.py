@@ -15,7 +15,7 @@ from oftsr_edge.contract import METADATA_KEY, ModelSpec
 from oftsr_edge.errors import OftsrError, OptionError
 from oftsr_edge.runtime.backends.base import CPU
 from oftsr_edge.runtime.backends.options import OrtCpu
-from oftsr_edge.runtime.image_io import read_image, write_image
+from oftsr_edge.runtime.io.image_io import read_image, write_image
 from oftsr_edge.runtime.upscaler import Upscaler, resize_alpha
 from tests.runtime.onnx_edits import edit_onnx
 

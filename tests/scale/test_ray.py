@@ -84,7 +84,7 @@ def test_without_output_the_hr_pixels_come_back(photos: Path) -> None:
     """The adapter itself, outside Ray: a batch in, HR pixels out, equal to a plain Upscaler call."""
     import numpy as np
 
-    from oftsr_edge.runtime.image_io import read_image
+    from oftsr_edge.runtime.io.image_io import read_image
     from oftsr_edge.runtime.upscaler import Upscaler
     from oftsr_edge.scale.ray_adapter import RayUpscaler
 

@@ -10,7 +10,7 @@ import pytest
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime.frames import FrameUpscaler, frame_paths, read_frames, upscale_frames
-from oftsr_edge.runtime.image_io import read_image, write_image
+from oftsr_edge.runtime.io.image_io import read_image, write_image
 from oftsr_edge.runtime.upscaler import Upscaler
 
 

@@ -11,7 +11,7 @@ import pytest
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime.backends.options import OpenVino, OrtCpu, parse_backend
 from oftsr_edge.runtime.backends.select import open_backend
-from oftsr_edge.runtime.image_io import read_image
+from oftsr_edge.runtime.io.image_io import read_image
 from oftsr_edge.runtime.upscaler import Upscaler
 from tests.helpers.cli import assert_one_line_error, run_main
 

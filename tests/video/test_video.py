@@ -11,10 +11,10 @@ import pytest
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.metrics.fidelity import psnr_y
+from oftsr_edge.runtime.cli.video import VideoJob, upscale_video, video_target
+from oftsr_edge.runtime.io.video_io import probe, read_record
 from oftsr_edge.runtime.settings import Settings
 from oftsr_edge.runtime.upscaler import Upscaler
-from oftsr_edge.runtime.video_command import VideoJob, upscale_video, video_target
-from oftsr_edge.runtime.video_io import probe, read_record
 from tests.video.clips import audio_packets, make_clip, video_frames
 
 pytest.importorskip("av", reason="could not import 'av' (in the [dev] extra: pip install -e '.[dev]')")

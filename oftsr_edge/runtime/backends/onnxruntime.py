@@ -86,7 +86,7 @@ def _session_options(ort: Any, threads: int, optimize: bool) -> Any:
     level = "ORT_ENABLE_ALL" if optimize else "ORT_DISABLE_ALL"
     so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
     if threads == 0:  # ONNX Runtime's own default counts the host's cores, not the container's
-        from oftsr_edge.runtime.threads import usable_cores
+        from oftsr_edge.runtime.device.threads import usable_cores
 
         threads = usable_cores()
     so.intra_op_num_threads = threads

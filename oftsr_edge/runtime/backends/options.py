@@ -37,7 +37,7 @@ class _Checked:
             if hasattr(self, name):
                 object.__setattr__(self, name, check_int(name, getattr(self, name), 0))
         if getattr(self, "threads", 0):  # never more threads than cores this process may use (a warning says so)
-            from oftsr_edge.runtime.threads import clamp_threads
+            from oftsr_edge.runtime.device.threads import clamp_threads
 
             object.__setattr__(self, "threads", clamp_threads(self.threads))
         cache_dir = getattr(self, "cache_dir", None)

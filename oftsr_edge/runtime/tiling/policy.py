@@ -6,8 +6,8 @@ the :class:`~oftsr_edge.runtime.upscaler.Upscaler` asks this policy for a plan a
 kept per geometry; the noise cache is shared by all of them.
 
 - explicit tile (``tile=N``, 0 = whole image): that tile, the given or default overlap, every image;
-- ``auto`` on a backend that takes any shape (ONNX Runtime CPU/CUDA): :func:`~oftsr_edge.runtime.memory.plan_tiles`
-  against the budget (given, or :func:`~oftsr_edge.runtime.memory.default_budget` read per image);
+- ``auto`` on a backend that takes any shape (ONNX Runtime CPU/CUDA): :func:`~oftsr_edge.runtime.tiling.memory_plan.plan_tiles`
+  against the budget (given, or :func:`~oftsr_edge.runtime.tiling.memory_plan.default_budget` read per image);
 - ``auto`` on a fixed-shape backend (TensorRT engines): the profile's tile, as before.
 """
 
@@ -20,10 +20,11 @@ from pathlib import Path
 from oftsr_edge.contract import ModelSpec
 from oftsr_edge.errors import OptionError
 from oftsr_edge.few_step import GraphStep
-from oftsr_edge.runtime import image_limits, memory
 from oftsr_edge.runtime.backends.base import CPU, Device
-from oftsr_edge.runtime.noise import NoiseCache
+from oftsr_edge.runtime.io import image_limits
+from oftsr_edge.runtime.tiling import memory_plan
 from oftsr_edge.runtime.tiling.geometry import default_overlap, round_up
+from oftsr_edge.runtime.tiling.noise import NoiseCache
 from oftsr_edge.runtime.tiling.tiler import RunFn, Tiler
 
 AUTO = "auto"
@@ -62,7 +63,7 @@ class TilingPolicy:
         edge = fixed_tile if tile == AUTO else int(tile)
         self.tile = round_up(edge or 0, m) if not self.auto else 0
         if self.auto:
-            self.overlap = round_up(memory.AUTO_OVERLAP if overlap is None else overlap, m)
+            self.overlap = round_up(memory_plan.AUTO_OVERLAP if overlap is None else overlap, m)
         else:
             chosen = default_overlap(self.tile, m) if overlap is None else overlap
             self.overlap = round_up(chosen, m) if self.tile else 0
@@ -73,14 +74,14 @@ class TilingPolicy:
     def check_fits(
         self, source: object, target: str | Path | None, height: int, width: int, itemsize: int = 1,
         channels: int = 3,
-    ) -> memory.TileChoice:  # fmt: skip
+    ) -> memory_plan.TileChoice:  # fmt: skip
         """Refuse an LR image of ``height × width`` whose output ``target``'s format cannot hold or that needs more
         memory than there is (one line naming ``source``, before anything is allocated); returns its tiling."""
         s = self.spec.scale
         if target is not None:
             image_limits.check_output_size(Path(target), height * s, width * s, channels, itemsize)
         what = f"{source} ({width}x{height} -> {width * s}x{height * s})"
-        image_limits.check_memory(what, memory.host_bytes(self.spec, (height, width), itemsize, channels))
+        image_limits.check_memory(what, memory_plan.host_bytes(self.spec, (height, width), itemsize, channels))
         choice = self.plan(height, width, itemsize, channels)
         if not self.device.on_gpu:  # on the CPU the network's working memory is RAM too
             image_limits.check_memory(what, choice.peak_bytes)
@@ -89,14 +90,14 @@ class TilingPolicy:
     def budget_now(self) -> int:
         if self.budget is not None:
             return self.budget
-        return memory.default_budget(self.device.on_gpu, self.device.index)
+        return memory_plan.default_budget(self.device.on_gpu, self.device.index)
 
-    def plan(self, height: int, width: int, itemsize: int = 1, channels: int = 3) -> memory.TileChoice:
+    def plan(self, height: int, width: int, itemsize: int = 1, channels: int = 3) -> memory_plan.TileChoice:
         """The tiling of an LR image of ``height × width`` (``itemsize``/``channels`` of the output array)."""
         state = self.state_bytes(height, width)
         if self.auto:
             budget = self.budget_now()
-            choice = memory.plan_tiles(
+            choice = memory_plan.plan_tiles(
                 (height, width), self.spec, max(1, budget - state), batch=self.batch, overlap=self.overlap,
                 itemsize=itemsize, channels=channels,
             )  # fmt: skip
@@ -104,7 +105,7 @@ class TilingPolicy:
                 choice = dataclasses.replace(choice, peak_bytes=choice.peak_bytes + state, budget_bytes=budget)
             if not choice.whole and choice.waste > MAX_WASTE:
                 raise OptionError(
-                    f"LR {height}x{width}: within a {budget / memory.MIB:,.0f} MiB memory budget the only tiling "
+                    f"LR {height}x{width}: within a {budget / memory_plan.MIB:,.0f} MiB memory budget the only tiling "
                     f"with overlap {self.overlap} is {choice.tiles} tiles computing {1 + choice.waste:.0f}x the "
                     "image's pixels; lower --overlap or raise --memory-budget"
                 )
@@ -117,8 +118,8 @@ class TilingPolicy:
         tile = (0, 0) if not self.tile else grid.tile_shape
         covered = grid.count * grid.tile_shape[0] * grid.tile_shape[1]
         budget = self.budget if self.budget is not None else 0
-        peak = memory.estimate_bytes(self.spec, (height, width), tile, self.batch, itemsize, channels) + state
-        return memory.TileChoice(tile, self.overlap, self.batch, grid.count, covered, height * width, peak, budget)
+        peak = memory_plan.estimate_bytes(self.spec, (height, width), tile, self.batch, itemsize, channels) + state
+        return memory_plan.TileChoice(tile, self.overlap, self.batch, grid.count, covered, height * width, peak, budget)
 
     def state_bytes(self, height: int, width: int) -> int:
         """The two whole-image float32 HR states a K > 1 few-step path keeps between its passes (0 for K = 1)."""
@@ -153,7 +154,7 @@ class TilingPolicy:
             found = self._streams[key] = self.tiler_for(self.plan(height, width, itemsize, channels))
         return found
 
-    def tiler_for(self, choice: memory.TileChoice) -> Tiler:
+    def tiler_for(self, choice: memory_plan.TileChoice) -> Tiler:
         if not self.auto:
             return self.tiler((self.tile, self.tile), self.overlap)
         return self.tiler(choice.tile, choice.overlap)

@@ -1,7 +1,7 @@
 """The tile runner: cut an LR image into the planned tiles, draw their noise, batch them into backend calls and
 hand the HR tiles to the blending band (the RealESRGANer idea, in bounded memory).
 
-The noise of a tile comes from :class:`~oftsr_edge.runtime.noise.NoiseField`, a function of (seed, HR position),
+The noise of a tile comes from :class:`~oftsr_edge.runtime.tiling.noise.NoiseField`, a function of (seed, HR position),
 so overlapping tiles see the same noise and the output does not depend on the tiling (up to the blend).
 
 A two-time (MeanFlow) model with K > 1 solver steps runs the K calls of :func:`oftsr_edge.few_step.schedule` as K
@@ -21,9 +21,9 @@ import numpy as np
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.few_step import GraphStep, Step, schedule
-from oftsr_edge.runtime.noise import NOISE_BLOCK, NoiseCache, NoiseField
 from oftsr_edge.runtime.tiling.blending import BLEND_MARGIN, DTYPE_MAX, Band, to_output
 from oftsr_edge.runtime.tiling.geometry import TilePlan, plan_axis
+from oftsr_edge.runtime.tiling.noise import NOISE_BLOCK, NoiseCache, NoiseField
 
 #: ``run(lr, noise, t) -> hr`` on float32 NCHW arrays and one float ``t``: a backend's ``run`` or any function with
 #: that contract.

@@ -16,8 +16,8 @@ from oftsr_edge.runtime.backends.tensorrt import build_setup, builder
 from oftsr_edge.runtime.backends.tensorrt.build_setup import merge_settings, prepare_build
 from oftsr_edge.runtime.backends.tensorrt.cuda_probe import GpuInfo, GpuProbe
 from oftsr_edge.runtime.backends.tensorrt.engine_cache import read_sidecar
-from oftsr_edge.runtime.devices import PresetChoice, preset
-from oftsr_edge.runtime.jetson import detect_jetson
+from oftsr_edge.runtime.device.devices import PresetChoice, preset
+from oftsr_edge.runtime.device.jetson import detect_jetson
 from tests.doctor.test_jetson_detection import R35_3_1, R36_4_3, fake_root
 from tests.helpers.cli import assert_one_line_error, run_main
 from tests.helpers.fake_polygraphy import FakePolygraphy

@@ -8,7 +8,7 @@ Modules, in the order a build and a run use them:
 - :mod:`.engine_cache` — the cache key, the JSON sidecar beside every engine and when an engine must be rebuilt.
 - :mod:`.build_log` — TensorRT's log messages and build progress as lines for the user.
 - :mod:`.onnx_choice` — which ONNX variant (file, export folder or bundled name) each TensorRT version builds from.
-- :mod:`.build_setup` — ``build``'s defaults: flags, then the device's memory preset (runtime/devices.py).
+- :mod:`.build_setup` — ``build``'s defaults: flags, then the device's memory preset (runtime/device/devices.py).
 - :mod:`.builder` — ``build_engine``: ONNX → cached engine + sidecar (the ``oftsr-edge build`` work).
 - :mod:`.backend` — ``TensorRTBackend``: loads an engine its sidecar vouches for and runs it.
 - :mod:`.ort_ep_options` — the same profile and caches as ONNX Runtime TensorRT-EP provider options.

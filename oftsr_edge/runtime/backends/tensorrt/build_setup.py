@@ -1,6 +1,6 @@
 """What ``oftsr-edge build`` builds on this machine when the user gives only a model: ONNX file, precision, tile,
 batch and workspace, each from the flag when given, else from this TensorRT (:mod:`.onnx_choice`) and this device's
-memory preset (runtime/devices.py, chosen from the Jetson module or the GPU's memory).
+memory preset (runtime/device/devices.py, chosen from the Jetson module or the GPU's memory).
 
 :func:`merge_settings` is the pure rule (flags win, then the preset, then the model's own tile); :func:`prepare_build`
 gathers the facts (TensorRT version, GPU, Jetson) and returns everything ``build_engine`` needs plus the lines that
@@ -19,8 +19,8 @@ from oftsr_edge.extras import require_tensorrt
 from oftsr_edge.runtime.backends.tensorrt.cuda_probe import GpuProbe, import_cudart, probe_gpus
 from oftsr_edge.runtime.backends.tensorrt.onnx_choice import OnnxChoice, choose_onnx, resolve_source
 from oftsr_edge.runtime.backends.tensorrt.versions import TrtVersion
-from oftsr_edge.runtime.devices import DevicePreset, PresetChoice, choose_preset, fit_tile
-from oftsr_edge.runtime.jetson import JetsonInfo, detect_jetson
+from oftsr_edge.runtime.device.devices import DevicePreset, PresetChoice, choose_preset, fit_tile
+from oftsr_edge.runtime.device.jetson import JetsonInfo, detect_jetson
 
 DEFAULT_WORKSPACE_GIB = 1.0  # without a preset (a GPU the probe could not size)
 

@@ -7,7 +7,7 @@ which ``cli.main`` prints as one line with exit status 2.
 
 MODEL may be an ONNX file, a folder written by ``oftsr-edge export`` or a bundled model name: the file to build from
 is chosen for this TensorRT version (:mod:`.onnx_choice`), and tile, batch and workspace default to this device's
-memory preset (runtime/devices.py) — see :mod:`.build_setup`.
+memory preset (runtime/device/devices.py) — see :mod:`.build_setup`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from oftsr_edge.runtime.devices import PRESET_NAMES
+from oftsr_edge.runtime.device.devices import PRESET_NAMES
 from oftsr_edge.vocabulary import option
 
 

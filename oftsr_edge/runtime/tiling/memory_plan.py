@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 from oftsr_edge.contract import ModelSpec
+from oftsr_edge.runtime.device import memory as device_memory
 from oftsr_edge.runtime.tiling.geometry import round_up
 
 MIB = 1024 * 1024
@@ -241,85 +241,13 @@ def largest_square_tile(
 # ---- how much memory there is ---------------------------------------------------------------------------------
 
 
-def _meminfo_available(root: Path) -> int | None:
-    try:
-        for line in (root / "proc" / "meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _cgroup_headroom(root: Path) -> int | None:
-    """``memory.max − memory.current`` of this process's cgroup (v2), when it has a limit."""
-    try:
-        limit = (root / "sys" / "fs" / "cgroup" / "memory.max").read_text().strip()
-        used = (root / "sys" / "fs" / "cgroup" / "memory.current").read_text().strip()
-    except OSError:
-        return None
-    if limit == "max" or not limit.isdigit() or not used.isdigit():
-        return None
-    return max(0, int(limit) - int(used))
-
-
-def _address_space_headroom(root: Path) -> int | None:
-    """What ``ulimit -v`` (RLIMIT_AS) still allows this process to map: the limit minus ``VmSize``."""
-    try:
-        import resource
-
-        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
-    except (ImportError, OSError, ValueError):
-        return None
-    if limit == resource.RLIM_INFINITY or root != Path("/"):
-        return None
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmSize:"):
-                return max(0, limit - int(line.split()[1]) * 1024)
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def available_ram_bytes(root: Path = Path("/")) -> int | None:
-    """RAM that can be used now without swapping: ``MemAvailable``, capped by a cgroup limit and by what an
-    address-space limit (``ulimit -v``) leaves; None if unknown."""
-    values = [v for v in (_meminfo_available(root), _cgroup_headroom(root), _address_space_headroom(root))
-              if v is not None]  # fmt: skip
-    if not values:
-        try:
-            import os
-
-            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            return None
-    return min(values)
-
-
-def free_vram_bytes(device: int = 0) -> int | None:
-    """Free memory of CUDA ``device`` (``cudaMemGetInfo`` through cuda-python), or None without one."""
-    from oftsr_edge.runtime.backends.tensorrt.cuda_probe import import_cudart
-
-    cudart = import_cudart()
-    if cudart is None:
-        return None
-    try:
-        (err,) = cudart.cudaSetDevice(device)[:1]
-        err, free, _total = cudart.cudaMemGetInfo()
-        return int(free) if int(err) == 0 else None
-    except Exception:  # a broken driver reads as "unknown", never as a crash
-        return None
-
-
-#: Budget used when the free memory cannot be read at all.
 FALLBACK_BUDGET = 1024 * MIB
 
 
 def default_budget(on_gpu: bool = False, device: int = 0) -> int:
     """:data:`SAFETY_FRACTION` of the free memory of where the call runs (VRAM on a GPU, RAM otherwise; Jetson's
     shared memory reads as RAM and as VRAM alike), or :data:`FALLBACK_BUDGET` when it cannot be read."""
-    free = free_vram_bytes(device) if on_gpu else None
+    free = device_memory.free_vram_bytes(device) if on_gpu else None
     if free is None:
-        free = available_ram_bytes()
+        free = device_memory.available_ram_bytes()
     return FALLBACK_BUDGET if free is None else int(SAFETY_FRACTION * free)

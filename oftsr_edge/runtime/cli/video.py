@@ -19,12 +19,13 @@ from typing import Any
 
 from oftsr_edge.errors import OftsrError, OptionError
 from oftsr_edge.fileio import atomic_path, sha256_file, sweep_stale
-from oftsr_edge.runtime import provenance, video_io
+from oftsr_edge.runtime import provenance
 from oftsr_edge.runtime.backends.options import BackendOptions
 from oftsr_edge.runtime.frames import FrameUpscaler
+from oftsr_edge.runtime.io import video_io
+from oftsr_edge.runtime.io.video_io import VideoInfo
 from oftsr_edge.runtime.model_probe import check_scale_option
 from oftsr_edge.runtime.settings import Settings
-from oftsr_edge.runtime.video_io import VideoInfo
 from oftsr_edge.runtime.video_pipeline import PipelineStats, VideoPipeline
 
 

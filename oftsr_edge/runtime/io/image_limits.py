@@ -11,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from oftsr_edge.errors import NotEnoughMemoryError, OftsrError
-from oftsr_edge.runtime import image_io, memory
+from oftsr_edge.runtime.device import memory
+from oftsr_edge.runtime.io import image_io
+from oftsr_edge.runtime.tiling import memory_plan
 
 #: largest width/height per format (libjpeg's JPEG_MAX_DIMENSION, libwebp's WEBP_MAX_DIMENSION, PNG's 2**31 - 1)
 MAX_EDGE = {"JPEG": 65500, "WEBP": 16383, "PNG": 2**31 - 1}
@@ -34,10 +36,10 @@ def check_output_size(target: Path, height: int, width: int, channels: int = 3, 
 
 def check_memory(what: str, needed: int) -> None:
     """Refuse ``what`` (an image) when the estimated ``needed`` bytes exceed the memory this process can still
-    use (:func:`~oftsr_edge.runtime.memory.available_ram_bytes`; unknown = not checked)."""
+    use (:func:`~oftsr_edge.runtime.device.memory.available_ram_bytes`; unknown = not checked)."""
     free = memory.available_ram_bytes()
     if free is not None and needed > free:
         raise NotEnoughMemoryError(
-            f"{what}: needs ~{needed / memory.MIB:,.0f} MiB of memory to upscale, but only "
-            f"~{free / memory.MIB:,.0f} MiB is available; a smaller input (or more memory) is needed"
+            f"{what}: needs ~{needed / memory_plan.MIB:,.0f} MiB of memory to upscale, but only "
+            f"~{free / memory_plan.MIB:,.0f} MiB is available; a smaller input (or more memory) is needed"
         )

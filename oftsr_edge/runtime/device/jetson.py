@@ -192,7 +192,7 @@ class JetsonInfo:
 
     @property
     def preset_key(self) -> str | None:
-        """``family-<N>gb`` when both are known, the key of the device presets (runtime/devices.py)."""
+        """``family-<N>gb`` when both are known, the key of the device presets (runtime/device/devices.py)."""
         return f"{self.family}-{self.memory_gib}gb" if self.family and self.memory_gib else None
 
     def to_dict(self) -> dict[str, object]:

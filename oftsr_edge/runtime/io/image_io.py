@@ -3,14 +3,14 @@
 Reading returns a plain numpy array whose layout says what the image is: (H, W) gray, (H, W, 2) gray + alpha,
 (H, W, 3) RGB, (H, W, 4) RGBA; uint8, or uint16 for 16-bit sources. EXIF orientation is applied (the array is
 upright); palette, CMYK, YCbCr, 1-bit and premultiplied modes are converted. 16-bit colour PNGs, which Pillow would
-truncate to 8 bits, go through :mod:`oftsr_edge.runtime.png16`.
+truncate to 8 bits, go through :mod:`oftsr_edge.runtime.io.png16`.
 
 Writing picks the format from the extension and stores 16-bit data as 16-bit PNG or TIFF (colour TIFF through
-:mod:`oftsr_edge.runtime.tiff16`); PNGs are encoded by :mod:`oftsr_edge.runtime.encode` (fast deflate level 1 by
+:mod:`oftsr_edge.runtime.io.tiff16`); PNGs are encoded by :mod:`oftsr_edge.runtime.io.encode` (fast deflate level 1 by
 default, ``png_compression`` up to 9 for smaller files), the other formats by Pillow (``quality`` for JPEG and WebP);
 formats without 16-bit or alpha support get 8 bits / lose alpha (JPEG, BMP; WebP is 8-bit), with a one-line warning
 when real transparency is dropped. Every file is written to a temp name in the target folder and renamed into
-place, so a failed or interrupted write never leaves a partial output. Colour (:mod:`oftsr_edge.runtime.colour`):
+place, so a failed or interrupted write never leaves a partial output. Colour (:mod:`oftsr_edge.runtime.io.colour`):
 an embedded ICC profile is converted to sRGB on reading, and outputs are tagged sRGB; a PNG tRNS colour key becomes
 an alpha channel. EXIF is not copied: the output is already upright. A short ``note`` (the settings that made the
 output, :mod:`oftsr_edge.runtime.provenance`) can be stored as the EXIF ImageDescription, which PNG, JPEG, WebP and
@@ -35,8 +35,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import atomic_open
-from oftsr_edge.runtime import colour, encode, png16, tiff16
-from oftsr_edge.runtime.encode import PNG_COMPRESSION
+from oftsr_edge.runtime.io import colour, encode, png16, tiff16
+from oftsr_edge.runtime.io.encode import PNG_COMPRESSION
 
 _PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # PNG colour type -> samples per pixel
 #: JPEG and WebP quality when none is given

@@ -22,16 +22,16 @@ import click
 
 from oftsr_edge import interrupts
 from oftsr_edge.errors import OftsrError
-from oftsr_edge.runtime import image_io
 from oftsr_edge.runtime.backends.options import BACKEND_NAMES, BackendOptions, parse_backend
-from oftsr_edge.runtime.encode import PNG_COMPRESSION
+from oftsr_edge.runtime.io import image_io
+from oftsr_edge.runtime.io.encode import PNG_COMPRESSION
 from oftsr_edge.runtime.job_plan import plan_jobs
-from oftsr_edge.runtime.memory import MIB
 from oftsr_edge.runtime.model_probe import check_scale_option
 from oftsr_edge.runtime.models import resolve_model
 from oftsr_edge.runtime.pipeline import FolderResult, Job, WriteOptions
 from oftsr_edge.runtime.provenance import RULE
 from oftsr_edge.runtime.settings import Settings
+from oftsr_edge.runtime.tiling.memory_plan import MIB
 from oftsr_edge.vocabulary import IntOrWord, option
 
 _FORMATS = ("auto", "png", "jpg", "webp", "tif", "bmp")
@@ -115,7 +115,7 @@ def upscale(
     budget = None if memory_budget is None else memory_budget * MIB
     settings = Settings(t=t, seed=None if seed == "random" else int(seed), solver_steps=solver_steps, tile=tile,
                         overlap=overlap, batch_size=batch_size, memory_budget=budget)  # fmt: skip
-    from oftsr_edge.runtime.video_command import (  # PyAV: decode/upscale/encode
+    from oftsr_edge.runtime.cli.video import (  # PyAV: decode/upscale/encode
         VideoJob,
         dispatch,
         video_target,

@@ -42,7 +42,7 @@ def _p(name: str, label: str, memory: int, shared: bool, workspace: float, tile:
     return DevicePreset(name, label, memory, shared, workspace, tile, batch)
 
 
-#: THE table. Jetson rows are keyed ``<family>-<N>gb`` (runtime/jetson.py); ``gpu-*`` rows are desktop classes by VRAM.
+#: THE table. Jetson rows are keyed ``<family>-<N>gb`` (runtime/device/jetson.py); ``gpu-*`` rows are desktop classes by VRAM.
 PRESETS: tuple[DevicePreset, ...] = (
     _p("orin-nano-4gb", "Jetson Orin Nano 4 GB", 4, True, 0.25, 128, 1),
     _p("orin-nano-8gb", "Jetson Orin Nano 8 GB", 8, True, 0.5, 128, 2),

@@ -146,10 +146,10 @@ def read_png16(path: Path) -> tuple[np.ndarray, bytes | None]:
 
 def _icc_note(iccp: bytes | None, source: str) -> None:
     """A 16-bit PNG with a non-sRGB ICC profile keeps its values (only 8-bit images are converted, see
-    :mod:`oftsr_edge.runtime.colour`): say so in one line instead of shifting its colours silently."""
+    :mod:`oftsr_edge.runtime.io.colour`): say so in one line instead of shifting its colours silently."""
     if not iccp or b"\0" not in iccp:
         return
-    from oftsr_edge.runtime import colour
+    from oftsr_edge.runtime.io import colour
 
     try:
         profile = zlib.decompress(iccp.split(b"\0", 1)[1][1:])

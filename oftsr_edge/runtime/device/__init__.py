@@ -1,0 +1,2 @@
+"""What the machine offers: free RAM and VRAM, usable cores, Jetson detection and the memory presets per
+device."""
