@@ -12,6 +12,7 @@ import pytest
 
 from oftsr_edge.cli import cli
 from oftsr_edge.runtime.backends import options as backend_options
+from oftsr_edge.runtime.settings import Settings
 from oftsr_edge.runtime.upscaler import Upscaler
 from oftsr_edge.vocabulary import TERMS, IntOrWord, Listed, kind_of
 
@@ -129,9 +130,10 @@ def test_list_and_word_values_convert_with_clicks_types() -> None:
         assert code == 2 and message in output, (args, output)
 
 
-@pytest.mark.parametrize("function", [Upscaler.__init__, Upscaler.upscale, Upscaler.upscale_file])
+@pytest.mark.parametrize("function", [Upscaler.__init__, Upscaler.upscale, Upscaler.upscale_file, Settings.__init__])
 def test_the_api_speaks_the_cli_vocabulary(function: object) -> None:
-    skip = {"self", "image", "source", "target", "progress", "fp32_fallback"}
+    # "settings" is one Settings object: its own fields are checked as the last case
+    skip = {"self", "image", "source", "target", "progress", "fp32_fallback", "settings"}
     for name in inspect.signature(function).parameters:
         if name not in skip:
             assert "--" + name.replace("_", "-") in TERMS, f"{function.__qualname__}({name}=) has no CLI term"
