@@ -41,6 +41,9 @@ from oftsr_edge.runtime.device import memory
 from oftsr_edge.runtime.tiling import memory_plan
 from oftsr_edge.runtime.tiling.geometry import round_up
 
+#: ONNX Runtime providers whose peers compute on a GPU (their timing synchronises the device)
+GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+
 BACKENDS = ("ort", "trt")
 
 
@@ -260,7 +263,7 @@ def _peer_entry(
         lr_size=f"{image.shape[1]}x{image.shape[0]}",
         load_s=peer.load_s,
     )
-    on_gpu = backend != "ort-cpu" and peer.tiled and peer.providers != ["ncnn-cpu"]
+    on_gpu = peer.tiled and any(p in GPU_PROVIDERS for p in peer.providers)
     return _Entry(base, tile_fn, lambda: peer.upscale(image, tile, overlap, batch), on_gpu)
 
 
@@ -285,7 +288,8 @@ def _bench_config(
         notes.append(f"tile {tile} is larger than the {lr_w}x{lr_h} LR image of {size[0]}x{size[1]}: clamped to "
                      f"{clamp_tile(tile, lr_w, lr_h, spec.multiple_of)}")  # fmt: skip
         tile = clamp_tile(tile, lr_w, lr_h, spec.multiple_of)
-    check_memory(spec, (lr_h, lr_w), tile, batch, model.backend_name != "ort-cpu", cfg.device or 0)
+    on_gpu = bool(model.on_gpu)
+    check_memory(spec, (lr_h, lr_w), tile, batch, on_gpu, cfg.device or 0)
     image = synthetic_lr(lr_w, lr_h)
     tile_fn = None
     if tile:
@@ -306,7 +310,7 @@ def _bench_config(
         load_s=load_s,
     )
     entries = [
-        _Entry(base, tile_fn, lambda: model.upscale(image, t=None, seed=0), model.backend_name != "ort-cpu")
+        _Entry(base, tile_fn, lambda: model.upscale(image, t=None, seed=0), on_gpu)
     ]
     if model.backend_name not in peer_cache:
         peer_cache[model.backend_name] = make_peers(list(cfg.peers), model.backend_name)

@@ -24,6 +24,7 @@ class OpenedModel:
         self.path = path  # the model file (a bundled name resolved)
         self.spec = upscaler.spec
         self.backend_name = upscaler.backend_name
+        self.on_gpu = upscaler.backend.device.on_gpu  # which memory bench's fit check reads, how it times
         self.overlap = _find_attr(upscaler, ("overlap",), ("tiler", "overlap"))
         self.tile = _find_attr(upscaler, ("tile",))  # effective LR tile after rounding to multiple_of
         self._run = _find_attr(upscaler, ("backend", "run"), ("_backend", "run"))

@@ -33,6 +33,7 @@ TIMING_KEYS = {"runs", "mean_ms", "std_ms", "min_ms", "p50_ms", "p90_ms", "p99_m
 class FakeModel:
     spec = SPEC
     backend_name = "ort-cpu"
+    on_gpu = False
     overlap = 8
     tile = 32
 
