@@ -115,6 +115,8 @@ TERMS: dict[str, Term] = {
     "--lambda-adl": _t("Weight of FluxSR's attention-diversification loss (ADL)", "float"),
     "--realism-cache": _t("Folder of a trained peer's outputs on degraded crops ('oftsr-edge reference-cache'): "
                           "the target of the realism terms at t = 1 instead of the HR crop", "path"),
+    "--realism-t": _t("Where the realism terms act: at t = 1 (one), or at t ~ U[0, 1] weighted by t (uniform)",
+                      "choice"),
     "--lambda-l1": _t("Weight of an ℓ1 term at t = 1 against the realism target", "float"),
     "--realism-teacher": _t("Trained peer whose outputs become the realism end's reference images", "choice"),
     "--count": _t("Number of crops", "int"),

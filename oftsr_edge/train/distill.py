@@ -47,6 +47,7 @@ class RealismOptions:
     lpips_weights: str | os.PathLike | None = None
     lambda_l1: float = 0.0
     cache: str | os.PathLike | None = None  # a reference cache: its peer outputs replace the HR crop as target
+    spread: bool = False  # the realism terms over t ~ U[0, 1], weighted by t (RealismTerms.spread)
 
     @property
     def active(self) -> bool:
@@ -74,10 +75,10 @@ class _FrozenTeacher:
         if self.realism is None or not self.realism.active:
             return total
         if self.references is None:
-            extra, more = self.realism(forward, batch.x0, batch.x1, batch.x_lr)
+            extra, more = self.realism(forward, batch.x0, batch.x1, batch.x_lr, batch.generator)
         else:
             x0, target, x_lr = self.references(batch.generator, batch.x1.device)
-            extra, more = self.realism(forward, x0, target, x_lr)
+            extra, more = self.realism(forward, x0, target, x_lr, batch.generator)
         logs.update(more)
         return total + extra
 
@@ -143,13 +144,15 @@ def _realism_terms(options: RealismOptions | None) -> tuple[RealismTerms | None,
                            "gamma": options.gamma}
     if options.lambda_l1 > 0:
         record["lambda_l1"] = options.lambda_l1
+    if options.spread:
+        record["t"] = "uniform, weighted by t"
     if options.lambda_lpips > 0:
         from oftsr_edge.train.lpips_torch import load_lpips_loss
 
         lpips = load_lpips_loss(options.lpips_weights)
         record["lpips_weights"] = lpips.source
     return RealismTerms(options.lambda_lpips, options.lambda_adl, options.gamma, lpips,
-                        lambda_l1=options.lambda_l1), record
+                        lambda_l1=options.lambda_l1, spread=options.spread), record
 
 
 def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path, dt: float = 0.05,

@@ -36,9 +36,11 @@ def tv_map(y: torch.Tensor) -> torch.Tensor:
 
 
 def tv_lpips(distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x_hat: torch.Tensor, x: torch.Tensor,
-             gamma: float = DEFAULT_GAMMA) -> torch.Tensor:
-    """Mean over the batch of ``distance(x̂, x) + γ·distance(TV(x̂), TV(x))``; images in [0, 1], distance per image."""
-    return (distance(x_hat, x) + gamma * distance(tv_map(x_hat), tv_map(x))).mean()
+             gamma: float = DEFAULT_GAMMA, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over the batch of ``distance(x̂, x) + γ·distance(TV(x̂), TV(x))``, each image weighted by ``weights``
+    (default 1); images in [0, 1], distance per image."""
+    per_image = distance(x_hat, x) + gamma * distance(tv_map(x_hat), tv_map(x))
+    return per_image.mean() if weights is None else (weights * per_image).mean()
 
 
 def adl(features: list[torch.Tensor], eps: float = 1e-8) -> torch.Tensor:
@@ -98,6 +100,7 @@ class RealismTerms:
     lpips: nn.Module | None = None  # LpipsLoss, needed when lambda_lpips > 0
     tap: FeatureTap | None = None  # hooks on the student's ADL layers, needed when lambda_adl > 0
     lambda_l1: float = 0.0
+    spread: bool = False  # TV-LPIPS and ℓ1 at t ~ U[0, 1] weighted by t instead of at t = 1 (see __call__)
 
     def __post_init__(self) -> None:
         if self.lambda_lpips < 0 or self.lambda_adl < 0 or self.gamma < 0 or self.lambda_l1 < 0:
@@ -110,22 +113,32 @@ class RealismTerms:
         return self.lambda_lpips > 0 or self.lambda_adl > 0 or self.lambda_l1 > 0
 
     def __call__(self, forward: Callable[..., torch.Tensor], x0: torch.Tensor, x1: torch.Tensor,
-                 x_lr: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """(weighted sum, logs) for one batch; ``forward(x, x_lr, t)`` is the student (r defaults to 0)."""
+                 x_lr: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """(weighted sum, logs) for one batch; ``forward(x, x_lr, t)`` is the student (r defaults to 0).
+
+        With ``spread``, each image's output is taken at its own t ~ U[0, 1] (from ``generator``) and its TV-LPIPS
+        and ℓ1 terms are weighted by that t: the realism target then shapes the whole knob in proportion to t, not
+        only its end — measured on the real-photo model, a target at t = 1 alone left the middle of the knob to
+        the teacher's noisy extrapolation (grain at t = 0.5–0.75).
+        """
         tap = self.tap if self.lambda_adl > 0 else None
         if self.lambda_adl > 0 and tap is None:
             raise ValueError("lambda_adl > 0 needs a FeatureTap on the student's layers")
+        n = x0.shape[0]
+        t = torch.rand(n, generator=generator).to(x0.device) if self.spread else torch.ones(n, device=x0.device)
+        weights = t if self.spread else None
         with tap.capture() if tap else contextlib.nullcontext([]) as feats:
-            x_hat = x0 + forward(x0, x_lr, torch.ones(x0.shape[0], device=x0.device))
+            x_hat = x0 + forward(x0, x_lr, t)
         total = x0.new_zeros(())
         logs: dict[str, float] = {}
         if self.lambda_lpips > 0:
-            term = tv_lpips(self.lpips, (x_hat + 1) * 0.5, (x1 + 1) * 0.5, self.gamma)
+            term = tv_lpips(self.lpips, (x_hat + 1) * 0.5, (x1 + 1) * 0.5, self.gamma, weights)
             total, logs["tv_lpips"] = total + self.lambda_lpips * term, float(term.detach())
         if self.lambda_adl > 0:
             term = adl(list(feats))
             total, logs["adl"] = total + self.lambda_adl * term, float(term.detach())
         if self.lambda_l1 > 0:
-            term = (x_hat - x1).abs().mean()
+            per_image = (x_hat - x1).abs().mean(dim=(1, 2, 3))
+            term = per_image.mean() if weights is None else (weights * per_image).mean()
             total, logs["l1_t1"] = total + self.lambda_l1 * term, float(term.detach())
         return total, logs

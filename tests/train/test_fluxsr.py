@@ -113,3 +113,25 @@ def test_realism_terms_on_a_tiny_student() -> None:
     assert tap.outputs == feats and len(tap.outputs) == 3  # outside capture() nothing more is recorded
     with pytest.raises(ValueError):
         RealismTerms(lambda_lpips=1.0, lambda_adl=0.0)
+
+
+def test_spread_realism_terms_act_at_drawn_t_weighted_by_t() -> None:
+    """With spread, each image is scored at its own t ~ U[0, 1] and weighted by it (t = 0 costs nothing)."""
+    seen: list[torch.Tensor] = []
+
+    def forward(x: torch.Tensor, x_lr: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        seen.append(t)
+        return t.reshape(-1, 1, 1, 1) * torch.ones_like(x)
+
+    def distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return (a - b).abs().mean(dim=(1, 2, 3))
+
+    x0 = torch.zeros(4, 3, 8, 8)
+    x1 = torch.full((4, 3, 8, 8), 0.5)
+    terms = RealismTerms(lambda_lpips=0.0, lambda_adl=0.0, lambda_l1=1.0, lpips=distance, spread=True)
+    total, logs = terms(forward, x0, x1, x0, torch.Generator().manual_seed(3))
+    t = seen[0]
+    assert t.shape == (4,) and float(t.min()) >= 0 and float(t.max()) < 1 and len(set(t.tolist())) == 4
+    assert total.item() == pytest.approx(float((t * (t - 0.5).abs()).mean()), rel=1e-6)
+    _, at_one = RealismTerms(lambda_lpips=0.0, lambda_adl=0.0, lambda_l1=1.0)(forward, x0, x1, x0)
+    assert bool((seen[1] == 1).all()) and at_one["l1_t1"] == pytest.approx(0.5)
