@@ -181,6 +181,11 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
     exclude = tuple(t_ckpt.config.get("exclude", ())) if exclude is None else tuple(exclude)
     if exclude:
         config["exclude"] = list(exclude)
+    references = None  # read before the photos are decoded: a bad cache fails in a second, not after them
+    if realism is not None and realism.cache is not None:
+        if not realism.active:
+            raise OftsrError("--realism-cache needs a realism term at t = 1 (--lambda-lpips or --lambda-l1 > 0)")
+        references = ReferenceSet.load(realism.cache, t_ckpt.scale)
     folder = HRImageFolder.load(data, settings.crop_size, exclude=exclude)
     device = dist_info.device if dist_info else "cpu"
     if method == "oftsr":
@@ -196,10 +201,7 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
         config["distill"] = {"method": "meanflow", "r_zero_share": R_ZERO_SHARE, "r_equals_s_share": R_EQUALS_S_SHARE,
                              "states": "(1 - r) x0 + r x1"}
         objective = MeanFlowObjective(t_ckpt.build_model("ema").to(device), terms)
-    if realism is not None and realism.cache is not None:
-        if not realism.active:
-            raise OftsrError("--realism-cache needs a realism term at t = 1 (--lambda-lpips or --lambda-l1 > 0)")
-        references = ReferenceSet.load(realism.cache, t_ckpt.scale)
+    if references is not None:
         objective.references = ReferenceBatches(references, student.condition, float(config["sigma_p"]),
                                                 settings.batch_size, settings.crop_size)
         realism_record["target"] = {"cache": str(Path(realism.cache).resolve()), "crops": len(references),
