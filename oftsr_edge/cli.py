@@ -132,6 +132,12 @@ def main(argv: list[str] | None = None) -> None:
         except click.ClickException as exc:
             click.echo(f"oftsr-edge: error: {_one_line(exc.format_message())}", err=True)
             code = exc.exit_code
+        except Exception:
+            # an interrupt raised inside a library can come out wrapped (e.g. Python's RuntimeError around a
+            # KeyboardInterrupt in a class's __set_name__ while Pillow imports a plugin): still an interrupt
+            if interrupts.requested():
+                raise KeyboardInterrupt from None
+            raise
     except KeyboardInterrupt:
         if not interrupts.reported():
             interrupts.mark_reported()
