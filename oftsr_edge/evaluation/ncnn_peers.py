@@ -114,8 +114,12 @@ class NcnnNet:
                 extra = np.broadcast_to(np.asarray(self.planes, np.float32)[:, None, None],
                                         (len(self.planes), *tile.shape[1:]))
                 tile = np.concatenate([tile, extra])
+            # ncnn.Mat(array) borrows the array's memory without holding a reference to it: a temporary copy
+            # (any non-contiguous or non-float32 input) is freed before extract() reads it, and x4plus then
+            # upscaled whatever reused that memory. clone() gives ncnn its own copy.
+            data = np.ascontiguousarray(tile, np.float32)
             extractor = self.net.create_extractor()
-            extractor.input(self.input_blob, self._mat(np.ascontiguousarray(tile, np.float32)))
+            extractor.input(self.input_blob, self._mat(data).clone())
             ret, out = extractor.extract("output")
             if ret != 0:
                 raise RuntimeError(f"ncnn extract failed ({ret})")

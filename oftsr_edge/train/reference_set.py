@@ -22,6 +22,9 @@ from oftsr_edge.errors import OftsrError
 from oftsr_edge.train.losses import noisy_start
 
 MANIFEST = "reference.json"
+#: Format of a reference cache. 2: the first with correct peer outputs (format-1 caches, made before the ncnn
+#: input fix, hold outputs of freed memory for a quarter of their crops and are refused).
+CACHE_FORMAT = 2
 
 
 @dataclass
@@ -42,6 +45,10 @@ class ReferenceSet:
             cache_scale = int(manifest["settings"]["scale"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise OftsrError(f"--realism-cache {folder}: not a reference cache ({MANIFEST}: {exc})") from None
+        if manifest.get("format", 1) != CACHE_FORMAT:
+            raise OftsrError(f"--realism-cache {folder} is a format-{manifest.get('format', 1)} cache (this version "
+                             f"reads format {CACHE_FORMAT}; older caches hold corrupt peer outputs): rebuild it with "
+                             "'oftsr-edge reference-cache' into a new folder")
         if cache_scale != scale:
             raise OftsrError(f"--realism-cache {folder} holds x{cache_scale} outputs; the teacher is x{scale}")
         lrs, refs = [], []

@@ -91,6 +91,21 @@ def test_trained_ncnn_peer() -> None:
     )  # a trained net keeps flat grey grey
 
 
+@pytest.mark.opt_in("ncnn-peer")
+def test_ncnn_peer_reads_a_non_contiguous_input_it_was_given() -> None:
+    """ncnn.Mat borrows memory: a channels-last photo must upscale exactly like its contiguous copy (it once
+    upscaled freed memory instead, and a quarter of a reference cache was white or black squares)."""
+    from oftsr_edge.evaluation import ncnn_peers
+    from oftsr_edge.runtime.io.image_io import read_image, to_rgb8
+
+    peer, _ = ncnn_peers.make("realesrgan-ncnn")
+    photo = to_rgb8(read_image(Path(__file__).resolve().parents[2] / "examples" / "kodim23_lr.png"))[:32, :32]
+    channels_last = photo.astype(np.float32).transpose(2, 0, 1)[None] / 255.0
+    assert not channels_last.flags["C_CONTIGUOUS"]
+    for _ in range(3):
+        assert np.array_equal(peer.run(channels_last), peer.run(np.ascontiguousarray(channels_last)))
+
+
 @pytest.mark.opt_in("srmd-peer")
 def test_srmd_peer_gets_its_degradation_planes_and_beats_bicubic() -> None:
     """SRMD-NF wants 3 + 15 input planes; fed right, it is sharper than bicubic on a real photo's LR."""

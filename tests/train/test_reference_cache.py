@@ -65,6 +65,10 @@ def test_cache_is_resumable_deterministic_and_refuses_other_settings(tmp_path: P
     assert not [p for p in out.iterdir() if p.suffix not in (".npz", ".json")]  # no temporaries left
     with pytest.raises(OftsrError, match="other settings"):
         build_reference_cache(out, _settings(train_images, seed=1), 4)
+    (out / "reference.json").write_text(json.dumps({k: v for k, v in manifest.items() if k != "format"}))
+    with pytest.raises(OftsrError, match="format-1 reference cache"):
+        build_reference_cache(out, _settings(train_images), 4)
+    (out / "reference.json").write_text(json.dumps(manifest))
     refs = ReferenceSet.load(out, 4)
     assert len(refs) == 3
     lr, ref = refs.sample(5, 32, np.random.default_rng(0))
@@ -77,10 +81,13 @@ def test_reference_set_errors_name_the_problem(tmp_path: Path) -> None:
 
     with pytest.raises(OftsrError, match="not a reference cache"):
         ReferenceSet.load(tmp_path, 4)
-    (tmp_path / "reference.json").write_text(json.dumps({"settings": {"scale": 2}}))
+    (tmp_path / "reference.json").write_text(json.dumps({"settings": {"scale": 4}}))
+    with pytest.raises(OftsrError, match="format-1 cache"):  # made before the ncnn input fix: corrupt outputs
+        ReferenceSet.load(tmp_path, 4)
+    (tmp_path / "reference.json").write_text(json.dumps({"format": 2, "settings": {"scale": 2}}))
     with pytest.raises(OftsrError, match="x2 outputs; the teacher is x4"):
         ReferenceSet.load(tmp_path, 4)
-    (tmp_path / "reference.json").write_text(json.dumps({"settings": {"scale": 4}}))
+    (tmp_path / "reference.json").write_text(json.dumps({"format": 2, "settings": {"scale": 4}}))
     with pytest.raises(OftsrError, match="no crops yet"):
         ReferenceSet.load(tmp_path, 4)
     (tmp_path / "000000.npz").write_bytes(b"cut short")
@@ -91,7 +98,7 @@ def test_reference_set_errors_name_the_problem(tmp_path: Path) -> None:
 def _fake_cache(folder: Path, count: int = 3) -> Path:
     """A cache whose reference is a constant grey image: a target the student can only reach by changing."""
     folder.mkdir()
-    (folder / "reference.json").write_text(json.dumps({"settings": {"scale": 4}, "licence": "test"}))
+    (folder / "reference.json").write_text(json.dumps({"format": 2, "settings": {"scale": 4}, "licence": "test"}))
     rng = np.random.default_rng(0)
     for i in range(count):
         np.savez_compressed(folder / f"{i:06d}.npz", lr=rng.integers(0, 256, (16, 16, 3), dtype=np.uint8),
