@@ -134,6 +134,8 @@ def test_train_with_pretrained_then_distill_and_export_runs_in_onnx_runtime(
     from oftsr_edge.export.int8 import int8_exclusions
 
     graph = onnx.load(str(onnx_file))
+    # the base is traced in its inference form (smfanet_inference.py): no ReduceL2 over channels
+    assert "ReduceL2" not in {n.op_type for n in graph.graph.node}
     excluded = set(int8_exclusions(graph))
     deps = input_dependencies(graph)
     base_convs = [n.name for n in graph.graph.node if n.op_type == "Conv" and "noise" not in deps[n.name]]
