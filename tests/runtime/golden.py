@@ -194,7 +194,24 @@ def record(write_references: bool) -> None:
             _write_atomic(HERE / file, buffer.getvalue())
             records["references"][sha] = file
         print(f"{name} ({sha[:12]}): hashes recorded for {env}")
+    _drop_replaced(records, {bundled_sha(name) for name in BUNDLED})
     _write_atomic(RECORDS, (json.dumps(records, indent=1, sort_keys=True) + "\n").encode())
+
+
+def bundled_sha(name: str) -> str:
+    """The sha256 of the file the golden outputs of bundled model ``name`` come from."""
+    from oftsr_edge.fileio import sha256_file
+    from oftsr_edge.runtime.models import resolve_model
+
+    return sha256_file(resolve_model(name))
+
+
+def _drop_replaced(records: dict[str, Any], current: set[str]) -> None:
+    """Forget hashes and references of model files no longer bundled (a re-exported model), so no stale record
+    or image stays behind."""
+    records["hashes"] = [r for r in records["hashes"] if r["model_sha256"] in current]
+    for sha in [sha for sha in records["references"] if sha not in current]:
+        (HERE / records["references"].pop(sha)).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
