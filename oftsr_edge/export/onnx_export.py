@@ -2,8 +2,10 @@
 
 The traced module is :class:`oftsr_edge.train.onestep.OneStepSR` for a one-step (OFTSR) student (contract format 1)
 and :class:`~oftsr_edge.train.onestep.TwoTimeStepSR` for a two-time (MeanFlow) student (format 2: state and r inputs,
-a next_state output). Range mapping, bicubic upsample, x0, the network, the residual adds and the clamp are all
-inside the graph, so every backend computes the same thing. ``t`` (and ``r``) are graph inputs of shape [N]; they
+a next_state output). A pretrained base (SMFANet) is traced in its inference form
+(:mod:`oftsr_edge.train.smfanet_inference`): the same function in the ops ONNX Runtime's CPU provider runs fastest.
+Range mapping, bicubic upsample, x0, the network, the residual adds and the clamp are all inside the graph, so every
+backend computes the same thing. ``t`` (and ``r``) are graph inputs of shape [N]; they
 feed the sinusoidal embeddings, so no exporter can fold them to constants (:func:`write_model` checks every written
 file with :func:`oftsr_edge.contract.read_spec`, which proves it).
 
