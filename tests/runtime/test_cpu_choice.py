@@ -177,3 +177,41 @@ def test_a_candidate_that_fails_is_left_out_and_every_backend_is_closed(monkeypa
     ms = cpu_choice.measure(ort_candidates(), 1, tile=16, runs=2)
     assert set(ms) == {"ort-cpu fp32"}
     assert sorted(closed) == ["ort-cpu fp32", "ort-cpu int8"]
+
+
+def test_a_candidate_whose_output_disagrees_with_fp32_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fastest file is refused when its picture is wrong (OpenVINO's int8 once ran 10 dB below fp32)."""
+    notes: list[str] = []
+
+    class Fake:
+        def close(self) -> None:
+            pass
+
+    def fake_timer(candidate: Candidate, threads: int, tile: int) -> tuple[Fake, object]:
+        picture = np.full((1, 3, 8, 8), 0.5, np.float32)
+        if candidate.precision == "int8":
+            picture = picture + 0.1  # 20 dB away
+        elif candidate.precision == "fp16":
+            picture = picture + 0.001  # 60 dB away: fine
+        return Fake(), lambda: picture
+
+    monkeypatch.setattr(cpu_choice, "_timer", fake_timer)
+    ms = cpu_choice.measure(ort_candidates(), 1, tile=16, runs=1, note=notes.append)
+    assert set(ms) == {"ort-cpu fp32", "ort-cpu fp16"}
+    assert len(notes) == 1 and "ort-cpu int8 left out" in notes[0] and "20.0 dB" in notes[0]
+
+
+@pytest.mark.skipif(not cpu_choice._openvino_version(), reason="OpenVINO not installed")
+def test_every_bundled_file_the_measurement_keeps_agrees_with_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real engines on the bundled default: whatever measure keeps is within AGREE_DB of ONNX Runtime fp32."""
+    found = cpu_choice.candidates(dict(DEFAULT.files), with_openvino=True)
+    outputs = {}
+    for candidate in found:
+        backend, call = cpu_choice._timer(candidate, 1, 16)
+        outputs[candidate.label] = call()
+        backend.close()
+    ms = cpu_choice.measure(found, 1, tile=16, runs=1)
+    reference = outputs["ort-cpu fp32"]
+    assert "ort-cpu fp32" in ms
+    for label in ms:
+        assert cpu_choice.agreement_db(outputs[label], reference) >= cpu_choice.AGREE_DB

@@ -6,7 +6,9 @@ ONNX Runtime's own fp16 and int8 were slower than its fp32; on a 2-core AMD EPYC
 (benchmarks/README.md, "CPU engines"). So instead of a rule, a short timing run: every candidate (ONNX Runtime, and
 OpenVINO when it is installed, on each precision file the model has) runs a few calls on one small tile, and the
 fastest wins — but only by a clear margin (:data:`MARGIN`) over ONNX Runtime fp32, the output auto gave before, so
-timing noise never changes what a user gets.
+timing noise never changes what a user gets — and only if its output agrees with ONNX Runtime fp32's on the same
+smooth test tile (:data:`AGREE_DB`): OpenVINO's int8 ran SMFANet-based graphs 10 dB worse than fp32 while being the
+fastest, and speed must never buy a broken picture.
 
 Candidates: a bundled model named without a precision (or the bundled default) offers all its files; a file path,
 or ``NAME_PRECISION``, is that file only (then only the engine is chosen). With a single candidate nothing is
@@ -35,11 +37,12 @@ from oftsr_edge.errors import OftsrError
 
 ENV = "OFTSR_AUTO_MEASURE"
 CACHE_FILE = "cpu-choice.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: choices are checked for agreement with ONNX Runtime fp32 (version-1 ones are measured again)
 MARGIN = 0.10  # a candidate must be this much faster than ONNX Runtime fp32 to replace it
 MEASURE_TILE = 64  # LR pixels: one 64² tile (a 256² x4 output) per call
 MEASURE_RUNS = 3  # timed calls per candidate, after one untimed; the fastest call counts (least disturbed)
 BASELINE = ("ort-cpu", "fp32")
+AGREE_DB = 40.0  # PSNR against the baseline's output below which a candidate is refused (int8 is ~45-50 dB)
 
 
 @dataclass(frozen=True)
@@ -182,24 +185,48 @@ def _timer(candidate: Candidate, threads: int, tile: int) -> tuple[Any, Callable
     scale = backend.spec.scale
     tile = -(-tile // backend.spec.multiple_of) * backend.spec.multiple_of
     rng = np.random.default_rng(0)
-    lr = rng.random((1, 3, tile, tile), dtype=np.float32)
+    yy, xx = np.mgrid[0:tile, 0:tile].astype(np.float32)
+    # a smooth picture with one edge, not uniform noise: an int8 file is calibrated on photos, and the agreement
+    # check must judge it where it is meant to work
+    lr = np.stack([0.5 + 0.3 * np.sin(xx / (4 + c)) * np.cos(yy / (6 + c)) + 0.1 * (xx > tile / 2) for c in range(3)])
+    lr = np.clip(lr, 0.0, 1.0)[None].astype(np.float32)
     noise = rng.standard_normal((1, 3, tile * scale, tile * scale), dtype=np.float32)
     return backend, lambda: backend.run(lr, noise, 0.5)
 
 
-def measure(found: list[Candidate], threads: int, tile: int = MEASURE_TILE, runs: int = MEASURE_RUNS) -> dict[str, float]:
+def agreement_db(out: np.ndarray, reference: np.ndarray) -> float:
+    """PSNR of ``out`` against ``reference`` (images in [0, 1]); inf when equal."""
+    mse = float(np.mean((np.clip(out, 0, 1).astype(np.float64) - np.clip(reference, 0, 1)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * float(np.log10(1.0 / mse))
+
+
+def measure(found: list[Candidate], threads: int, tile: int = MEASURE_TILE, runs: int = MEASURE_RUNS,
+            note: Callable[[str], None] | None = None) -> dict[str, float]:  # fmt: skip
     """label -> fastest of ``runs`` calls in ms; a candidate that fails to open or run is left out (timing is
-    only a choice: it must never be why an upscale fails)."""
-    opened: dict[str, tuple[Any, Callable[[], None]]] = {}
+    only a choice: it must never be why an upscale fails), and so is one whose output disagrees with ONNX Runtime
+    fp32's by more than :data:`AGREE_DB` (said through ``note``)."""
+    opened: dict[str, tuple[Any, Callable[[], Any]]] = {}
     times: dict[str, list[float]] = {}
+    outputs: dict[str, Any] = {}
     try:
         for candidate in found:
             try:
                 opened[candidate.label] = _timer(candidate, threads, tile)
-                opened[candidate.label][1]()  # untimed: first-call allocations, OpenVINO's shape compile
+                # untimed: first-call allocations, OpenVINO's shape compile; its output is checked below
+                outputs[candidate.label] = opened[candidate.label][1]()
                 times[candidate.label] = []
             except OftsrError:
                 continue
+        reference = outputs.get(" ".join(BASELINE))
+        for label, out in outputs.items():
+            if reference is None or out is None or label == " ".join(BASELINE):
+                continue
+            agree = agreement_db(np.asarray(out), np.asarray(reference))
+            if agree < AGREE_DB:
+                del times[label]
+                if note:
+                    note(f"auto: {label} left out: its output is {agree:.1f} dB from ONNX Runtime fp32's "
+                         f"(needs {AGREE_DB:.0f})")
         for _ in range(runs):  # interleaved rounds, so a burst of other load hits every candidate alike
             for label in list(times):
                 start = time.perf_counter()
@@ -239,7 +266,7 @@ def choose(found: list[Candidate], threads: int, *, tile: int = MEASURE_TILE, ru
         return choice
     say = note or (lambda text: print(f"oftsr-edge: {text}", file=sys.stderr))
     say(f"auto: timing {len(found)} CPU engine/precision pairs once on this machine (cached in {cache_path()})")
-    choice = pick(found, measure(found, threads, tile, runs), tile)
+    choice = pick(found, measure(found, threads, tile, runs, note=say), tile)
     if choice is not None:
         _write_cache(cache_path(), cache_key(found, threads), choice)
         say(f"auto: {choice.summary()}")
