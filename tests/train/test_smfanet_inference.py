@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from oftsr_edge.contract import INPUT_LR, OUTPUT_HR
 from oftsr_edge.train.smfanet import SMFANet, SMFANetConfig
 from oftsr_edge.train.smfanet_inference import ChannelNorm, SMFANetInference, gelu
 
@@ -56,8 +57,9 @@ def test_channel_norm_and_gelu_match_torch_including_zero_and_tiny_pixels() -> N
 def _export(module: torch.nn.Module, path: Path) -> None:
     from torch.export import Dim
 
-    program = torch.onnx.export(module, (torch.rand(1, 3, 16, 24),), input_names=["lr"], output_names=["hr"],
-                                dynamic_shapes={"lr": {2: 8 * Dim("hm"), 3: 8 * Dim("wm")}}, opset_version=18,
+    program = torch.onnx.export(module, (torch.rand(1, 3, 16, 24),), input_names=[INPUT_LR],
+                                output_names=[OUTPUT_HR],
+                                dynamic_shapes={INPUT_LR: {2: 8 * Dim("hm"), 3: 8 * Dim("wm")}}, opset_version=18,
                                 dynamo=True, verbose=False)
     program.save(str(path))
 
