@@ -42,6 +42,7 @@ MARGIN = 0.10  # a candidate must be this much faster than ONNX Runtime fp32 to 
 MEASURE_TILE = 64  # LR pixels: one 64² tile (a 256² x4 output) per call
 MEASURE_RUNS = 3  # timed calls per candidate, after one untimed; the fastest call counts (least disturbed)
 BASELINE = ("ort-cpu", "fp32")
+BASELINE_LABEL = " ".join(BASELINE)  # Candidate.label of the baseline
 AGREE_DB = 40.0  # PSNR against the baseline's output below which a candidate is refused (int8 is ~45-50 dB)
 
 
@@ -217,9 +218,9 @@ def measure(found: list[Candidate], threads: int, tile: int = MEASURE_TILE, runs
                 times[candidate.label] = []
             except OftsrError:
                 continue
-        reference = outputs.get(" ".join(BASELINE))
+        reference = outputs.get(BASELINE_LABEL)
         for label, out in outputs.items():
-            if reference is None or out is None or label == " ".join(BASELINE):
+            if reference is None or out is None or label == BASELINE_LABEL:
                 continue
             agree = agreement_db(np.asarray(out), np.asarray(reference))
             if agree < AGREE_DB:
