@@ -201,9 +201,9 @@ def test_a_candidate_whose_output_disagrees_with_fp32_is_left_out(monkeypatch: p
     assert len(notes) == 1 and "ort-cpu int8 left out" in notes[0] and "20.0 dB" in notes[0]
 
 
-@pytest.mark.skipif(not cpu_choice._openvino_version(), reason="OpenVINO not installed")
 def test_every_bundled_file_the_measurement_keeps_agrees_with_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
     """Real engines on the bundled default: whatever measure keeps is within AGREE_DB of ONNX Runtime fp32."""
+    pytest.importorskip("openvino")  # the skip names the module, so base-install CI runs accept it
     found = cpu_choice.candidates(dict(DEFAULT.files), with_openvino=True)
     outputs = {}
     for candidate in found:
