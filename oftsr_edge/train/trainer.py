@@ -14,6 +14,7 @@ import copy
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -171,6 +172,22 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
+        self._apply_learning_rate()
+
+    def _apply_learning_rate(self) -> None:
+        """The resume command's --learning-rate, not the checkpoint's: the scheduler state carries its base rate,
+        which would otherwise silently override a changed option (a later phase's warm restart at a new rate)."""
+        wanted = float(self.settings.lr)
+        stored = [float(lr) for lr in self.scheduler.base_lrs]
+        if all(math.isclose(lr, wanted, rel_tol=1e-9) for lr in stored):
+            return
+        self.scheduler.base_lrs = [wanted] * len(stored)
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = wanted
+            group["lr"] = wanted * self.scheduler.lr_lambdas[0](self.step)
+        if self.dist.rank == 0:
+            tqdm.write(f"oftsr-edge: --resume: learning rate {wanted:g} (the checkpoint's was {stored[0]:g})",
+                       file=sys.stderr)
 
     def make_batch(self, step: int) -> Batch:
         """The batch of ``step`` on this rank: crops, degradation, x_lr, noise — all from the step's seed."""

@@ -36,6 +36,25 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path: Path, train_i
         assert torch.equal(a.ema_state[key], b.ema_state[key]), key
 
 
+def test_resume_takes_the_commands_learning_rate(tmp_path: Path, train_images: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A later phase resumed at another --learning-rate trains at that rate, not the checkpoint's (which the
+    scheduler state would otherwise bring back silently), and says so."""
+    build_teacher_trainer(train_images, tmp_path / "r", "tiny", 4, settings=settings(2), quiet=True).fit()
+    capsys.readouterr()
+    resumed = build_teacher_trainer(train_images, tmp_path / "r", "tiny", 4, settings=settings(6, lr=4e-3),
+                                    resume=True, quiet=True)
+    assert "learning rate 0.004 (the checkpoint's was 0.001)" in capsys.readouterr().err
+    factor = resumed.scheduler.lr_lambdas[0]
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(4e-3 * factor(2))
+    resumed.fit()
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(4e-3 * factor(6))
+    same = build_teacher_trainer(train_images, tmp_path / "r", "tiny", 4, settings=settings(8, lr=4e-3),
+                                 resume=True, quiet=True)
+    assert "learning rate" not in capsys.readouterr().err  # the checkpoint's rate is the command's: no note
+    assert same.optimizer.param_groups[0]["lr"] == pytest.approx(4e-3 * same.scheduler.lr_lambdas[0](6))
+
+
 def test_tiny_teacher_lowers_the_loss_on_real_photos(tmp_path: Path, train_images: Path) -> None:
     trainer = build_teacher_trainer(train_images, tmp_path / "run", "tiny", 4,
                                     settings=settings(100, batch_size=4, lr=3e-3, ckpt_every=100), quiet=True)
