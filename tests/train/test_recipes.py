@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: the run folders (training-runs/) whose config.json is each recipe's last teacher stage and its student
 RUNS = {
     "oftsr-flat48x8-x4": ("fidelity-x4-teacher", "fidelity-x4-student-v2"),
-    "oftsr-real-x4": ("real-x4-mix-teacher", "real-x4-mix-student-v3"),
+    "oftsr-real-x4": ("real-x4-smfa-teacher", "real-x4-smfa-x4plus-v2-student"),
     "oftsr-smfa-x4": ("fidelity-x4-smfa-teacher", "fidelity-x4-smfa-student"),
 }
 #: recipe option -> where a run's config.json keeps it
@@ -29,7 +29,14 @@ WHERE = {
     "dt": ("distill", "dt"), "teacher-solver": ("distill", "teacher_step"),
     "lambda-align": ("distill", "lambda_align"), "lambda-bc": ("distill", "lambda_bc"),
     "lambda-lpips": ("distill", "realism", "lambda_lpips"), "tv-gamma": ("distill", "realism", "gamma"),
+    "lambda-l1": ("distill", "realism", "lambda_l1"), "realism-t": ("distill", "realism", "t"),
+    "train-base": ("train_base",),
 }
+#: how a config.json spells an option's value, where it differs from the option's
+RECORDED = {("realism-t", "uniform, weighted by t"): "uniform"}
+#: earlier teacher stages kept as their own run folders: (recipe, stage folder) -> run
+STAGE_RUNS = {("oftsr-real-x4", "3-realesrgan-mix"): "real-x4-mix-teacher",
+              ("oftsr-smfa-x4", "1-flat48x8"): "fidelity-x4-teacher"}
 SCALED = {"steps", "warmup", "ema", "val-every", "ckpt-every"}
 
 
@@ -47,7 +54,7 @@ def _card_values(run: str) -> dict:
         for part in path:
             value = value.get(part) if isinstance(value, dict) else None
         if value is not None:
-            out[key] = value
+            out[key] = RECORDED.get((key, value), value)
     return out
 
 
@@ -64,6 +71,15 @@ def test_a_recipe_at_full_budget_is_its_run(name: str, role: str) -> None:
     values = _last(name, role, 1.0)
     assert {k: values[k] for k in card if k in values} == card
     assert set(card) - set(values) <= {"method"}  # every recorded setting comes from the recipe
+
+
+@pytest.mark.parametrize(("name", "folder"), sorted(STAGE_RUNS))
+def test_an_earlier_teacher_stage_is_its_run(name: str, folder: str) -> None:
+    card = _card_values(STAGE_RUNS[(name, folder)])
+    stage = next(stage for stage in RECIPES[name].teacher if stage.folder == folder)
+    values = phases(stage)[-1]
+    assert {k: values[k] for k in card if k in values} == card
+    assert set(card) <= set(values)
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
@@ -125,6 +141,10 @@ def test_recipe_mistakes_are_one_line(tmp_path: Path, train_images: Path, capsys
     assert_one_line_error(run_main(capsys, "distill", "--recipe", "oftsr-real-x4", "--teacher", str(tmp_path),
                                    "--data", str(train_images), "--output", str(tmp_path / "s"), "--quiet"),
                           "needs the LPIPS weights")
+    assert_one_line_error(run_main(capsys, "distill", "--recipe", "oftsr-real-x4", "--teacher", str(tmp_path),
+                                   "--data", str(train_images), "--output", str(tmp_path / "s"), "--quiet",
+                                   "--lpips-weights", str(tmp_path)),
+                          "pass --realism-cache CACHE")
     assert not (tmp_path / "s").exists()  # refused before any training
 
 
