@@ -10,7 +10,8 @@
   seed per image (needs torch: the [train] extra).
 
 Grayscale HR images stay grayscale (H, W, 1): LR is read or made as gray, the model's output for a gray input is
-its BT.601 luma, and the metrics compare gray values directly (no 16–235 Y mapping), as BasicSR does.
+its BT.601 luma, and the metrics take a gray value v as the Y of the colour pixel (v, v, v), 16 + 219·v/255 — what
+BasicSR measures, since it reads every file as colour (``metrics.fidelity.rgb_to_y``).
 """
 
 from __future__ import annotations

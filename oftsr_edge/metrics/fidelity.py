@@ -18,14 +18,21 @@ def to_float255(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float64) * 255.0
 
 
+#: BT.601 Y weights for 8-bit-range RGB; they sum to 219, the span of Y's 16..235 range
+Y_WEIGHTS = (65.481, 128.553, 24.966)
+
+
 def rgb_to_y(image: np.ndarray) -> np.ndarray:
-    """BT.601 luma in [16, 235] from an (H, W, 3) RGB image; an (H, W) or (H, W, 1) gray image is returned as is."""
+    """BT.601 luma in [16, 235] from an (H, W, 3) RGB image. An (H, W) or (H, W, 1) gray image is the RGB image of
+    three equal channels, so its Y is 16 + 219·v/255: the standard SR protocol reads a gray file as colour
+    (Set14's bridge), and comparing gray values on their full 0..255 range instead would score that image
+    1.3 dB lower than every published table does."""
     x = to_float255(image)
+    if x.ndim == 3 and x.shape[-1] == 1:
+        x = x[..., 0]
     if x.ndim == 2:
-        return x
-    if x.shape[-1] == 1:
-        return x[..., 0]
-    return 16.0 + (65.481 * x[..., 0] + 128.553 * x[..., 1] + 24.966 * x[..., 2]) / 255.0
+        return 16.0 + x * (sum(Y_WEIGHTS) / 255.0)
+    return 16.0 + (Y_WEIGHTS[0] * x[..., 0] + Y_WEIGHTS[1] * x[..., 1] + Y_WEIGHTS[2] * x[..., 2]) / 255.0
 
 
 def crop_border(image: np.ndarray, border: int) -> np.ndarray:

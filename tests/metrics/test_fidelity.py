@@ -73,10 +73,15 @@ def test_psnr_y_matches_independent_formula() -> None:
 def test_grayscale_inputs() -> None:
     gray = _rng_image(4, (30, 30))
     rgb = np.repeat(gray[..., None], 3, axis=2)
-    assert np.allclose(rgb_to_y(gray[..., None]), gray)
     assert ssim_y(gray, gray) == pytest.approx(1.0)
-    # the same gray picture as RGB has Y = 16 + 219/255·v, not v: compare like with like only
+    # a gray picture is measured as the colour picture of three equal channels (the SR protocol reads gray
+    # files as colour): Y = 16 + 219/255·v whether it comes as (H, W), (H, W, 1) or (H, W, 3)
     assert rgb_to_y(rgb) == pytest.approx(16 + gray * 219.0 / 255.0)
+    assert np.allclose(rgb_to_y(gray), rgb_to_y(rgb)) and np.allclose(rgb_to_y(gray[..., None]), rgb_to_y(rgb))
+    other = _rng_image(5, (30, 30))
+    assert psnr_y(gray, other, border=2) == pytest.approx(
+        psnr_y(rgb, np.repeat(other[..., None], 3, axis=2), border=2))
+    assert ssim_y(gray, other) == pytest.approx(ssim_y(rgb, np.repeat(other[..., None], 3, axis=2)))
 
 
 def test_ssim_rejects_bad_shapes() -> None:
