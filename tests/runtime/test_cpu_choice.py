@@ -215,3 +215,27 @@ def test_every_bundled_file_the_measurement_keeps_agrees_with_fp32(monkeypatch: 
     assert "ort-cpu fp32" in ms
     for label in ms:
         assert cpu_choice.agreement_db(outputs[label], reference) >= cpu_choice.AGREE_DB
+
+
+@pytest.mark.parametrize(("name", "int8_kernels"), [("oftsr-smfa-x4", False), ("oftsr-flat48x8-x4", True)])
+def test_openvino_keeps_its_int8_kernels_only_where_they_compute_the_file(name: str, int8_kernels: bool) -> None:
+    """OpenVINO's low-precision transforms ran the SMFANet-based int8 files ~30 dB away from the file's own
+    arithmetic: the backend checks at open, runs such a file without them (one warning) and keeps them where sound
+    (flat48x8). Either way its output agrees with ONNX Runtime fp32 on a tile the check did not see."""
+    pytest.importorskip("openvino")
+    import warnings
+
+    from oftsr_edge.runtime.backends.agreement import smooth_tile
+    from oftsr_edge.runtime.backends.onnxruntime import OrtBackend
+    from oftsr_edge.runtime.backends.openvino import OpenVinoBackend
+
+    models = Path(__file__).resolve().parents[2] / "oftsr_edge" / "models"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        backend = OpenVinoBackend(models / f"{name}_int8.onnx", threads=1)
+    said = [str(w.message) for w in caught if "int8 kernels" in str(w.message)]
+    assert backend.low_precision is int8_kernels and len(said) == (0 if int8_kernels else 1)
+    lr, noise = smooth_tile(24, 4, seed=7)
+    reference = OrtBackend(models / f"{name}_fp32.onnx").run(lr, noise, 1.0)
+    assert cpu_choice.agreement_db(backend.run(lr, noise, 1.0), reference) >= cpu_choice.AGREE_DB
+    backend.close()

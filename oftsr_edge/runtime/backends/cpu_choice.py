@@ -34,16 +34,17 @@ from typing import Any, Callable
 import numpy as np
 
 from oftsr_edge.errors import OftsrError
+from oftsr_edge.runtime.backends.agreement import AGREE_DB, agreement_db, smooth_tile
 
 ENV = "OFTSR_AUTO_MEASURE"
 CACHE_FILE = "cpu-choice.json"
-CACHE_VERSION = 2  # 2: choices are checked for agreement with ONNX Runtime fp32 (version-1 ones are measured again)
+CACHE_VERSION = 3  # 2: choices are checked for agreement with ONNX Runtime fp32; 3: OpenVINO int8 checks its own
+#                   low-precision kernels (the backend), so its int8 files may be candidates again: older are re-measured
 MARGIN = 0.10  # a candidate must be this much faster than ONNX Runtime fp32 to replace it
 MEASURE_TILE = 64  # LR pixels: one 64² tile (a 256² x4 output) per call
 MEASURE_RUNS = 3  # timed calls per candidate, after one untimed; the fastest call counts (least disturbed)
 BASELINE = ("ort-cpu", "fp32")
 BASELINE_LABEL = " ".join(BASELINE)  # Candidate.label of the baseline
-AGREE_DB = 40.0  # PSNR against the baseline's output below which a candidate is refused (int8 is ~45-50 dB)
 
 
 @dataclass(frozen=True)
@@ -185,20 +186,8 @@ def _timer(candidate: Candidate, threads: int, tile: int) -> tuple[Any, Callable
     backend = open_backend(candidate.path, options)
     scale = backend.spec.scale
     tile = -(-tile // backend.spec.multiple_of) * backend.spec.multiple_of
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:tile, 0:tile].astype(np.float32)
-    # a smooth picture with one edge, not uniform noise: an int8 file is calibrated on photos, and the agreement
-    # check must judge it where it is meant to work
-    lr = np.stack([0.5 + 0.3 * np.sin(xx / (4 + c)) * np.cos(yy / (6 + c)) + 0.1 * (xx > tile / 2) for c in range(3)])
-    lr = np.clip(lr, 0.0, 1.0)[None].astype(np.float32)
-    noise = rng.standard_normal((1, 3, tile * scale, tile * scale), dtype=np.float32)
+    lr, noise = smooth_tile(tile, scale)
     return backend, lambda: backend.run(lr, noise, 0.5)
-
-
-def agreement_db(out: np.ndarray, reference: np.ndarray) -> float:
-    """PSNR of ``out`` against ``reference`` (images in [0, 1]); inf when equal."""
-    mse = float(np.mean((np.clip(out, 0, 1).astype(np.float64) - np.clip(reference, 0, 1)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * float(np.log10(1.0 / mse))
 
 
 def measure(found: list[Candidate], threads: int, tile: int = MEASURE_TILE, runs: int = MEASURE_RUNS,

@@ -4,7 +4,11 @@ Why it exists: on this project's x86 CPU it runs our FP32 and INT8 models faster
 thread count (benchmarks/README.md, "CPU engines"). The model is compiled once with its dynamic N, h, w axes: a
 static-shape compile per tile shape measured no faster, and a folder of differently sized images would otherwise
 compile once per size. Inference precision is pinned to f32 so a CPU with bf16 units does not silently lower it (an
-INT8 model still runs its Q/DQ parts in int8). Thread count is ``INFERENCE_NUM_THREADS``. Both contract formats run:
+INT8 model still runs its Q/DQ parts in int8). Thread count is ``INFERENCE_NUM_THREADS``. An INT8 file is checked at open:
+OpenVINO's low-precision transformations (which turn Q/DQ pairs into int8 kernels) computed SMFANet-based graphs 28–31
+dB away from the same file run without them, so the backend runs one smooth test tile both ways and, when the two
+disagree (:data:`~oftsr_edge.runtime.backends.agreement.AGREE_DB`), keeps the file's exact arithmetic and says so in
+one warning (:attr:`OpenVinoBackend.low_precision` tells which). Both contract formats run:
 a two-time (MeanFlow) graph gets state 0 and r = 0 in ``run`` and its few-step calls through ``run_step``.
 
 ``openvino`` is imported only inside functions, so importing this module never fails on a box without it.
@@ -12,6 +16,7 @@ a two-time (MeanFlow) graph gets state 0 and r = 0 in ``run`` and its few-step c
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,7 @@ import numpy as np
 
 from oftsr_edge import contract
 from oftsr_edge.errors import MissingExtraError, OftsrError
+from oftsr_edge.runtime.backends.agreement import AGREE_DB, agreement_db, smooth_tile
 from oftsr_edge.runtime.backends.base import CPU, BackendBase, one_step_only
 
 
@@ -34,16 +40,20 @@ def import_openvino() -> Any:
 
 
 def compile_model(
-    path: str | Path, *, threads: int = 0, hint: str = "LATENCY", shapes: Mapping[str, Any] | None = None
+    path: str | Path, *, threads: int = 0, hint: str = "LATENCY", shapes: Mapping[str, Any] | None = None,
+    low_precision: bool = True,
 ) -> Any:
-    """``path`` compiled for the CPU; ``shapes`` (input name -> array or shape) fixes the input shapes."""
+    """``path`` compiled for the CPU; ``shapes`` (input name -> array or shape) fixes the input shapes;
+    ``low_precision=False`` runs an INT8 file's Q/DQ pairs as written instead of fusing them into int8 kernels."""
     ov = import_openvino()
     core = ov.Core()
     try:
         model = core.read_model(str(path))
         if shapes is not None:
             model.reshape({name: list(getattr(v, "shape", v)) for name, v in shapes.items()})
-        config = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": "f32"}
+        config: dict[str, Any] = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": "f32"}
+        if not low_precision:
+            config["LP_TRANSFORMS_MODE"] = False
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
         return core.compile_model(model, "CPU", config)
@@ -69,10 +79,34 @@ class OpenVinoBackend(BackendBase):
             raise OftsrError(f"{self.model_path}: no such model file")
         self.spec = contract.read_spec(self.model_path, via="onnxruntime", allow_two_time=True)
         self.threads = threads
-        self._request: Any = compile_model(self.model_path, threads=threads).create_infer_request()
+        self.low_precision = True  # int8 kernels where the file has Q/DQ pairs (see _checked_int8)
+        self._request: Any = self._open(low_precision=True)
+        if self.spec.precision == "int8":
+            self._checked_int8()
+
+    def _open(self, low_precision: bool) -> Any:
+        request = compile_model(self.model_path, threads=self.threads, low_precision=low_precision)
+        request = request.create_infer_request()
         # output ports by contract name (hr, and next_state for a two-time graph), in the contract's order
-        ports = {name: port for port in self._request.model_outputs for name in port.get_names()}
+        ports = {name: port for port in request.model_outputs for name in port.get_names()}
         self._outputs = [ports[name] for name in self.spec.output_names]
+        return request
+
+    def _checked_int8(self) -> None:
+        """Keep OpenVINO's int8 kernels only where they compute this file: one smooth test tile with and without
+        them; on disagreement the exact path is kept (about fp32's speed) and one warning says so."""
+        lr, noise = smooth_tile(2 * self.spec.multiple_of, self.spec.scale)
+        fast = self.run(lr, noise, 0.5)
+        fast_request, fast_outputs = self._request, self._outputs
+        self._request = self._open(low_precision=False)
+        agree = agreement_db(fast, self.run(lr, noise, 0.5))
+        if agree >= AGREE_DB:
+            self._request, self._outputs = fast_request, fast_outputs
+            return
+        self.low_precision = False
+        warnings.warn(f"openvino: {self.model_path.name}: OpenVINO's int8 kernels are {agree:.1f} dB off this file's "
+                      "own arithmetic, so it runs without them (about fp32's speed); ONNX Runtime runs it in int8",
+                      RuntimeWarning, stacklevel=3)
 
     def run(self, lr: np.ndarray, noise: np.ndarray, t: float) -> np.ndarray:
         return self._infer(contract.first_step_feeds(self.spec, lr, noise, t))[0]
