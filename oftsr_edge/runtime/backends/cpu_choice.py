@@ -27,6 +27,7 @@ import os
 import platform
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -183,7 +184,9 @@ def _timer(candidate: Candidate, threads: int, tile: int) -> tuple[Any, Callable
     from oftsr_edge.runtime.backends.select import open_backend
 
     options = OpenVino(threads=threads) if candidate.engine == "openvino" else OrtCpu(threads=threads)
-    backend = open_backend(candidate.path, options)
+    with warnings.catch_warnings():  # an engine's notes on a file (OpenVINO's int8 check) are for the run, not this
+        warnings.simplefilter("ignore")
+        backend = open_backend(candidate.path, options)
     scale = backend.spec.scale
     tile = -(-tile // backend.spec.multiple_of) * backend.spec.multiple_of
     lr, noise = smooth_tile(tile, scale)
