@@ -47,6 +47,12 @@ def test_the_baseline_stays_unless_something_is_clearly_faster() -> None:
     clear = cpu_choice.pick(found, {"ort-cpu fp32": 100.0, "ort-cpu fp16": 130.0, "ort-cpu int8": 70.0}, 64)
     assert clear is not None and clear.label == "ort-cpu int8" and Path(clear.path) == DEFAULT.files["int8"]
     assert cpu_choice.pick(found, {}, 64) is None  # nothing ran
+    # OpenVINO's fp32 and an int8 file it runs at fp32's speed: equally fast, so the exact one
+    both = found + [Candidate("openvino", p, c.path) for p, c in zip(("fp32", "int8"), (found[0], found[2]))]
+    tie = cpu_choice.pick(both, {"ort-cpu fp32": 58.0, "openvino fp32": 50.9, "openvino int8": 49.8}, 64)
+    assert tie is not None and tie.label == "openvino fp32"
+    gain = cpu_choice.pick(both, {"ort-cpu fp32": 58.0, "openvino fp32": 50.9, "openvino int8": 30.0}, 64)
+    assert gain is not None and gain.label == "openvino int8"
 
 
 def test_one_measurement_then_the_cache(timing_on: Path, monkeypatch: pytest.MonkeyPatch) -> None:

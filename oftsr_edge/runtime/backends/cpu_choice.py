@@ -40,11 +40,13 @@ from oftsr_edge.runtime.backends.agreement import AGREE_DB, agreement_db, smooth
 ENV = "OFTSR_AUTO_MEASURE"
 CACHE_FILE = "cpu-choice.json"
 CACHE_VERSION = 3  # 2: choices are checked for agreement with ONNX Runtime fp32; 3: OpenVINO int8 checks its own
-#                   low-precision kernels (the backend), so its int8 files may be candidates again: older are re-measured
+#                   low-precision kernels (the backend), so its int8 files may be candidates again, and equally fast
+#                   candidates resolve to the highest precision: older choices are measured again
 MARGIN = 0.10  # a candidate must be this much faster than ONNX Runtime fp32 to replace it
 MEASURE_TILE = 64  # LR pixels: one 64² tile (a 256² x4 output) per call
 MEASURE_RUNS = 3  # timed calls per candidate, after one untimed; the fastest call counts (least disturbed)
 BASELINE = ("ort-cpu", "fp32")
+PRECISION_ORDER = ("fp32", "fp16", "int8")  # most exact first: the tie-break among equally fast candidates
 BASELINE_LABEL = " ".join(BASELINE)  # Candidate.label of the baseline
 
 
@@ -237,12 +239,15 @@ def measure(found: list[Candidate], threads: int, tile: int = MEASURE_TILE, runs
 
 def pick(found: list[Candidate], ms: dict[str, float], tile: int) -> CpuChoice | None:
     """The fastest candidate if it beats ONNX Runtime fp32 by :data:`MARGIN`, else ONNX Runtime fp32 (or, for a
-    file without fp32, ONNX Runtime on it)."""
+    file without fp32, ONNX Runtime on it). Candidates within :data:`MARGIN` of the fastest count as equally fast,
+    and of those the highest precision wins: a lower one is taken only for speed it really gives."""
     if not ms:
         return None
     by_label = {c.label: c for c in found}
     base = next((c for c in found if (c.engine, c.precision) == BASELINE), found[0])
-    best = by_label[min(ms, key=ms.__getitem__)]
+    fastest = min(ms.values())
+    level = [by_label[label] for label, t in ms.items() if t * (1 - MARGIN) <= fastest]
+    best = min(level, key=lambda c: (PRECISION_ORDER.index(c.precision), ms[c.label]))
     if base.label in ms and ms[best.label] > (1 - MARGIN) * ms[base.label]:
         best = base
     stamp = time.strftime("%Y-%m-%d %H:%M")
