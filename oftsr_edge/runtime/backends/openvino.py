@@ -5,7 +5,7 @@ thread count (benchmarks/README.md, "CPU engines"). The model is compiled once w
 static-shape compile per tile shape measured no faster, and a folder of differently sized images would otherwise
 compile once per size. Inference precision is pinned to f32 so a CPU with bf16 units does not silently lower it (an
 INT8 model still runs its Q/DQ parts in int8). Thread count is ``INFERENCE_NUM_THREADS``. An INT8 file is checked at open:
-OpenVINO's low-precision transformations (which turn Q/DQ pairs into int8 kernels) computed SMFANet-based graphs 28–31
+OpenVINO's low-precision transformations (which turn Q/DQ pairs into int8 kernels) computed SMFANet-based graphs 26–31
 dB away from the same file run without them, so the backend runs one smooth test tile both ways and, when the two
 disagree (:data:`~oftsr_edge.runtime.backends.agreement.AGREE_DB`), keeps the file's exact arithmetic and says so in
 one warning (:attr:`OpenVinoBackend.low_precision` tells which). Both contract formats run:
