@@ -114,6 +114,9 @@ CONFIGS: dict[str, UNetConfig] = {
     "flat48x4-smfanet-plus": UNetConfig("flat48x4-smfanet-plus", channels=(48,), blocks=4, emb_dim=64,
                                         base="smfanet-plus"),
     "flat48x8-smfanet": UNetConfig("flat48x8-smfanet", channels=(48,), blocks=8, emb_dim=64, base="smfanet"),
+    # the real-photo model's trunk doubled (every block of the flat48x8 real teacher kept): room for the realism end
+    "flat48x8-smfanet-plus": UNetConfig("flat48x8-smfanet-plus", channels=(48,), blocks=8, emb_dim=64,
+                                        base="smfanet-plus"),
     # unit tests of the regressor path: a random state dict of a tiny SMFANet
     "tiny-smfanet": UNetConfig("tiny-smfanet", channels=(8,), blocks=1, emb_dim=16, base="smfanet-tiny"),
     # GPU-sized
