@@ -80,28 +80,28 @@ class OpenVinoBackend(BackendBase):
         self.spec = contract.read_spec(self.model_path, via="onnxruntime", allow_two_time=True)
         self.threads = threads
         self.low_precision = True  # int8 kernels where the file has Q/DQ pairs (see _checked_int8)
-        self._request: Any = self._open(low_precision=True)
+        self._request, self._outputs = self._open(low_precision=True)
         if self.spec.precision == "int8":
             self._checked_int8()
 
-    def _open(self, low_precision: bool) -> Any:
+    def _open(self, low_precision: bool) -> tuple[Any, list[Any]]:
+        """A compiled infer request and its output ports by contract name (hr, and next_state for a two-time
+        graph), in the contract's order."""
         request = compile_model(self.model_path, threads=self.threads, low_precision=low_precision)
         request = request.create_infer_request()
-        # output ports by contract name (hr, and next_state for a two-time graph), in the contract's order
         ports = {name: port for port in request.model_outputs for name in port.get_names()}
-        self._outputs = [ports[name] for name in self.spec.output_names]
-        return request
+        return request, [ports[name] for name in self.spec.output_names]
 
     def _checked_int8(self) -> None:
         """Keep OpenVINO's int8 kernels only where they compute this file: one smooth test tile with and without
         them; on disagreement the exact path is kept (about fp32's speed) and one warning says so."""
         lr, noise = smooth_tile(2 * self.spec.multiple_of, self.spec.scale)
         fast = self.run(lr, noise, 0.5)
-        fast_request, fast_outputs = self._request, self._outputs
-        self._request = self._open(low_precision=False)
+        fast_path = self._request, self._outputs
+        self._request, self._outputs = self._open(low_precision=False)
         agree = agreement_db(fast, self.run(lr, noise, 0.5))
         if agree >= AGREE_DB:
-            self._request, self._outputs = fast_request, fast_outputs
+            self._request, self._outputs = fast_path
             return
         self.low_precision = False
         warnings.warn(f"openvino: {self.model_path.name}: OpenVINO's int8 kernels are {agree:.1f} dB off this file's "
