@@ -26,6 +26,7 @@ from torch import nn
 
 from oftsr_edge.train.bicubic import BicubicUpsampler
 from oftsr_edge.train.blocks import BLOCKS
+from oftsr_edge.train.film_base import BaseFilm, lr_from_nearest, nearest_unshuffled
 from oftsr_edge.train.smfanet import POOL as BASE_POOL
 from oftsr_edge.train.smfanet import SMFANET_VARIANTS, SMFANet
 
@@ -46,6 +47,7 @@ class UNetConfig:
     block: str = "res"  # block type, a key of oftsr_edge.train.blocks.BLOCKS
     times: int = 1  # 1: v(x, t) (teacher, OFTSR student); 2: u(x, r, s) (MeanFlow student, §5)
     base: str | None = None  # a pretrained regressor R forming x_lr := R(LR) (a key of SMFANET_VARIANTS), or bicubic
+    film_base: bool = False  # the base *is* the network, with t-FiLM and the state as inputs (train/film_base.py)
 
     def __post_init__(self) -> None:
         if self.times not in (1, 2):
@@ -56,6 +58,11 @@ class UNetConfig:
             raise ValueError(f"{self.name}: unknown block type {self.block!r}; choose from {', '.join(BLOCKS)}")
         if self.base is not None and self.base not in SMFANET_VARIANTS:
             raise ValueError(f"{self.name}: unknown base {self.base!r}; choose from {', '.join(SMFANET_VARIANTS)}")
+        if self.film_base:
+            base = SMFANET_VARIANTS.get(self.base) if self.base else None
+            if base is None or self.channels != (base.dim,) or self.blocks != base.blocks or self.times != 1:
+                raise ValueError(f"{self.name}: a film-base config needs a base, its width as channels and its "
+                                 "block count as blocks, and one time")
         self._check_ranges()
 
     def _check_ranges(self) -> None:
@@ -91,6 +98,8 @@ class UNetConfig:
             del data["times"]
         if self.base is None:  # bicubic-conditioned models keep the format they always had
             del data["base"]
+        if not self.film_base:
+            del data["film_base"]
         return data
 
     @classmethod
@@ -100,7 +109,8 @@ class UNetConfig:
         return cls(name=data["name"], channels=tuple(int(c) for c in data["channels"]),
                    blocks=int(blocks) if isinstance(blocks, int) else tuple(int(b) for b in blocks),
                    emb_dim=int(data["emb_dim"]), block=str(data.get("block", "res")),
-                   times=int(data.get("times", 1)), base=data.get("base"))
+                   times=int(data.get("times", 1)), base=data.get("base"),
+                   film_base=bool(data.get("film_base", False)))
 
 
 CONFIGS: dict[str, UNetConfig] = {
@@ -117,8 +127,13 @@ CONFIGS: dict[str, UNetConfig] = {
     # the real-photo model's trunk doubled (every block of the flat48x8 real teacher kept): room for the realism end
     "flat48x8-smfanet-plus": UNetConfig("flat48x8-smfanet-plus", channels=(48,), blocks=8, emb_dim=64,
                                         base="smfanet-plus"),
+    # SMFANet+ itself as the flow network: the state and t-FiLM added at zero (ablation (b) of §4), 59 GFLOPs/MP
+    "smfanet-plus-film": UNetConfig("smfanet-plus-film", channels=(48,), blocks=12, emb_dim=64,
+                                    base="smfanet-plus", film_base=True),
     # unit tests of the regressor path: a random state dict of a tiny SMFANet
     "tiny-smfanet": UNetConfig("tiny-smfanet", channels=(8,), blocks=1, emb_dim=16, base="smfanet-tiny"),
+    "tiny-smfanet-film": UNetConfig("tiny-smfanet-film", channels=(8,), blocks=1, emb_dim=16, base="smfanet-tiny",
+                                    film_base=True),
     # GPU-sized
     "base": UNetConfig("base", channels=(96, 192, 288, 384), blocks=2, emb_dim=256),
 }
@@ -147,22 +162,25 @@ class OFTSRUNet(nn.Module):
         self.t_mlp = nn.Sequential(
             nn.Linear(config.emb_dim, config.emb_dim), nn.SiLU(), nn.Linear(config.emb_dim, config.emb_dim), nn.SiLU()
         )
-        self.conv_in = nn.Conv2d(in_ch, ch[0], 3, padding=1)
+        # a film-base network has no trunk of its own (levels of zero blocks; no conv_in / conv_out)
+        trunk_levels = () if config.film_base else ch
+        self.conv_in = None if config.film_base else nn.Conv2d(in_ch, ch[0], 3, padding=1)
         self.down_blocks = nn.ModuleList()
         self.downsamples = nn.ModuleList()
         block = BLOCKS[config.block]
-        for i, c in enumerate(ch):
+        for i, c in enumerate(trunk_levels):
             self.down_blocks.append(nn.ModuleList(block(c, config.emb_dim) for _ in range(config.blocks_at(i))))
             if i + 1 < len(ch):
                 self.downsamples.append(nn.Conv2d(c, ch[i + 1], 3, stride=2, padding=1))
         self.upsamples = nn.ModuleList()
         self.up_blocks = nn.ModuleList()
-        for i in reversed(range(len(ch) - 1)):
+        for i in reversed(range(len(trunk_levels) - 1)):
             self.upsamples.append(nn.ConvTranspose2d(ch[i + 1], ch[i], 2, stride=2))
             self.up_blocks.append(nn.ModuleList(block(ch[i], config.emb_dim) for _ in range(config.blocks_at(i))))
-        self.conv_out = nn.Conv2d(ch[0], out_ch, 3, padding=1)
-        nn.init.zeros_(self.conv_out.weight)
-        nn.init.zeros_(self.conv_out.bias)
+        self.conv_out = None if config.film_base else nn.Conv2d(ch[0], out_ch, 3, padding=1)
+        if self.conv_out is not None:
+            nn.init.zeros_(self.conv_out.weight)
+            nn.init.zeros_(self.conv_out.bias)
         self.skip_film = nn.Linear(config.emb_dim, 2 * out_ch)  # α(t), β(t) per output channel
         nn.init.zeros_(self.skip_film.weight)
         with torch.no_grad():
@@ -177,6 +195,10 @@ class OFTSRUNet(nn.Module):
         # (a non-persistent buffer: bicubic models' state dicts are what they always were)
         self.base = SMFANet(SMFANET_VARIANTS[config.base], scale).requires_grad_(False) if config.base else None
         self.bicubic = None if config.base else BicubicUpsampler(scale)
+        self.film = None
+        if config.film_base:  # the base is the network: it trains, and takes the state and t (train/film_base.py)
+            self.base.requires_grad_(True)
+            self.film = BaseFilm(self.base.config.dim, self.base.config.blocks, out_ch, config.emb_dim)
 
     def embed(self, t: torch.Tensor, r: torch.Tensor | None = None) -> torch.Tensor:
         """The FiLM conditioning: MLP(E(t)) for a one-time model; MLP(E(r)) + MLP'(E(t − r)) for a two-time one,
@@ -190,9 +212,12 @@ class OFTSRUNet(nn.Module):
         return self.t_mlp(timestep_embedding(r, d)) + self.interval_mlp(timestep_embedding(t - r, d))
 
     def condition(self, lr: torch.Tensor) -> torch.Tensor:
-        """x_lr in unshuffled layout (N, 3s², h, w) from the LR image in [-1, 1]: R(LR) or the bicubic upsample.
+        """x_lr in unshuffled layout (N, 3s², h, w) from the LR image in [-1, 1]: R(LR) or the bicubic upsample
+        (the nearest upsample for a film-base network, which reads the LR image back from it).
         The base is frozen (no gradient) unless a teacher run fine-tunes it (:meth:`train_base`); a student always
         keeps its teacher's base, so both see the same x_lr."""
+        if self.film is not None:
+            return nearest_unshuffled(lr, self.scale)
         if self.base is None:
             return self.bicubic(lr)
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.base_trainable):
@@ -213,6 +238,10 @@ class OFTSRUNet(nn.Module):
                             r: torch.Tensor | None = None) -> torch.Tensor:
         """The network proper: unshuffled (N, 3s², h, w) x and x_lr, t (and r) of shape (N,) → unshuffled velocity."""
         emb = self.embed(t, r)
+        alpha, beta = self.skip_film(emb)[:, :, None, None].chunk(2, dim=1)
+        if self.film is not None:  # v = α·x + β·out: at the start (α = −1, β = 1) the one-step output is the base's
+            lr = lr_from_nearest(x_lr_u, self.scale) * 0.5 + 0.5
+            return alpha * x_u + beta * (self.film(self.base, lr, x_u, emb) * 2.0 - 1.0)
         h = self.conv_in(torch.cat([x_u, x_lr_u], dim=1))
         skips = []
         for i, blocks in enumerate(self.down_blocks):
@@ -225,7 +254,6 @@ class OFTSRUNet(nn.Module):
             h = upsample(h) + skips.pop()
             for block in blocks:
                 h = block(h, emb)
-        alpha, beta = self.skip_film(emb)[:, :, None, None].chunk(2, dim=1)
         return self.conv_out(F.silu(h)) + alpha * x_u + beta * x_lr_u
 
     def forward(self, x: torch.Tensor, x_lr: torch.Tensor, t: torch.Tensor | float,
@@ -270,7 +298,7 @@ def count_macs_per_lr_pixel(model: OFTSRUNet) -> float:
 def _level_density(model: OFTSRUNet, conv: nn.Module, transpose: bool) -> float:
     """Fraction of LR pixels at which ``conv`` produces outputs (1 at level 0, 1/4 at level 1, ...)."""
     widths = model.config.channels
-    if conv is model.conv_in or conv is model.conv_out:
+    if conv is model.conv_in or conv is model.conv_out or (model.film is not None and conv is model.film.state_in):
         return 1.0
     for i, blocks in enumerate(model.down_blocks):
         if any(conv in set(b.modules()) for b in blocks):

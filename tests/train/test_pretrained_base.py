@@ -176,3 +176,62 @@ def test_train_base_fine_tunes_the_base_and_the_student_keeps_it_frozen(tmp_path
     assert runs[True].config["train_base"] is True
     student = runs[True].build_model("ema")
     assert not student.base_trainable
+
+
+def test_film_base_network_starts_as_the_base_at_every_t_and_trains_the_base(tmp_path: Path) -> None:
+    """The film-base config: SMFANet itself with the state and t-FiLM added at zero (train/film_base.py)."""
+    from oftsr_edge.train.onestep import OneStepSR, upscale_reference
+    from oftsr_edge.train.teacher import load_base
+
+    net = OFTSRUNet(CONFIGS["tiny-smfanet-film"], 4)
+    load_base(net, _tiny_state(tmp_path / "tiny.pth", seed=3))
+    assert net.base_trainable and net.conv_in is None and len(net.down_blocks) == 0
+    lr = torch.rand(1, 3, 16, 24)
+    with torch.no_grad():
+        base = net.base(lr).clamp(0, 1)
+        for t in (0.0, 0.5, 1.0):
+            assert torch.allclose(upscale_reference(OneStepSR(net, 0.2), lr, t), base, atol=1e-5), t
+    # x_lr is the nearest upsample: it carries the LR image exactly
+    x_lr = F.pixel_shuffle(net.condition(lr * 2 - 1), 4)
+    assert torch.equal(x_lr, F.interpolate(lr * 2 - 1, scale_factor=4, mode="nearest"))
+    # once t-FiLM moves, the output depends on t
+    with torch.no_grad():
+        net.film.films[0].weight.normal_()
+        outs = [upscale_reference(OneStepSR(net, 0.2), lr, t) for t in (0.0, 1.0)]
+    assert not torch.allclose(outs[0], outs[1])
+    # SMFANet+'s cost plus one 3×3 conv from the state
+    plus = describe(CONFIGS["smfanet-plus-film"])
+    assert plus["gflops_per_output_mp"] == pytest.approx(59.41, abs=0.01) and plus["multiple_of"] == 8
+    with pytest.raises(ValueError, match="film-base config needs"):
+        from oftsr_edge.train.model import UNetConfig
+
+        UNetConfig("bad", channels=(16,), blocks=1, emb_dim=16, base="smfanet-tiny", film_base=True)
+
+
+def test_film_base_trains_distils_and_exports(tmp_path: Path, train_images: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    pretrained = _tiny_state(tmp_path / "tiny.pth")
+    teacher, student = tmp_path / "teacher", tmp_path / "student"
+    common = ["--batch-size", "2", "--crop", "64", "--warmup", "1", "--val-every", "0", "--threads", "1", "--quiet",
+              "--steps", "2", "--ckpt-every", "2", "--learning-rate", "1e-2"]
+    proc = run_main(capsys, "train", "--data", str(train_images), "--output", str(teacher), "--config",
+                    "tiny-smfanet-film", "--pretrained", str(pretrained), *common)
+    assert proc.code == 0, proc.err
+    from oftsr_edge.train.checkpoint import load_checkpoint
+
+    trained = load_checkpoint(teacher)
+    assert trained.config["model"]["film_base"] is True
+    start = torch.load(pretrained, weights_only=True)["params"]["to_feat.weight"]
+    assert not torch.equal(trained.model_state["base.to_feat.weight"], start)  # the base itself trains
+    proc = run_main(capsys, "distill", "--teacher", str(teacher), "--data", str(train_images), "--output",
+                    str(student), "--name", "tiny-film", *common)
+    assert proc.code == 0, proc.err
+    distilled = load_checkpoint(student)
+    assert not torch.equal(distilled.model_state["base.to_feat.weight"], trained.ema_state["base.to_feat.weight"])
+    out = tmp_path / "exported"
+    proc = run_main(capsys, "export", str(student), "-o", str(out), "--precision", "fp32")
+    assert proc.code == 0, proc.err
+    from oftsr_edge.export.verify import verify_against_torch
+
+    deviations = verify_against_torch(next(out.glob("*_fp32.onnx")), student)
+    assert max(d.max_abs for d in deviations) <= 1e-4, deviations
