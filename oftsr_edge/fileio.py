@@ -228,3 +228,11 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def cache_root() -> Path:
+    """The user cache every cached artefact lives under: ``$OFTSR_EDGE_CACHE``, else ``$XDG_CACHE_HOME/oftsr-edge``,
+    else ``~/.cache/oftsr-edge`` — never the repository, so a clone stays clean."""
+    if os.environ.get("OFTSR_EDGE_CACHE"):
+        return Path(os.environ["OFTSR_EDGE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "oftsr-edge"

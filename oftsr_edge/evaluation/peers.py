@@ -16,7 +16,6 @@ small cost; their per-tile times do not.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,10 +40,9 @@ _CACHE_VERSION = 1  # bump when peer_nets changes shape or init, so stale cached
 
 def cache_dir() -> Path:
     """Where exported peer ONNX files live: a user cache, never the repository."""
-    root = os.environ.get("OFTSR_EDGE_CACHE")
-    if root:
-        return Path(root) / "peers"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "oftsr-edge" / "peers"
+    from oftsr_edge.fileio import cache_root
+
+    return cache_root() / "peers"
 
 
 def peer_onnx(name: str, directory: Path | None = None) -> Path:

@@ -224,13 +224,16 @@ def test_every_bundled_file_the_measurement_keeps_agrees_with_fp32(monkeypatch: 
 
 
 @pytest.mark.parametrize(("name", "int8_kernels"), [("oftsr-smfa-x4", False), ("oftsr-flat48x8-x4", True)])
-def test_openvino_keeps_its_int8_kernels_only_where_they_compute_the_file(name: str, int8_kernels: bool) -> None:
+def test_openvino_keeps_its_int8_kernels_only_where_they_compute_the_file(name: str, int8_kernels: bool,
+                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path) -> None:
     """OpenVINO's low-precision transforms ran the SMFANet-based int8 files ~30 dB away from the file's own
     arithmetic: the backend checks at open, runs such a file without them (one warning) and keeps them where sound
     (flat48x8). Either way its output agrees with ONNX Runtime fp32 on a tile the check did not see."""
     pytest.importorskip("openvino")
     import warnings
 
+    monkeypatch.setenv("OFTSR_EDGE_CACHE", str(tmp_path / "cache"))
     from oftsr_edge.runtime.backends.agreement import smooth_tile
     from oftsr_edge.runtime.backends.onnxruntime import OrtBackend
     from oftsr_edge.runtime.backends.openvino import OpenVinoBackend
@@ -245,3 +248,19 @@ def test_openvino_keeps_its_int8_kernels_only_where_they_compute_the_file(name: 
     reference = OrtBackend(models / f"{name}_fp32.onnx").run(lr, noise, 1.0)
     assert cpu_choice.agreement_db(backend.run(lr, noise, 1.0), reference) >= cpu_choice.AGREE_DB
     backend.close()
+    # the verdict is cached per file, OpenVINO and CPU: the next open measures nothing and says the same
+    from oftsr_edge.runtime.backends import int8_verdict, openvino
+
+    assert len(json.loads(int8_verdict.cache_path().read_text())["entries"]) == 1
+
+    def measured(*args: object) -> float:
+        raise AssertionError("the cached verdict was measured again")
+
+    monkeypatch.setattr(openvino, "agreement_db", measured)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = OpenVinoBackend(models / f"{name}_int8.onnx", threads=1)
+    assert again.low_precision is int8_kernels
+    assert [str(w.message) for w in caught if "int8 kernels" in str(w.message)] == said
+    assert cpu_choice.agreement_db(again.run(lr, noise, 1.0), reference) >= cpu_choice.AGREE_DB
+    again.close()

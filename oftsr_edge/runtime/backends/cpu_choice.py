@@ -87,10 +87,9 @@ def enabled() -> bool:
 
 def cache_path() -> Path:
     """``$OFTSR_EDGE_CACHE/cpu-choice.json``, else under ``$XDG_CACHE_HOME/oftsr-edge``, else ``~/.cache``."""
-    if os.environ.get("OFTSR_EDGE_CACHE"):
-        return Path(os.environ["OFTSR_EDGE_CACHE"]) / CACHE_FILE
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "oftsr-edge" / CACHE_FILE
+    from oftsr_edge.fileio import cache_root
+
+    return cache_root() / CACHE_FILE
 
 
 def _openvino_version() -> str | None:

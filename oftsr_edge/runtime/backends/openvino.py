@@ -8,7 +8,8 @@ INT8 model still runs its Q/DQ parts in int8). Thread count is ``INFERENCE_NUM_T
 OpenVINO's low-precision transformations (which turn Q/DQ pairs into int8 kernels) computed SMFANet-based graphs 26–31
 dB away from the same file run without them, so the backend runs one smooth test tile both ways and, when the two
 disagree (:data:`~oftsr_edge.runtime.backends.agreement.AGREE_DB`), keeps the file's exact arithmetic and says so in
-one warning (:attr:`OpenVinoBackend.low_precision` tells which). Both contract formats run:
+one warning (:attr:`OpenVinoBackend.low_precision` tells which). That verdict is measured once per file, OpenVINO
+version and CPU and then cached (:mod:`~oftsr_edge.runtime.backends.int8_verdict`). Both contract formats run:
 a two-time (MeanFlow) graph gets state 0 and r = 0 in ``run`` and its few-step calls through ``run_step``.
 
 ``openvino`` is imported only inside functions, so importing this module never fails on a box without it.
@@ -79,10 +80,13 @@ class OpenVinoBackend(BackendBase):
             raise OftsrError(f"{self.model_path}: no such model file")
         self.spec = contract.read_spec(self.model_path, via="onnxruntime", allow_two_time=True)
         self.threads = threads
-        self.low_precision = True  # int8 kernels where the file has Q/DQ pairs (see _checked_int8)
-        self._request, self._outputs = self._open(low_precision=True)
+        self.low_precision = True  # int8 kernels where the file has Q/DQ pairs (see _int8_verdict)
+        self._request: Any = None
+        self._outputs: list[Any] = []
         if self.spec.precision == "int8":
-            self._checked_int8()
+            self.low_precision = self._int8_verdict()  # a measured verdict leaves its request open
+        if self._request is None:
+            self._request, self._outputs = self._open(low_precision=self.low_precision)
 
     def _open(self, low_precision: bool) -> tuple[Any, list[Any]]:
         """A compiled infer request and its output ports by contract name (hr, and next_state for a two-time
@@ -92,21 +96,29 @@ class OpenVinoBackend(BackendBase):
         ports = {name: port for port in request.model_outputs for name in port.get_names()}
         return request, [ports[name] for name in self.spec.output_names]
 
-    def _checked_int8(self) -> None:
-        """Keep OpenVINO's int8 kernels only where they compute this file: one smooth test tile with and without
-        them; on disagreement the exact path is kept (about fp32's speed) and one warning says so."""
-        lr, noise = smooth_tile(2 * self.spec.multiple_of, self.spec.scale)
-        fast = self.run(lr, noise, 0.5)
-        fast_path = self._request, self._outputs
-        self._request, self._outputs = self._open(low_precision=False)
-        agree = agreement_db(fast, self.run(lr, noise, 0.5))
-        if agree >= AGREE_DB:
-            self._request, self._outputs = fast_path
-            return
-        self.low_precision = False
-        warnings.warn(f"openvino: {self.model_path.name}: OpenVINO's int8 kernels are {agree:.1f} dB off this file's "
-                      "own arithmetic, so it runs without them (about fp32's speed); ONNX Runtime runs it in int8",
-                      RuntimeWarning, stacklevel=3)
+    def _int8_verdict(self) -> bool:
+        """Whether OpenVINO's int8 kernels compute this file: cached, else one smooth test tile run with and
+        without them (:data:`AGREE_DB`). On disagreement the exact path is used (about fp32's speed) and one
+        warning says so, on every open — the cache saves the measuring, not the news."""
+        from oftsr_edge.runtime.backends import int8_verdict
+
+        key = int8_verdict.verdict_key(self.model_path, str(import_openvino().get_version()))
+        verdict = int8_verdict.cached_verdict(key)
+        if verdict is None:
+            lr, noise = smooth_tile(2 * self.spec.multiple_of, self.spec.scale)
+            opened, outputs = {}, []
+            for low_precision in (True, False):
+                self._request, self._outputs = opened[low_precision] = self._open(low_precision=low_precision)
+                outputs.append(self.run(lr, noise, 0.5))
+            agree = agreement_db(*outputs)
+            verdict = int8_verdict.Verdict(low_precision=agree >= AGREE_DB, agree_db=agree)
+            int8_verdict.store_verdict(key, verdict)
+            self._request, self._outputs = opened[verdict.low_precision]
+        if not verdict.low_precision:
+            warnings.warn(f"openvino: {self.model_path.name}: OpenVINO's int8 kernels are {verdict.agree_db:.1f} dB "
+                          "off this file's own arithmetic, so it runs without them (about fp32's speed); ONNX "
+                          "Runtime runs it in int8", RuntimeWarning, stacklevel=3)
+        return verdict.low_precision
 
     def run(self, lr: np.ndarray, noise: np.ndarray, t: float) -> np.ndarray:
         return self._infer(contract.first_step_feeds(self.spec, lr, noise, t))[0]

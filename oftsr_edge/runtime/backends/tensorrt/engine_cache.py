@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ from oftsr_edge.runtime.backends.tensorrt.profiles import ProfileShapes
 SIDECAR_SUFFIX = ".json"
 SIDECAR_FORMAT = "oftsr-edge-trt-engine"
 SIDECAR_VERSION = 1
-CACHE_ENV = "OFTSR_EDGE_CACHE"
 
 
 @dataclass(frozen=True)
@@ -60,10 +58,9 @@ def engine_cache_key(onnx_sha256: str, env: EngineEnvironment, precision: str, p
 
 def default_cache_dir() -> Path:
     """``$OFTSR_EDGE_CACHE/trt``, else ``$XDG_CACHE_HOME/oftsr-edge/trt``, else ``~/.cache/oftsr-edge/trt``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]) / "trt"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "oftsr-edge" / "trt"
+    from oftsr_edge.fileio import cache_root
+
+    return cache_root() / "trt"
 
 
 def safe_name(text: str, fallback: str = "model") -> str:
