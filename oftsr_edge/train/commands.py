@@ -145,13 +145,15 @@ def train(ctx: click.Context, data: Path, exclude: tuple[str, ...], out: Path, m
 @option("--realism-cache", type=click.Path(path_type=Path), default=None,
         detail="default: none (the HR crop is the target)")
 @option("--realism-t", type=click.Choice(["one", "uniform"]), default="one", show_default=True)
+@option("--fidelity-teacher", type=click.Path(path_type=Path), default=None,
+        detail="default: none (Eq. 11 against the flow teacher)")
 @option("--name", "model_name", default=None, detail="of the student; default oftsr-<config>-x<scale>")
 @settings_options
 @click.pass_context
 def distill(ctx: click.Context, teacher_path: Path, data: Path, exclude: tuple[str, ...], out: Path, dt: float, teacher_step: str, lambda_align: float,
             lambda_bc: float, method: str, lambda_lpips: float, tv_gamma: float, lambda_adl: float,
             lpips_weights: Path | None, lambda_l1: float, realism_cache: Path | None, realism_t: str,
-            model_name: str | None,
+            fidelity_teacher: Path | None, model_name: str | None,
             resume: bool, accelerator: str, threads: int | None,
             quiet: bool, **kw: object) -> None:
     """Stage 2: distil the teacher into a one-step student with tunable t (oftsr: Algorithm 1) or a two-time
@@ -168,7 +170,7 @@ def distill(ctx: click.Context, teacher_path: Path, data: Path, exclude: tuple[s
                              spread=realism_t == "uniform")
     trainer = build_distill_trainer(teacher_path, data, out, dt, teacher_step, lambda_align, lambda_bc, settings,
                                     val_dir, resume, dist_info, quiet, method=method, realism=realism,
-                                    exclude=exclude or None, name=model_name)
+                                    exclude=exclude or None, name=model_name, fidelity_teacher=fidelity_teacher)
     _run(trainer, dist_info)
 
 

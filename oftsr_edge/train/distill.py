@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import sha256_file
@@ -84,7 +85,10 @@ class _FrozenTeacher:
 
 
 class DistillObjective(_FrozenTeacher):
-    """Draws t ~ U[0.01, 0.99] and evaluates Algorithm 1's loss against the frozen teacher."""
+    """Draws t ~ U[0.01, 0.99] and evaluates Algorithm 1's loss against the frozen teacher; with a fidelity teacher
+    (a pretrained regressor R), Eq. 11's target is R's image instead of the flow teacher's t = 0 output."""
+
+    fidelity: torch.nn.Module | None = None  # R: LR in [0, 1] -> unshuffled image in [0, 1]
 
     def __init__(self, teacher: torch.nn.Module, dt: float, teacher_step: str, lambda_align: float,
                  lambda_bc: float, realism: RealismTerms | None = None) -> None:
@@ -97,8 +101,13 @@ class DistillObjective(_FrozenTeacher):
     def __call__(self, forward: Any, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         n = batch.x1.shape[0]
         t = (T_MIN + (T_MAX - T_MIN) * torch.rand(n, generator=batch.generator)).to(batch.x1.device)
+        v0_target = None
+        if self.fidelity is not None:
+            with torch.no_grad():
+                image = F.pixel_shuffle(self.fidelity.forward_unshuffled(batch.lr * 0.5 + 0.5), self.fidelity.scale)
+                v0_target = image * 2.0 - 1.0 - batch.x0
         losses = distillation_losses(forward, self._teacher, batch.x0, batch.x_lr, t, self.dt, self.teacher_step,
-                                     self.lambda_align, self.lambda_bc)
+                                     self.lambda_align, self.lambda_bc, v0_target=v0_target)
         logs = {k: float(getattr(losses, k).detach()) for k in ("distill", "align", "bc")}
         return self._add_realism(forward, batch, losses.total, logs), logs
 
@@ -155,15 +164,31 @@ def _realism_terms(options: RealismOptions | None) -> tuple[RealismTerms | None,
                         lambda_l1=options.lambda_l1, spread=options.spread), record
 
 
+def _fidelity_teacher(path: str | Path, scale: int, crop: int, lambda_bc: float) -> tuple[torch.nn.Module,
+                                                                                         dict[str, Any]]:
+    """R loaded from ``path`` (its variant read from the file) and what the run config records about it."""
+    from oftsr_edge.train.smfanet import POOL, smfanet_from_file
+
+    if lambda_bc <= 0:
+        raise OftsrError("--fidelity-teacher acts through Eq. 11: give it a weight with --lambda-bc > 0")
+    if (crop // scale) % POOL:
+        raise OftsrError(f"--fidelity-teacher: SMFANet needs LR crops that are multiples of {POOL} pixels; "
+                         f"--crop {crop} gives {crop // scale} at x{scale} (use a multiple of {POOL * scale})")
+    net, variant = smfanet_from_file(path, scale)
+    return net, {"path": str(Path(path).resolve()), "sha256": sha256_file(Path(path)), "architecture": variant}
+
+
 def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path, dt: float = 0.05,
                           teacher_step: str = "midpoint", lambda_align: float = 0.01, lambda_bc: float = 0.1,
                           settings: TrainSettings | None = None, val_dir: str | Path | None = None,
                           resume: bool = False, dist_info: DistInfo | None = None, quiet: bool = False,
                           method: str = "oftsr", realism: RealismOptions | None = None,
-                          exclude: tuple[str, ...] | None = None, name: str | None = None) -> Trainer:
+                          exclude: tuple[str, ...] | None = None, name: str | None = None,
+                          fidelity_teacher: str | Path | None = None) -> Trainer:
     """The stage-2 trainer; ``exclude`` defaults to the teacher's held-out globs, so a held-out set stays held out.
     ``name`` is the model's name in its exported files and metadata (default ``oftsr-<config>-x<scale>``, plus
-    ``-meanflow`` for a two-time student), so two runs of one architecture (clean and real-photo) stay apart."""
+    ``-meanflow`` for a two-time student), so two runs of one architecture (clean and real-photo) stay apart.
+    ``fidelity_teacher``: a published SMFANet state dict whose image becomes Eq. 11's target (oftsr only)."""
     if method not in METHODS:
         raise OftsrError(f"unknown distillation method {method!r}; choose from {', '.join(METHODS)}")
     if name is not None and not MODEL_NAME.fullmatch(name):
@@ -194,7 +219,13 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
         student = t_ckpt.build_model("ema").train()  # Algorithm 1: φ ← θ (the teacher's EMA weights)
         objective: Any = DistillObjective(t_ckpt.build_model("ema").to(device), dt, teacher_step, lambda_align,
                                           lambda_bc, terms)
+        if fidelity_teacher is not None:
+            objective.fidelity, config["distill"]["fidelity_teacher"] = _fidelity_teacher(
+                fidelity_teacher, t_ckpt.scale, settings.crop_size, lambda_bc)
+            objective.fidelity.to(device)
     else:
+        if fidelity_teacher is not None:
+            raise OftsrError("--fidelity-teacher sets the t = 0 target of Eq. 11: it needs --method oftsr")
         student = two_time_student(t_ckpt, settings.seed)
         config["name"] = name or config["name"] + "-meanflow"
         config["model"] = student.config.to_dict()

@@ -52,6 +52,7 @@ def distillation_losses(
     teacher_step: str = "midpoint",
     lambda_align: float = 0.01,
     lambda_bc: float = 0.1,
+    v0_target: torch.Tensor | None = None,
 ) -> DistillLosses:
     """Algorithm 1's loss at student times ``t`` (N,), with s = t + dt:
 
@@ -60,6 +61,9 @@ def distillation_losses(
       (the student's state at s must be the teacher's ODE step from x_t: x0 + s·v = x_t + dt·v_θ^step)
     - Eq. 10 ‖(1 − t)·(v_φ(x0, t) − v_θ(x_t, t))‖²             (align the student with the teacher's velocity)
     - Eq. 11 ‖v_φ(x0, 0) − v_θ(x0, 0)‖²                         (boundary condition at t = 0)
+
+    ``v0_target`` replaces Eq. 11's v_θ(x0, 0) when given: a fidelity teacher's image minus x0, so the student's
+    t = 0 end learns that image while its t > 0 states still follow the flow teacher.
 
     The teacher is frozen and evaluated without gradient (its outputs are targets); gradients reach the student
     through v_φ(x0, s) in Eq. 9, v_φ(x0, t) in Eq. 10 and v_φ(x0, 0) in Eq. 11. Squared norms are means.
@@ -74,7 +78,7 @@ def distillation_losses(
         x_t = x0 + tb * v_t
         v_step, v_teacher_t = rk_step(lambda x, tt: v_theta(x, x_lr, tt), x_t, t, dt, teacher_step)
         target = v_t + (dt / sb) * (v_step - v_t)
-        v_teacher_0 = v_theta(x0, x_lr, torch.zeros_like(t))
+        v_teacher_0 = v_theta(x0, x_lr, torch.zeros_like(t)) if v0_target is None else v0_target
     l_distill = ((v_s - target) ** 2).mean()
     l_align = (((1 - tb) * (v_t - v_teacher_t)) ** 2).mean()
     l_bc = ((v_0 - v_teacher_0) ** 2).mean()

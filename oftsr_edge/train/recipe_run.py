@@ -21,7 +21,7 @@ from oftsr_edge.train.recipes import Recipe, Stage, budget_factor, get_recipe, p
 
 #: never taken from a recipe: where the data and the run live, and how this machine runs it
 _USERS = {"data", "exclude", "output", "teacher", "val", "resume", "accelerator", "threads", "quiet", "recipe",
-          "budget", "lpips-weights", "init-from", "name", "pretrained", "realism-cache"}
+          "budget", "lpips-weights", "init-from", "name", "pretrained", "realism-cache", "fidelity-teacher"}
 
 
 def _key(param: click.Parameter) -> str:

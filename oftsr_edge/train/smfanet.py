@@ -179,3 +179,17 @@ def load_pretrained(net: SMFANet, path: str | Path) -> None:
         raise OftsrError(f"--pretrained {path}: not an SMFANet dim={net.config.dim} blocks={net.config.blocks} "
                          f"x{net.scale} state dict ({first})")
     net.load_state_dict({k: v.float() for k, v in state.items()})
+
+
+def smfanet_from_file(path: str | Path, scale: int = 4) -> tuple[SMFANet, str]:
+    """The published SMFANet variant a state dict holds (read from its shapes), loaded, frozen and in eval mode."""
+    state = read_state_dict(path)
+    dim = tuple(state["to_feat.weight"].shape)[0] if "to_feat.weight" in state else None
+    blocks = len({k.split(".")[1] for k in state if k.startswith("feats.")})
+    for name, config in SMFANET_VARIANTS.items():
+        if config.dim == dim and config.blocks == blocks:
+            net = SMFANet(config, scale)
+            load_pretrained(net, path)
+            return net.eval().requires_grad_(False), name
+    raise OftsrError(f"{path}: not a state dict of a known SMFANet variant (dim {dim}, {blocks} blocks; known: "
+                     + ", ".join(f"{n} dim {c.dim}, {c.blocks} blocks" for n, c in SMFANET_VARIANTS.items()) + ")")

@@ -61,6 +61,7 @@ class Batch:
     x_lr: torch.Tensor  # bicubic-upsampled LR in [-1, 1]
     x0: torch.Tensor  # noisy start
     generator: torch.Generator  # this step's torch generator (for t)
+    lr: torch.Tensor | None = None  # the LR image in [-1, 1] (a fidelity teacher's input)
 
 
 class EMA:
@@ -198,9 +199,10 @@ class Trainer:
         gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
         dev = self.dist.device
         x1 = (hr * 2 - 1).to(dev)
-        x_lr = F.pixel_shuffle(self.model.condition((lr * 2 - 1).to(dev)), self.config["scale"])
+        lr = (lr * 2 - 1).to(dev)
+        x_lr = F.pixel_shuffle(self.model.condition(lr), self.config["scale"])
         x0 = noisy_start(x_lr, torch.randn(x1.shape, generator=gen).to(dev), float(self.config["sigma_p"]))
-        return Batch(x1=x1, x_lr=x_lr, x0=x0, generator=gen)
+        return Batch(x1=x1, x_lr=x_lr, x0=x0, generator=gen, lr=lr)
 
     def _forward(self, *args: torch.Tensor) -> torch.Tensor:
         if self.dist.device.type == "cuda":

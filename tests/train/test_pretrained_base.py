@@ -235,3 +235,46 @@ def test_film_base_trains_distils_and_exports(tmp_path: Path, train_images: Path
 
     deviations = verify_against_torch(next(out.glob("*_fp32.onnx")), student)
     assert max(d.max_abs for d in deviations) <= 1e-4, deviations
+
+
+def test_fidelity_teacher_is_eq11s_target(tmp_path: Path, train_images: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """distill --fidelity-teacher: a pretrained regressor's image is the t = 0 target (ablation (c) of §4)."""
+    from oftsr_edge.train.losses import distillation_losses
+
+    x0, x_lr = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8)
+    target = torch.randn(2, 3, 8, 8)
+
+    def student(x: torch.Tensor, xl: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return 0.5 * x
+
+    def teacher(x: torch.Tensor, xl: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return xl - x
+
+    t = torch.full((2,), 0.3)
+    losses = distillation_losses(student, teacher, x0, x_lr, t, v0_target=target)
+    assert torch.allclose(losses.bc, ((0.5 * x0 - target) ** 2).mean())
+    plain = distillation_losses(student, teacher, x0, x_lr, t)
+    assert torch.allclose(plain.bc, ((0.5 * x0 - (x_lr - x0)) ** 2).mean())
+    assert torch.allclose(losses.distill, plain.distill)
+
+    flow = tmp_path / "teacher"
+    common = ["--batch-size", "2", "--crop", "32", "--warmup", "1", "--val-every", "0", "--threads", "1", "--quiet",
+              "--steps", "2", "--ckpt-every", "2"]
+    proc = run_main(capsys, "train", "--data", str(train_images), "--output", str(flow), "--config", "tiny", *common)
+    assert proc.code == 0, proc.err
+    regressor = _tiny_state(tmp_path / "tiny.pth")
+    distill = ["distill", "--teacher", str(flow), "--data", str(train_images), "--fidelity-teacher", str(regressor)]
+    proc = run_main(capsys, *distill, "--output", str(tmp_path / "s"), "--lambda-bc", "1.0", *common)
+    assert proc.code == 0, proc.err
+    record = json.loads((tmp_path / "s" / "config.json").read_text())["distill"]["fidelity_teacher"]
+    assert record["architecture"] == "smfanet-tiny" and len(record["sha256"]) == 64
+    proc = run_main(capsys, *distill, "--output", str(tmp_path / "m"), "--method", "meanflow", *common)
+    assert_one_line_error(proc, "needs --method oftsr")
+    bad_crop = [*common[:2], "--crop", "40", *common[4:]]
+    proc = run_main(capsys, *distill, "--output", str(tmp_path / "c"), *bad_crop)
+    assert_one_line_error(proc, "multiples of 8")
+    torch.save({"params": {"to_feat.weight": torch.zeros(5, 3, 3, 3)}}, tmp_path / "odd.pth")
+    proc = run_main(capsys, "distill", "--teacher", str(flow), "--data", str(train_images), "--fidelity-teacher",
+                    str(tmp_path / "odd.pth"), "--output", str(tmp_path / "o"), *common)
+    assert_one_line_error(proc, "not a state dict of a known SMFANet variant")
