@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import sys
 import time
 import warnings
@@ -36,6 +35,7 @@ import numpy as np
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.runtime.backends.agreement import AGREE_DB, agreement_db, smooth_tile
+from oftsr_edge.runtime.backends.keyed_cache import cpu_name, read_entries, write_entry
 
 ENV = "OFTSR_AUTO_MEASURE"
 CACHE_FILE = "cpu-choice.json"
@@ -100,25 +100,6 @@ def _openvino_version() -> str | None:
     return str(getattr(openvino, "__version__", None) or openvino.get_version())
 
 
-def cpu_name() -> str:
-    """The CPU's model name (Linux: /proc/cpuinfo; elsewhere what platform says) and the cores this process may
-    use: two machines that differ in either may rank engines differently."""
-    name = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "Model", "CPU part") and value.strip():
-                name = value.strip()
-                break
-    except OSError:
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return f"{platform.machine()} {name or platform.processor() or 'unknown CPU'}, {cores} cores"
-
-
 def candidates(files: dict[str, Path], with_openvino: bool) -> list[Candidate]:
     """Each engine on each precision file, ONNX Runtime fp32 first."""
     engines = ["ort-cpu", "openvino"] if with_openvino else ["ort-cpu"]
@@ -142,28 +123,13 @@ def cache_key(found: list[Candidate], threads: int) -> str:
 
 
 def _read_cache(path: Path) -> dict[str, Any]:
-    """The cache's entries; an unreadable or foreign file counts as empty (it is rewritten on the next write)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or not isinstance(data.get("entries"), dict):
-        return {}
-    return data["entries"]
+    """The cache's entries (an unreadable or foreign file counts as empty)."""
+    return read_entries(path, CACHE_VERSION)
 
 
 def _write_cache(path: Path, key: str, choice: CpuChoice) -> None:
-    """Add one entry (atomic write); a cache that cannot be written only costs a measurement next time."""
-    from oftsr_edge.fileio import write_text_atomic
-
-    entries = _read_cache(path)
-    entries[key] = asdict(choice)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, json.dumps({"version": CACHE_VERSION, "entries": entries}, indent=1) + "\n")
-    except OSError as exc:
-        print(f"oftsr-edge: note: cannot write {path} ({exc.strerror or exc}); auto will measure again",
-              file=sys.stderr)  # fmt: skip
+    """Add one entry; a cache that cannot be written only costs a measurement next time."""
+    write_entry(path, CACHE_VERSION, key, asdict(choice), "auto will measure again")
 
 
 def cached(found: list[Candidate], threads: int) -> CpuChoice | None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+
+from oftsr_edge.runtime.backends.keyed_cache import cpu_name, read_entries, write_entry
 
 CACHE_FILE = "openvino-int8.json"
 CACHE_VERSION = 1
@@ -37,24 +37,13 @@ def cache_path() -> Path:
 
 def verdict_key(model_path: Path, openvino_version: str) -> str:
     from oftsr_edge.fileio import sha256_file
-    from oftsr_edge.runtime.backends.cpu_choice import cpu_name
 
     parts = {"file": sha256_file(model_path), "openvino": openvino_version, "cpu": cpu_name()}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def _entries(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or not isinstance(data.get("entries"), dict):
-        return {}
-    return data["entries"]
-
-
 def cached_verdict(key: str) -> Verdict | None:
-    entry = _entries(cache_path()).get(key)
+    entry = read_entries(cache_path(), CACHE_VERSION).get(key)
     if not isinstance(entry, dict):
         return None
     try:
@@ -64,15 +53,5 @@ def cached_verdict(key: str) -> Verdict | None:
 
 
 def store_verdict(key: str, verdict: Verdict) -> None:
-    """Add one entry; a cache that cannot be written only costs the check again next time (one note)."""
-    from oftsr_edge.fileio import write_text_atomic
-
-    path = cache_path()
-    entries = _entries(path)
-    entries[key] = asdict(verdict)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, json.dumps({"version": CACHE_VERSION, "entries": entries}, indent=1) + "\n")
-    except OSError as exc:
-        print(f"oftsr-edge: note: cannot write {path} ({exc.strerror or exc}); the openvino int8 check runs again "
-              "next time", file=sys.stderr)
+    """Add one entry; a cache that cannot be written only costs the check again next time."""
+    write_entry(cache_path(), CACHE_VERSION, key, asdict(verdict), "the openvino int8 check runs again next time")
