@@ -87,7 +87,8 @@ TERMS: dict[str, Term] = {
     "--t-zero-fraction": _t("Share of training samples drawn at t = 0", "float"),
     "--init-from": _t("Start from another run's EMA weights (another config: its trunk only)", "path"),
     "--train-base": _t("Fine-tune the pretrained base network together with the flow teacher", "flag"),
-    "--pretrained": _t("A published state dict for the config's pretrained base network (local file)", "path"),
+    "--pretrained": _t("A published state dict for the config's pretrained base network (local file), or a run "
+                       "folder whose (fine-tuned) base it takes", "path"),
     "--steps": _t("Total optimizer steps", "int"),
     "--recipe": _t("Training recipe of a bundled model (settings, schedule, steps)", "text"),
     "--budget": _t("Share of the recipe's steps", "text"),

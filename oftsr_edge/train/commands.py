@@ -100,7 +100,7 @@ def _check_val(val_dir: Path | None) -> None:
 @option("--init-from", type=click.Path(path_type=Path), default=None,
         detail="a run's weights; of another architecture: its trunk only")
 @option("--pretrained", type=click.Path(path_type=Path), default=None,
-        detail="the published state dict of the config's base network (a local file)")
+        detail="the published state dict of the config's base network (a local file), or a run whose base it takes")
 @option("--train-base", is_flag=True, detail="fine-tune the base with the flow (e.g. for a real-photo degradation)")
 @settings_options
 @click.pass_context

@@ -166,9 +166,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return data
 
 
-def load_pretrained(net: SMFANet, path: str | Path) -> None:
-    """Load published weights into ``net``; a file of another variant or architecture fails in one line."""
-    state = read_state_dict(path)
+def load_pretrained(net: SMFANet, path: str | Path, state: dict[str, torch.Tensor] | None = None) -> None:
+    """Load published weights into ``net`` (``state``: tensors already read from ``path``); a file of another
+    variant or architecture fails in one line."""
+    state = read_state_dict(path) if state is None else state
     mine = net.state_dict()
     missing = sorted(set(mine) - set(state))
     unexpected = sorted(set(state) - set(mine))

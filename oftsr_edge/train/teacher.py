@@ -84,7 +84,8 @@ def warm_start(net: OFTSRUNet, source: str | Path, scale: int) -> dict[str, Any]
 
 
 def load_base(net: OFTSRUNet, pretrained: str | Path | None) -> dict[str, Any] | None:
-    """The base regressor's published weights (``--pretrained``); a base config without them fails in one line."""
+    """The base regressor's published weights (``--pretrained``: a state dict, or a run folder whose EMA base it
+    takes); a base config without them fails in one line."""
     if net.base is None:
         if pretrained is not None:
             raise OftsrError(f"--pretrained is for configs with a pretrained base ({', '.join(BASE_CONFIGS)}); "
@@ -93,9 +94,15 @@ def load_base(net: OFTSRUNet, pretrained: str | Path | None) -> dict[str, Any] |
     if pretrained is None:
         raise OftsrError(f"--config {net.config.name} builds on a pretrained {net.config.base}: pass --pretrained "
                          "PATH (its published state dict; nothing is downloaded)")
-    load_pretrained(net.base, pretrained)
-    return {"path": str(Path(pretrained).resolve()), "sha256": sha256_file(Path(pretrained)),
-            "architecture": net.config.base}
+    state = None
+    if Path(pretrained).is_dir():  # a run of ours: the base it fine-tuned (--train-base) starts this one
+        state = {k[len("base."):]: v for k, v in load_checkpoint(pretrained).ema_state.items() if k.startswith("base.")}
+        if not state:
+            raise OftsrError(f"--pretrained {pretrained}: that run's model has no pretrained base")
+    load_pretrained(net.base, pretrained, state)
+    source = Path(pretrained)
+    weights = load_checkpoint(source).weights_path if source.is_dir() else source
+    return {"path": str(source.resolve()), "sha256": sha256_file(weights), "architecture": net.config.base}
 
 
 def build_teacher_trainer(data: str | Path, out: str | Path, model: str | UNetConfig = "small", scale: int = 4,

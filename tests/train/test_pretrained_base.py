@@ -278,3 +278,25 @@ def test_fidelity_teacher_is_eq11s_target(tmp_path: Path, train_images: Path,
     proc = run_main(capsys, "distill", "--teacher", str(flow), "--data", str(train_images), "--fidelity-teacher",
                     str(tmp_path / "odd.pth"), "--output", str(tmp_path / "o"), *common)
     assert_one_line_error(proc, "not a state dict of a known SMFANet variant")
+
+
+def test_pretrained_may_be_a_run_whose_fine_tuned_base_starts_a_film_base_network(tmp_path: Path,
+                                                                                    train_images: Path) -> None:
+    from oftsr_edge.errors import OftsrError
+    from oftsr_edge.train.checkpoint import load_checkpoint
+    from oftsr_edge.train.teacher import build_teacher_trainer, load_base
+    from oftsr_edge.train.trainer import TrainSettings
+
+    settings = TrainSettings(steps=2, batch_size=2, crop_size=64, lr=1e-2, warmup=0, val_every=0, ckpt_every=2)
+    tuned = tmp_path / "tuned"
+    build_teacher_trainer(train_images, tuned, "tiny-smfanet", 4, settings=settings, quiet=True,
+                          pretrained=_tiny_state(tmp_path / "tiny.pth"), train_base=True).fit()
+    net = OFTSRUNet(CONFIGS["tiny-smfanet-film"], 4)
+    record = load_base(net, tuned)
+    ema = load_checkpoint(tuned).ema_state
+    assert all(torch.equal(v, ema[f"base.{k}"]) for k, v in net.base.state_dict().items())
+    assert len(record["sha256"]) == 64 and record["path"] == str(tuned.resolve())
+    plain = tmp_path / "plain"
+    build_teacher_trainer(train_images, plain, "tiny", 4, settings=settings, quiet=True).fit()
+    with pytest.raises(OftsrError, match="has no pretrained base"):
+        load_base(OFTSRUNet(CONFIGS["tiny-smfanet-film"], 4), plain)
