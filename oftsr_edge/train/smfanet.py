@@ -190,7 +190,7 @@ def smfanet_from_file(path: str | Path, scale: int = 4) -> tuple[SMFANet, str]:
     for name, config in SMFANET_VARIANTS.items():
         if config.dim == dim and config.blocks == blocks:
             net = SMFANet(config, scale)
-            load_pretrained(net, path)
+            load_pretrained(net, path, state)
             return net.eval().requires_grad_(False), name
     raise OftsrError(f"{path}: not a state dict of a known SMFANet variant (dim {dim}, {blocks} blocks; known: "
                      + ", ".join(f"{n} dim {c.dim}, {c.blocks} blocks" for n, c in SMFANET_VARIANTS.items()) + ")")

@@ -94,14 +94,14 @@ def load_base(net: OFTSRUNet, pretrained: str | Path | None) -> dict[str, Any] |
     if pretrained is None:
         raise OftsrError(f"--config {net.config.name} builds on a pretrained {net.config.base}: pass --pretrained "
                          "PATH (its published state dict; nothing is downloaded)")
-    state = None
-    if Path(pretrained).is_dir():  # a run of ours: the base it fine-tuned (--train-base) starts this one
-        state = {k[len("base."):]: v for k, v in load_checkpoint(pretrained).ema_state.items() if k.startswith("base.")}
+    source, state = Path(pretrained), None
+    if source.is_dir():  # a run of ours: the base it fine-tuned (--train-base) starts this one
+        run = load_checkpoint(source)
+        state = {k[len("base."):]: v for k, v in run.ema_state.items() if k.startswith("base.")}
         if not state:
             raise OftsrError(f"--pretrained {pretrained}: that run's model has no pretrained base")
-    load_pretrained(net.base, pretrained, state)
-    source = Path(pretrained)
-    weights = load_checkpoint(source).weights_path if source.is_dir() else source
+    load_pretrained(net.base, source, state)
+    weights = run.weights_path if state is not None else source
     return {"path": str(source.resolve()), "sha256": sha256_file(weights), "architecture": net.config.base}
 
 
