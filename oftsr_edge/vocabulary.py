@@ -94,6 +94,7 @@ TERMS: dict[str, Term] = {
     "--budget": _t("Share of the recipe's steps", "text"),
     "--crop": _t("HR crop size in pixels", "int"),
     "--learning-rate": _t("Adam learning rate", "float"),
+    "--base-learning-rate": _t("Adam learning rate of the pretrained base's weights", "float"),
     "--warmup": _t("Linear learning-rate warm-up steps", "int"),
     "--schedule": _t("Learning rate after warm-up", "choice"),
     "--ema": _t("EMA decay of the weights", "float"),

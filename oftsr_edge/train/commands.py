@@ -21,6 +21,8 @@ SETTINGS_OPTIONS = [
     option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, detail="HR crops per step and rank"),
     option("--crop", "crop_size", type=click.IntRange(min=16), default=128, show_default=True),
     option("--learning-rate", "lr", type=float, default=None, detail="default: teacher 2e-4, distill 5e-5"),
+    option("--base-learning-rate", "base_lr", type=click.FloatRange(min=0, min_open=True), default=None,
+           detail="when the base trains (film-base configs, --train-base); default: --learning-rate"),
     option("--warmup", type=click.IntRange(min=0), default=None, detail="default: teacher 1000, distill 100"),
     option("--schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
            detail="constant, or cosine decay to 1% at --steps"),

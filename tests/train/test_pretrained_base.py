@@ -300,3 +300,48 @@ def test_pretrained_may_be_a_run_whose_fine_tuned_base_starts_a_film_base_networ
     build_teacher_trainer(train_images, plain, "tiny", 4, settings=settings, quiet=True).fit()
     with pytest.raises(OftsrError, match="has no pretrained base"):
         load_base(OFTSRUNet(CONFIGS["tiny-smfanet-film"], 4), plain)
+
+
+def test_base_learning_rate_trains_the_base_at_its_own_rate_and_resumes_with_it(
+        tmp_path: Path, train_images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--base-learning-rate puts exactly the base's weights in a second Adam group at that rate (scheduled like
+    the rest); a resumed run applies the command's rates and refuses to change the grouping."""
+    pretrained = _tiny_state(tmp_path / "tiny.pth")
+    run = tmp_path / "teacher"
+    common = ["--data", str(train_images), "--output", str(run), "--config", "tiny-smfanet-film", "--pretrained",
+              str(pretrained), "--batch-size", "2", "--crop", "64", "--warmup", "1", "--val-every", "0",
+              "--threads", "1", "--quiet", "--ckpt-every", "2", "--learning-rate", "1e-2"]
+    proc = run_main(capsys, "train", *common, "--steps", "2", "--base-learning-rate", "1e-3")
+    assert proc.code == 0, proc.err
+    from oftsr_edge.train.checkpoint import load_checkpoint
+
+    saved = load_checkpoint(run, resumable=True)
+    assert saved.config["train"]["base_lr"] == 1e-3
+    groups = saved.trainer_state["optimizer"]["param_groups"]
+    assert [g["initial_lr"] for g in groups] == [1e-2, 1e-3]
+
+    from oftsr_edge.train.teacher import build_teacher_trainer
+    from oftsr_edge.train.trainer import TrainSettings
+
+    settings = TrainSettings(steps=4, batch_size=2, crop_size=64, lr=1e-2, base_lr=5e-4, warmup=1, val_every=0,
+                             ckpt_every=2)
+    capsys.readouterr()
+    resumed = build_teacher_trainer(train_images, run, "tiny-smfanet-film", 4, settings=settings, resume=True,
+                                    quiet=True, pretrained=str(pretrained))
+    assert "learning rate 0.01, base 0.0005 (the checkpoint's was 0.01, base 0.001)" in capsys.readouterr().err
+    base = {id(p) for name, p in resumed.model.named_parameters() if name.startswith("base.")}
+    rest, base_group = resumed.optimizer.param_groups
+    assert base and {id(p) for p in base_group["params"]} == base and not base & {id(p) for p in rest["params"]}
+    factor = resumed.scheduler.lr_lambdas[0](resumed.step)
+    assert [g["lr"] for g in resumed.optimizer.param_groups] == pytest.approx([1e-2 * factor, 5e-4 * factor])
+
+    proc = run_main(capsys, "train", *common, "--steps", "4", "--resume")  # the grouping is the run's
+    assert_one_line_error(proc, "was trained with --base-learning-rate")
+
+
+def test_base_learning_rate_needs_a_trainable_base(tmp_path: Path, train_images: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    proc = run_main(capsys, "train", "--data", str(train_images), "--output", str(tmp_path / "r"), "--config",
+                    "tiny-smfanet", "--pretrained", str(_tiny_state(tmp_path / "tiny.pth")), "--steps", "1",
+                    "--batch-size", "1", "--crop", "64", "--threads", "1", "--quiet", "--base-learning-rate", "1e-5")
+    assert_one_line_error(proc, "--base-learning-rate: this model has no trainable pretrained base")
