@@ -41,7 +41,8 @@ def explicit_values(ctx: click.Context) -> dict[str, Any]:
 
 def plan(recipe: Recipe, role: str, factor: float, explicit: dict[str, Any], out: Path
          ) -> list[tuple[Path, Path | None, dict[str, Any]]]:
-    """(run folder, init-from folder, option values) of every phase of ``role`` ("teacher" or "student")."""
+    """(run folder, init-from folder, option values) of every phase of ``role`` ("teacher" or "student"); a stage
+    built on an earlier stage's base has that folder as its ``pretrained`` value."""
     stages = recipe.teacher if role == "teacher" else (recipe.student,)
     explicit = dict(explicit)
     if "steps" in explicit:  # --steps N: the budget that makes the recipe's last phase N steps
@@ -52,6 +53,8 @@ def plan(recipe: Recipe, role: str, factor: float, explicit: dict[str, Any], out
         folder = _folder(out, stage)
         init = out / "stages" / stage.init_from if stage.init_from else None
         for values in phases(stage, factor):
+            if stage.pretrained_from:
+                values = dict(values, pretrained=out / "stages" / stage.pretrained_from)
             runs.append((folder, init, dict(values, **explicit)))
     return runs
 
@@ -125,7 +128,8 @@ def _has_base(values: dict[str, Any]) -> bool:
 
 
 def _check_pretrained(recipe: Recipe, runs: list, pretrained: Any) -> None:
-    """A recipe with a stage on a pretrained base needs its weights file before the first stage starts."""
-    if pretrained is None and any(_has_base(values) for _, _, values in runs):
+    """A recipe with a stage on a pretrained base needs its weights file before the first stage starts (a stage
+    that takes an earlier stage's base needs none of its own)."""
+    if pretrained is None and any(_has_base(values) and "pretrained" not in values for _, _, values in runs):
         raise OftsrError(f"recipe {recipe.name} builds on a pretrained base network: pass --pretrained FILE (its "
                          "published state dict; docs/models name the file)")

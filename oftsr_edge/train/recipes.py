@@ -32,11 +32,14 @@ _STEP_OPTIONS = ("warmup", "val-every", "ckpt-every")
 class Stage:
     """One run folder: ``phases`` are the option values of each phase, cumulative (a later phase lists only what it
     changes). ``folder``: None = the output folder itself (the last teacher stage, or the student); else a
-    sub-folder ``stages/<folder>`` of it. ``init_from``: the folder name of an earlier stage."""
+    sub-folder ``stages/<folder>`` of it. ``init_from``: the folder name of an earlier stage whose weights start
+    this one (``--init-from``); ``pretrained_from``: the folder name of an earlier stage whose fine-tuned base
+    network starts this one (``--pretrained RUN``, e.g. a film-base network built on a base fine-tuned before)."""
 
     phases: tuple[dict[str, Any], ...]
     folder: str | None = None
     init_from: str | None = None
+    pretrained_from: str | None = None
 
 
 @dataclass(frozen=True)

@@ -163,3 +163,35 @@ def test_a_recipe_on_a_pretrained_base_asks_for_its_weights_before_any_stage(
                     str(tmp_path / "run"), "--budget", "small", "--quiet")
     assert_one_line_error(proc, "pass --pretrained FILE")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_stage_may_start_from_an_earlier_stages_fine_tuned_base(
+        tmp_path: Path, train_images: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Stage.pretrained_from``: the film-base stage takes the base the stage before it fine-tuned (its run folder
+    as --pretrained); the user's weights file goes to the first stage only."""
+    import torch
+
+    from oftsr_edge.train.recipes import Recipe, Stage
+
+    common = {"scale": 4, "sigma-p": 0.2, "degradation": "bicubic", "batch-size": 1, "crop": 64, "warmup": 1,
+              "steps": 1, "ema": 0.5, "val-every": 0, "ckpt-every": 1}
+    recipe = Recipe(name="two-stage", card="", student=Stage(phases=({"steps": 1},)), teacher=(
+        Stage(phases=(dict(common, config="tiny-smfanet", **{"train-base": True}),), folder="1-base"),
+        Stage(phases=(dict(common, config="tiny-smfanet-film"),), pretrained_from="1-base"),
+    ))
+    monkeypatch.setitem(RECIPES, "two-stage", recipe)
+    weights = tmp_path / "tiny.pth"
+    torch.manual_seed(0)
+    from oftsr_edge.train.smfanet import SMFANET_VARIANTS, SMFANet
+
+    torch.save({"params": SMFANet(SMFANET_VARIANTS["smfanet-tiny"], 4).state_dict()}, weights)
+    out = tmp_path / "teacher"
+    proc = run_main(capsys, "train", "--recipe", "two-stage", "--data", str(train_images), "--output", str(out),
+                    "--pretrained", str(weights), "--threads", "1", "--quiet")
+    assert proc.code == 0, proc.err
+    first = json.loads((out / "stages" / "1-base" / "config.json").read_text())
+    last = json.loads((out / "config.json").read_text())
+    assert first["pretrained"]["path"] == str(weights.resolve())
+    assert last["pretrained"]["path"] == str((out / "stages" / "1-base").resolve())
+    assert last["model"]["name"] == "tiny-smfanet-film"
