@@ -144,6 +144,8 @@ def train(ctx: click.Context, data: Path, exclude: tuple[str, ...], out: Path, m
         detail="0 = off; at every block, at t = 1")
 @option("--lpips-weights", type=click.Path(path_type=Path), default=None, detail="default: $OFTSR_LPIPS_WEIGHTS")
 @option("--lambda-l1", type=click.FloatRange(min=0), default=0.0, show_default=True, detail="0 = off")
+@option("--lambda-gan", type=click.FloatRange(min=0), default=0.0, show_default=True,
+        detail="0 = off; one process only (not under torchrun)")
 @option("--realism-cache", type=click.Path(path_type=Path), default=None,
         detail="default: none (the HR crop is the target)")
 @option("--realism-t", type=click.Choice(["one", "uniform"]), default="one", show_default=True)
@@ -154,7 +156,7 @@ def train(ctx: click.Context, data: Path, exclude: tuple[str, ...], out: Path, m
 @click.pass_context
 def distill(ctx: click.Context, teacher_path: Path, data: Path, exclude: tuple[str, ...], out: Path, dt: float, teacher_step: str, lambda_align: float,
             lambda_bc: float, method: str, lambda_lpips: float, tv_gamma: float, lambda_adl: float,
-            lpips_weights: Path | None, lambda_l1: float, realism_cache: Path | None, realism_t: str,
+            lpips_weights: Path | None, lambda_l1: float, lambda_gan: float, realism_cache: Path | None, realism_t: str,
             fidelity_teacher: Path | None, model_name: str | None,
             resume: bool, accelerator: str, threads: int | None,
             quiet: bool, **kw: object) -> None:
@@ -169,7 +171,7 @@ def distill(ctx: click.Context, teacher_path: Path, data: Path, exclude: tuple[s
     val_dir = kw.pop("val_dir")
     settings = _settings(5e-5, 100, **kw)
     realism = RealismOptions(lambda_lpips, lambda_adl, tv_gamma, lpips_weights, lambda_l1, realism_cache,
-                             spread=realism_t == "uniform")
+                             spread=realism_t == "uniform", lambda_gan=lambda_gan)
     trainer = build_distill_trainer(teacher_path, data, out, dt, teacher_step, lambda_align, lambda_bc, settings,
                                     val_dir, resume, dist_info, quiet, method=method, realism=realism,
                                     exclude=exclude or None, name=model_name, fidelity_teacher=fidelity_teacher)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import sha256_file
+from oftsr_edge.train.adversarial import AdversarialTerm
 from oftsr_edge.train.checkpoint import WEIGHTS, Checkpoint, load_checkpoint
 from oftsr_edge.train.data import HRImageFolder
 from oftsr_edge.train.fluxsr import DEFAULT_GAMMA, FeatureTap, RealismTerms, block_layers
@@ -49,10 +50,11 @@ class RealismOptions:
     lambda_l1: float = 0.0
     cache: str | os.PathLike | None = None  # a reference cache: its peer outputs replace the HR crop as target
     spread: bool = False  # the realism terms over t ~ U[0, 1], weighted by t (RealismTerms.spread)
+    lambda_gan: float = 0.0  # the adversarial term's weight (train/adversarial.py)
 
     @property
     def active(self) -> bool:
-        return self.lambda_lpips > 0 or self.lambda_adl > 0 or self.lambda_l1 > 0
+        return self.lambda_lpips > 0 or self.lambda_adl > 0 or self.lambda_l1 > 0 or self.lambda_gan > 0
 
 
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -79,9 +81,19 @@ class _FrozenTeacher:
             extra, more = self.realism(forward, batch.x0, batch.x1, batch.x_lr, batch.generator)
         else:
             x0, target, x_lr = self.references(batch.generator, batch.x1.device)
-            extra, more = self.realism(forward, x0, target, x_lr, batch.generator)
+            extra, more = self.realism(forward, x0, target, x_lr, batch.generator, real=batch.x1)
         logs.update(more)
         return total + extra
+
+    def state_dict(self) -> dict[str, Any]:
+        """What the objective itself trains (the adversarial term's D), for the trainer's checkpoints."""
+        adversarial = self.realism.adversarial if self.realism is not None else None
+        return {} if adversarial is None else {"adversarial": adversarial.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        adversarial = self.realism.adversarial if self.realism is not None else None
+        if adversarial is not None and "adversarial" in state:
+            adversarial.load_state_dict(state["adversarial"])
 
 
 class DistillObjective(_FrozenTeacher):
@@ -146,7 +158,8 @@ def two_time_student(t_ckpt: Checkpoint, seed: int) -> OFTSRUNet:
     return student.train()
 
 
-def _realism_terms(options: RealismOptions | None) -> tuple[RealismTerms | None, dict[str, Any]]:
+def _realism_terms(options: RealismOptions | None, seed: int = 0, device: Any = "cpu",
+                   distributed: bool = False) -> tuple[RealismTerms | None, dict[str, Any]]:
     if options is None or not options.active:
         return None, {}
     lpips, record = None, {"lambda_lpips": options.lambda_lpips, "lambda_adl": options.lambda_adl,
@@ -160,8 +173,15 @@ def _realism_terms(options: RealismOptions | None) -> tuple[RealismTerms | None,
 
         lpips = load_lpips_loss(options.lpips_weights)
         record["lpips_weights"] = lpips.source
+    adversarial = None
+    if options.lambda_gan > 0:
+        if distributed:
+            raise OftsrError("--lambda-gan trains a discriminator in one process: run it without torchrun")
+        adversarial = AdversarialTerm(seed=seed, device=device)
+        record.update(lambda_gan=options.lambda_gan, adversarial=adversarial.record())
     return RealismTerms(options.lambda_lpips, options.lambda_adl, options.gamma, lpips,
-                        lambda_l1=options.lambda_l1, spread=options.spread), record
+                        lambda_l1=options.lambda_l1, spread=options.spread, lambda_gan=options.lambda_gan,
+                        adversarial=adversarial), record
 
 
 def _fidelity_teacher(path: str | Path, scale: int, crop: int, lambda_bc: float) -> tuple[torch.nn.Module,
@@ -197,7 +217,9 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
     settings = settings or TrainSettings(lr=5e-5, warmup=100)
     t_ckpt = load_checkpoint(teacher, kind="teacher")
     model_name = t_ckpt.config["model"]["name"]
-    terms, realism_record = _realism_terms(realism)
+    device = dist_info.device if dist_info else "cpu"
+    terms, realism_record = _realism_terms(realism, settings.seed, device,
+                                           distributed=dist_info is not None and dist_info.world > 1)
     config = {k: t_ckpt.config[k] for k in ("scale", "sigma_p", "degradation", "noise_sigma", "model")
               if k in t_ckpt.config}
     config.update(kind="student", name=name or f"oftsr-{model_name}-x{t_ckpt.scale}", data=str(Path(data).resolve()),
@@ -212,7 +234,6 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
             raise OftsrError("--realism-cache needs a realism term at t = 1 (--lambda-lpips or --lambda-l1 > 0)")
         references = ReferenceSet.load(realism.cache, t_ckpt.scale)
     folder = HRImageFolder.load(data, settings.crop_size, exclude=exclude)
-    device = dist_info.device if dist_info else "cpu"
     if method == "oftsr":
         config["distill"] = {"dt": dt, "teacher_step": teacher_step, "lambda_align": lambda_align,
                              "lambda_bc": lambda_bc, "t_range": [T_MIN, T_MAX]}

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from oftsr_edge.train.adversarial import AdversarialTerm
+
 DEFAULT_GAMMA = 0.5
 
 
@@ -90,9 +92,11 @@ class FeatureTap:
 
 @dataclass
 class RealismTerms:
-    """λ_lpips·TV-LPIPS + λ_adl·ADL + λ_l1·ℓ1 on the student's one-step output at t = 1; any weight may be 0 (off).
+    """λ_lpips·TV-LPIPS + λ_adl·ADL + λ_l1·ℓ1 + λ_gan·adversarial on the student's one-step output at t = 1; any
+    weight may be 0 (off).
 
-    The target is the HR crop, or a trained peer's output when the distillation has a reference cache."""
+    The target is the HR crop, or a trained peer's output when the distillation has a reference cache; the
+    adversarial term (:mod:`.adversarial`) compares the output with photo crops instead, needing no pairing."""
 
     lambda_lpips: float
     lambda_adl: float
@@ -101,20 +105,27 @@ class RealismTerms:
     tap: FeatureTap | None = None  # hooks on the student's ADL layers, needed when lambda_adl > 0
     lambda_l1: float = 0.0
     spread: bool = False  # TV-LPIPS and ℓ1 at t ~ U[0, 1] weighted by t instead of at t = 1 (see __call__)
+    lambda_gan: float = 0.0
+    adversarial: AdversarialTerm | None = None  # D and its optimizer, needed when lambda_gan > 0
 
     def __post_init__(self) -> None:
-        if self.lambda_lpips < 0 or self.lambda_adl < 0 or self.gamma < 0 or self.lambda_l1 < 0:
-            raise ValueError("TV-LPIPS, ADL and ℓ1 weights and γ must be >= 0")
+        weights = (self.lambda_lpips, self.lambda_adl, self.gamma, self.lambda_l1, self.lambda_gan)
+        if min(weights) < 0:
+            raise ValueError("TV-LPIPS, ADL, ℓ1 and adversarial weights and γ must be >= 0")
         if self.lambda_lpips > 0 and self.lpips is None:
             raise ValueError("lambda_lpips > 0 needs an LPIPS module")
+        if self.lambda_gan > 0 and self.adversarial is None:
+            raise ValueError("lambda_gan > 0 needs an AdversarialTerm")
 
     @property
     def active(self) -> bool:
-        return self.lambda_lpips > 0 or self.lambda_adl > 0 or self.lambda_l1 > 0
+        return self.lambda_lpips > 0 or self.lambda_adl > 0 or self.lambda_l1 > 0 or self.lambda_gan > 0
 
     def __call__(self, forward: Callable[..., torch.Tensor], x0: torch.Tensor, x1: torch.Tensor,
-                 x_lr: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-        """(weighted sum, logs) for one batch; ``forward(x, x_lr, t)`` is the student (r defaults to 0).
+                 x_lr: torch.Tensor, generator: torch.Generator | None = None,
+                 real: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """(weighted sum, logs) for one batch; ``forward(x, x_lr, t)`` is the student (r defaults to 0); ``real``:
+        the photo crops the discriminator sees as real (default ``x1``).
 
         With ``spread``, each image's output is taken at its own t ~ U[0, 1] (from ``generator``) and its TV-LPIPS
         and ℓ1 terms are weighted by that t: the realism target then shapes the whole knob in proportion to t, not
@@ -141,4 +152,8 @@ class RealismTerms:
             per_image = (x_hat - x1).abs().mean(dim=(1, 2, 3))
             term = per_image.mean() if weights is None else (weights * per_image).mean()
             total, logs["l1_t1"] = total + self.lambda_l1 * term, float(term.detach())
+        if self.lambda_gan > 0:
+            logs["d_loss"] = self.adversarial.discriminator_step(x1 if real is None else real, x_hat)
+            term = self.adversarial.generator_loss(x_hat, weights)
+            total, logs["gan"] = total + self.lambda_gan * term, float(term.detach())
         return total, logs

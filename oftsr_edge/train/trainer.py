@@ -206,6 +206,8 @@ class Trainer:
             group["wanted_lr"] = rate  # the command's rates, not the checkpoint's
         self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
+        if "objective" in state and hasattr(self.objective, "load_state_dict"):
+            self.objective.load_state_dict(state["objective"])
         self._apply_learning_rate()
 
     def _apply_learning_rate(self) -> None:
@@ -264,6 +266,9 @@ class Trainer:
 
     def save(self) -> Path:
         state = {"step": self.step, "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+        objective_state = self.objective.state_dict() if hasattr(self.objective, "state_dict") else {}
+        if objective_state:  # what the objective trains itself (a discriminator)
+            state["objective"] = objective_state
         return ckpt.save_checkpoint(self.run_dir, self.config, self.step, self.model, self.ema.model, state,
                                     keep=self.settings.keep)
 
