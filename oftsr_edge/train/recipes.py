@@ -103,17 +103,22 @@ RECIPES: dict[str, Recipe] = {
             Stage(phases=(dict(_FIDELITY_TEACHER, config="flat48x4-smfanet-plus", degradation="realesrgan-mix",
                                steps=2000, warmup=200, **{"train-base": True, "batch-size": 8, "crop": 96,
                                                           "val-every": 200, "ckpt-every": 200}),),
-                  init_from="3-realesrgan-mix"),
+                  folder="4-smfanet-plus", init_from="3-realesrgan-mix"),
+            Stage(phases=(dict(_FIDELITY_TEACHER, config="smfanet-plus-film", degradation="realesrgan-mix",
+                               steps=2000, warmup=200, **{"learning-rate": 1e-4, "batch-size": 8, "crop": 96,
+                                                          "val-every": 200, "ckpt-every": 200}),),
+                  pretrained_from="4-smfanet-plus"),
         ),
-        student=Stage(phases=(dict(_STUDENT, steps=3600, **{
-            "learning-rate": 1e-4, "val-every": 400, "ckpt-every": 200, "lambda-lpips": 0.4, "tv-gamma": 0.5,
+        student=Stage(phases=(dict(_STUDENT, steps=2800, **{
+            "learning-rate": 1e-4, "val-every": 400, "ckpt-every": 100, "lambda-lpips": 0.4, "tv-gamma": 0.5,
             "lambda-l1": 0.4, "realism-t": "uniform"}),)),
         needs_lpips=True,
         needs_reference_cache=True,
         about="JPEG/noisy photos: a flat48x8 flow teacher on bicubic (8,000 steps), Real-ESRGAN degradations "
         "(4,000) and realesrgan-mix (2,500) lends its trunk to a teacher on SMFANet+ (--pretrained FILE) "
-        "fine-tuned on realesrgan-mix (2,000); student 3,600 steps with TV-LPIPS and l1 toward Real-ESRGAN "
-        "x4plus's outputs (--realism-cache) over t ~ U[0, 1]",
+        "fine-tuned on realesrgan-mix (2,000), whose base then becomes the whole network (smfanet-plus-film, "
+        "2,000); student 2,800 steps with TV-LPIPS and l1 toward Real-ESRGAN x4plus's outputs (--realism-cache) "
+        "over t ~ U[0, 1]",
     ),
 }
 

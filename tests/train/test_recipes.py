@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: the run folders (training-runs/) whose config.json is each recipe's last teacher stage and its student
 RUNS = {
     "oftsr-flat48x8-x4": ("fidelity-x4-teacher", "fidelity-x4-student-v2"),
-    "oftsr-real-x4": ("real-x4-smfa-teacher", "real-x4-smfa-x4plus-v2-student"),
+    "oftsr-real-x4": ("real-x4-film-teacher", "real-x4-film-x4plus-student"),
     "oftsr-smfa-x4": ("fidelity-x4-smfa-teacher", "fidelity-x4-smfa-student"),
 }
 #: recipe option -> where a run's config.json keeps it
@@ -36,6 +36,7 @@ WHERE = {
 RECORDED = {("realism-t", "uniform, weighted by t"): "uniform"}
 #: earlier teacher stages kept as their own run folders: (recipe, stage folder) -> run
 STAGE_RUNS = {("oftsr-real-x4", "3-realesrgan-mix"): "real-x4-mix-teacher",
+              ("oftsr-real-x4", "4-smfanet-plus"): "real-x4-smfa-teacher",
               ("oftsr-smfa-x4", "1-flat48x8"): "fidelity-x4-teacher"}
 SCALED = {"steps", "warmup", "ema", "val-every", "ckpt-every"}
 
