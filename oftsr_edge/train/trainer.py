@@ -134,18 +134,22 @@ def parameter_groups(model: nn.Module, settings: TrainSettings) -> list[dict[str
 
     Why: fine-tuning a whole pretrained network at the flow's rate moves it away from what made it good (a film-base
     teacher lost 0.3 dB at t = 0); a lower rate for the base keeps its fidelity while the new layers learn at full
-    speed. Each group records its ``wanted_lr`` so that a resumed run applies the command's rates.
+    speed. The groups' rates are :func:`group_rates`.
     """
     if settings.base_lr is None:
-        return [{"params": list(model.parameters()), "wanted_lr": settings.lr}]
+        return [{"params": list(model.parameters())}]
     base = [p for name, p in model.named_parameters() if name.startswith("base.") and p.requires_grad]
     if not base:
         raise OftsrError("--base-learning-rate: this model has no trainable pretrained base "
                          "(a film-base config, or a base config with --train-base)")
     ids = {id(p) for p in base}
     rest = [p for p in model.parameters() if id(p) not in ids]
-    return [{"params": rest, "lr": settings.lr, "wanted_lr": settings.lr},
-            {"params": base, "lr": settings.base_lr, "wanted_lr": settings.base_lr}]
+    return [{"params": rest}, {"params": base, "lr": settings.base_lr}]
+
+
+def group_rates(settings: TrainSettings) -> list[float]:
+    """The base learning rate of each of :func:`parameter_groups`' groups, in order."""
+    return [settings.lr] if settings.base_lr is None else [settings.lr, settings.base_lr]
 
 
 def _rates(rates: list[float]) -> str:
@@ -200,10 +204,7 @@ class Trainer:
             raise OftsrError(f"--resume: {self.run_dir} was trained "
                              f"{'with' if groups > 1 else 'without'} --base-learning-rate; a resumed run keeps that "
                              f"choice (give {'a' if groups > 1 else 'no'} --base-learning-rate)")
-        wanted = [group["wanted_lr"] for group in self.optimizer.param_groups]
         self.optimizer.load_state_dict(state["optimizer"])
-        for group, rate in zip(self.optimizer.param_groups, wanted):
-            group["wanted_lr"] = rate  # the command's rates, not the checkpoint's
         self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
         if "objective" in state and hasattr(self.objective, "load_state_dict"):
@@ -214,7 +215,7 @@ class Trainer:
         """The resume command's --learning-rate (and --base-learning-rate), not the checkpoint's: the scheduler
         state carries its base rates, which would otherwise silently override a changed option (a later phase's
         warm restart at a new rate)."""
-        wanted = [float(group["wanted_lr"]) for group in self.optimizer.param_groups]
+        wanted = [float(rate) for rate in group_rates(self.settings)]
         stored = [float(lr) for lr in self.scheduler.base_lrs]
         if all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(wanted, stored)):
             return
