@@ -24,7 +24,11 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 DEFAULT_CHANNELS = 32
-DEFAULT_LR = 1e-4
+# D's Adam rate. At 1e-4 D stayed at chance for 450 steps beside a real-photo student; trained alone on 400 of
+# that student's outputs against their HR photos (300 steps, batch 8, 96² crops), D told held-out crops apart
+# 71 % of the time at 1e-4 and 83 % at 4e-4 (logit margin 0.93 vs 1.36): four times faster without losing the
+# spectral norm's stability.
+DEFAULT_LR = 4e-4
 BETAS = (0.9, 0.99)
 
 

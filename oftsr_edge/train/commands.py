@@ -149,6 +149,8 @@ def train(ctx: click.Context, data: Path, exclude: tuple[str, ...], out: Path, m
 @option("--realism-cache", type=click.Path(path_type=Path), default=None,
         detail="default: none (the HR crop is the target)")
 @option("--realism-t", type=click.Choice(["one", "uniform"]), default="one", show_default=True)
+@option("--lpips-target", type=click.Choice(["peer", "photo"]), default="peer", show_default=True,
+        detail="with --realism-cache; without one both are the photo")
 @option("--fidelity-teacher", type=click.Path(path_type=Path), default=None,
         detail="default: none (Eq. 11 against the flow teacher)")
 @option("--name", "model_name", default=None, detail="of the student; default oftsr-<config>-x<scale>")
@@ -157,7 +159,7 @@ def train(ctx: click.Context, data: Path, exclude: tuple[str, ...], out: Path, m
 def distill(ctx: click.Context, teacher_path: Path, data: Path, exclude: tuple[str, ...], out: Path, dt: float, teacher_step: str, lambda_align: float,
             lambda_bc: float, method: str, lambda_lpips: float, tv_gamma: float, lambda_adl: float,
             lpips_weights: Path | None, lambda_l1: float, lambda_gan: float, realism_cache: Path | None, realism_t: str,
-            fidelity_teacher: Path | None, model_name: str | None,
+            lpips_target: str, fidelity_teacher: Path | None, model_name: str | None,
             resume: bool, accelerator: str, threads: int | None,
             quiet: bool, **kw: object) -> None:
     """Stage 2: distil the teacher into a one-step student with tunable t (oftsr: Algorithm 1) or a two-time
@@ -171,7 +173,7 @@ def distill(ctx: click.Context, teacher_path: Path, data: Path, exclude: tuple[s
     val_dir = kw.pop("val_dir")
     settings = _settings(5e-5, 100, **kw)
     realism = RealismOptions(lambda_lpips, lambda_adl, tv_gamma, lpips_weights, lambda_l1, realism_cache,
-                             spread=realism_t == "uniform", lambda_gan=lambda_gan)
+                             spread=realism_t == "uniform", lambda_gan=lambda_gan, lpips_target=lpips_target)
     trainer = build_distill_trainer(teacher_path, data, out, dt, teacher_step, lambda_align, lambda_bc, settings,
                                     val_dir, resume, dist_info, quiet, method=method, realism=realism,
                                     exclude=exclude or None, name=model_name, fidelity_teacher=fidelity_teacher)

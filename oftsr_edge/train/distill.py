@@ -51,6 +51,7 @@ class RealismOptions:
     cache: str | os.PathLike | None = None  # a reference cache: its peer outputs replace the HR crop as target
     spread: bool = False  # the realism terms over t ~ U[0, 1], weighted by t (RealismTerms.spread)
     lambda_gan: float = 0.0  # the adversarial term's weight (train/adversarial.py)
+    lpips_target: str = "peer"  # photo: TV-LPIPS against the cache's HR crop while ℓ1 follows the peer's output
 
     @property
     def active(self) -> bool:
@@ -80,8 +81,9 @@ class _FrozenTeacher:
         if self.references is None:
             extra, more = self.realism(forward, batch.x0, batch.x1, batch.x_lr, batch.generator)
         else:
-            x0, target, x_lr = self.references(batch.generator, batch.x1.device)
-            extra, more = self.realism(forward, x0, target, x_lr, batch.generator, real=batch.x1)
+            x0, target, x_lr, photo = self.references(batch.generator, batch.x1.device)
+            extra, more = self.realism(forward, x0, target, x_lr, batch.generator, real=batch.x1,
+                                       lpips_target=photo)
         logs.update(more)
         return total + extra
 
@@ -168,6 +170,10 @@ def _realism_terms(options: RealismOptions | None, seed: int = 0, device: Any = 
         record["lambda_l1"] = options.lambda_l1
     if options.spread:
         record["t"] = "uniform, weighted by t"
+    if options.lpips_target == "photo":
+        if options.lambda_lpips <= 0:
+            raise OftsrError("--lpips-target photo sets TV-LPIPS's target: give it a weight with --lambda-lpips > 0")
+        record["lpips_target"] = "photo"
     if options.lambda_lpips > 0:
         from oftsr_edge.train.lpips_torch import load_lpips_loss
 
@@ -232,7 +238,7 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
     if realism is not None and realism.cache is not None:
         if not realism.active:
             raise OftsrError("--realism-cache needs a realism term at t = 1 (--lambda-lpips or --lambda-l1 > 0)")
-        references = ReferenceSet.load(realism.cache, t_ckpt.scale)
+        references = ReferenceSet.load(realism.cache, t_ckpt.scale, photo=realism.lpips_target == "photo")
     folder = HRImageFolder.load(data, settings.crop_size, exclude=exclude)
     if method == "oftsr":
         config["distill"] = {"dt": dt, "teacher_step": teacher_step, "lambda_align": lambda_align,

@@ -123,9 +123,11 @@ class RealismTerms:
 
     def __call__(self, forward: Callable[..., torch.Tensor], x0: torch.Tensor, x1: torch.Tensor,
                  x_lr: torch.Tensor, generator: torch.Generator | None = None,
-                 real: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                 real: torch.Tensor | None = None,
+                 lpips_target: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """(weighted sum, logs) for one batch; ``forward(x, x_lr, t)`` is the student (r defaults to 0); ``real``:
-        the photo crops the discriminator sees as real (default ``x1``).
+        the photo crops the discriminator sees as real (default ``x1``); ``lpips_target``: what TV-LPIPS compares
+        with (default ``x1``) — the photo itself while ℓ1 follows a peer's output.
 
         With ``spread``, each image's output is taken at its own t ~ U[0, 1] (from ``generator``) and its TV-LPIPS
         and ℓ1 terms are weighted by that t: the realism target then shapes the whole knob in proportion to t, not
@@ -143,7 +145,8 @@ class RealismTerms:
         total = x0.new_zeros(())
         logs: dict[str, float] = {}
         if self.lambda_lpips > 0:
-            term = tv_lpips(self.lpips, (x_hat + 1) * 0.5, (x1 + 1) * 0.5, self.gamma, weights)
+            target = x1 if lpips_target is None else lpips_target
+            term = tv_lpips(self.lpips, (x_hat + 1) * 0.5, (target + 1) * 0.5, self.gamma, weights)
             total, logs["tv_lpips"] = total + self.lambda_lpips * term, float(term.detach())
         if self.lambda_adl > 0:
             term = adl(list(feats))

@@ -2,7 +2,9 @@
 outputs for them, sampled as aligned sub-crops with dihedral flips.
 
 The realism end learns from these pairs: the student's one-step output at t = 1 for the LR crop is compared with the
-peer's output (TV-LPIPS and ℓ1), so t = 1 takes on the peer's look while t < 1 stays on the teacher's ODE.
+peer's output (TV-LPIPS and ℓ1), so t = 1 takes on the peer's look while t < 1 stays on the teacher's ODE. Each crop
+also holds the HR photo it was degraded from: with ``photo=True`` it is read and sampled at the same place, for a
+TV-LPIPS term against the photo itself (``distill --lpips-target photo``).
 Sampling is a pure function of the generator it is given, so a resumed distillation replays the same batches.
 """
 
@@ -29,16 +31,18 @@ CACHE_FORMAT = 2
 
 @dataclass
 class ReferenceSet:
-    """Every complete crop of a cache folder, decoded into memory (600 crops of 64² LR take ~250 MB)."""
+    """Every complete crop of a cache folder, decoded into memory (600 crops of 64² LR take ~250 MB; the photos,
+    when asked for, as much again)."""
 
     folder: Path
     scale: int
     lr: list[np.ndarray]
     ref: list[np.ndarray]
     manifest: dict
+    photo: list[np.ndarray] | None = None  # the HR crops the LR were made from (load(..., photo=True))
 
     @classmethod
-    def load(cls, folder: str | Path, scale: int) -> ReferenceSet:
+    def load(cls, folder: str | Path, scale: int, photo: bool = False) -> ReferenceSet:
         folder = Path(folder)
         try:
             manifest = json.loads((folder / MANIFEST).read_text())
@@ -51,66 +55,84 @@ class ReferenceSet:
                              "'oftsr-edge reference-cache' into a new folder")
         if cache_scale != scale:
             raise OftsrError(f"--realism-cache {folder} holds x{cache_scale} outputs; the teacher is x{scale}")
-        lrs, refs = [], []
+        lrs, refs, photos = [], [], []
         for path in sorted(folder.glob("*.npz")):
             try:
                 with np.load(path) as crop:
                     lr, ref = crop["lr"], crop["ref"]
+                    hr = crop["hr"] if photo else ref
             except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
                 raise OftsrError(f"--realism-cache: unreadable crop {path} ({exc}); delete it and rerun "
                                  "'oftsr-edge reference-cache' to regenerate it") from None
-            if ref.shape[:2] != (lr.shape[0] * scale, lr.shape[1] * scale) or lr.dtype != np.uint8:
+            hr_shape = (lr.shape[0] * scale, lr.shape[1] * scale)
+            if ref.shape[:2] != hr_shape or hr.shape[:2] != hr_shape or lr.dtype != np.uint8:
                 raise OftsrError(f"--realism-cache: crop {path} is not an x{scale} uint8 pair")
             lrs.append(lr)
             refs.append(ref)
+            photos.append(hr)
         if not lrs:
             raise OftsrError(f"--realism-cache {folder}: no crops yet (run 'oftsr-edge reference-cache')")
-        return cls(folder, scale, lrs, refs, manifest)
+        return cls(folder, scale, lrs, refs, manifest, photos if photo else None)
 
     def __len__(self) -> int:
         return len(self.lr)
 
-    def sample(self, batch_size: int, hr_crop: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """(lr (B, c/s, c/s, 3), ref (B, c, c, 3)) uint8 aligned random sub-crops with the same flips."""
+    def sample(self, batch_size: int, hr_crop: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(lr (B, c/s, c/s, 3), ref (B, c, c, 3), photo (B, c, c, 3) or None) uint8 aligned random sub-crops with
+        the same flips; the draws from ``rng`` do not depend on whether the photos are loaded."""
         s, lr_crop = self.scale, hr_crop // self.scale
         lrs = np.empty((batch_size, lr_crop, lr_crop, 3), np.uint8)
         refs = np.empty((batch_size, lr_crop * s, lr_crop * s, 3), np.uint8)
+        photos = np.empty_like(refs) if self.photo is not None else None
         for i in range(batch_size):
             k = int(rng.integers(len(self.lr)))
             lr, ref = self.lr[k], self.ref[k]
+            hr = self.photo[k] if self.photo is not None else ref
             if min(lr.shape[:2]) < lr_crop:
                 raise OftsrError(f"--realism-cache crops are {lr.shape[1]}x{lr.shape[0]} LR; --crop {hr_crop} "
                                  f"needs at least {lr_crop}")
             y = int(rng.integers(lr.shape[0] - lr_crop + 1))
             x = int(rng.integers(lr.shape[1] - lr_crop + 1))
-            a = lr[y : y + lr_crop, x : x + lr_crop]
-            b = ref[y * s : (y + lr_crop) * s, x * s : (x + lr_crop) * s]
+            window = (slice(y * s, (y + lr_crop) * s), slice(x * s, (x + lr_crop) * s))
+            a, b, c = lr[y : y + lr_crop, x : x + lr_crop], ref[window], hr[window]
             if rng.random() < 0.5:
-                a, b = a[:, ::-1], b[:, ::-1]
+                a, b, c = a[:, ::-1], b[:, ::-1], c[:, ::-1]
             if rng.random() < 0.5:
-                a, b = a[::-1], b[::-1]
+                a, b, c = a[::-1], b[::-1], c[::-1]
             if rng.random() < 0.5:
-                a, b = a.transpose(1, 0, 2), b.transpose(1, 0, 2)
+                a, b, c = a.transpose(1, 0, 2), b.transpose(1, 0, 2), c.transpose(1, 0, 2)
             lrs[i], refs[i] = a, b
-        return lrs, refs
+            if photos is not None:
+                photos[i] = c
+        return lrs, refs, photos
 
 
 class ReferenceBatches:
     """Turns sampled cache pairs into the flow's tensors: x_lr from the model's own conditioning (its base network
-    when it has one), x0 the noisy start, and the peer's output in the place of x1."""
+    when it has one), x0 the noisy start, the peer's output in the place of x1, and the photo crop when the set
+    holds photos."""
 
     def __init__(self, references: ReferenceSet, condition: Callable[[torch.Tensor], torch.Tensor], sigma_p: float,
                  batch_size: int, hr_crop: int) -> None:
         self.references, self.condition, self.sigma_p = references, condition, sigma_p
         self.batch_size, self.hr_crop = batch_size, hr_crop
 
-    def __call__(self, generator: torch.Generator, device: torch.device) -> tuple[torch.Tensor, ...]:
-        """(x0, target, x_lr) in [-1, 1]; crops drawn from a numpy generator seeded by ``generator``."""
+    def __call__(self, generator: torch.Generator,
+                 device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(x0, target, x_lr, photo or None) in [-1, 1]; crops drawn from a numpy generator seeded by
+        ``generator``."""
         rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=generator)))
-        lr, ref = self.references.sample(self.batch_size, self.hr_crop, rng)
-        lr_t = torch.from_numpy(lr).permute(0, 3, 1, 2).float().to(device) / 127.5 - 1.0
-        target = torch.from_numpy(ref).permute(0, 3, 1, 2).float().to(device) / 127.5 - 1.0
+        lr, ref, photo = self.references.sample(self.batch_size, self.hr_crop, rng)
+        lr_t = _to_tensor(lr, device)
+        target = _to_tensor(ref, device)
         with torch.no_grad():
             x_lr = F.pixel_shuffle(self.condition(lr_t), self.references.scale)
         noise = torch.randn(target.shape, generator=generator).to(device)
-        return noisy_start(x_lr, noise, self.sigma_p), target, x_lr
+        photo_t = _to_tensor(photo, device) if photo is not None else None
+        return noisy_start(x_lr, noise, self.sigma_p), target, x_lr, photo_t
+
+
+def _to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(B, H, W, 3) uint8 → (B, 3, H, W) float in [-1, 1]."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().to(device) / 127.5 - 1.0

@@ -135,3 +135,24 @@ def test_spread_realism_terms_act_at_drawn_t_weighted_by_t() -> None:
     assert total.item() == pytest.approx(float((t * (t - 0.5).abs()).mean()), rel=1e-6)
     _, at_one = RealismTerms(lambda_lpips=0.0, lambda_adl=0.0, lambda_l1=1.0)(forward, x0, x1, x0)
     assert bool((seen[1] == 1).all()) and at_one["l1_t1"] == pytest.approx(0.5)
+
+
+def test_lpips_target_replaces_the_target_of_tv_lpips_only() -> None:
+    """With a photo beside a peer's output, TV-LPIPS compares with the photo and ℓ1 still with the peer's output."""
+
+    def forward(x: torch.Tensor, x_lr: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+    def distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return (a - b).abs().mean(dim=(1, 2, 3))
+
+    x0 = torch.zeros(2, 3, 8, 8)
+    peer, photo = torch.full_like(x0, 0.5), torch.full_like(x0, -0.5)
+    terms = RealismTerms(lambda_lpips=1.0, lambda_adl=0.0, lambda_l1=1.0, lpips=distance)
+    _, to_peer = terms(forward, x0, peer, x0)
+    _, to_photo = terms(forward, x0, peer, x0, lpips_target=photo)
+    assert to_peer["l1_t1"] == to_photo["l1_t1"] == pytest.approx(0.5)
+    assert to_peer["tv_lpips"] == pytest.approx(0.25) and to_photo["tv_lpips"] == pytest.approx(0.25)
+    brighter = torch.full_like(x0, 0.9)
+    _, to_brighter = terms(forward, x0, peer, x0, lpips_target=brighter)
+    assert to_brighter["tv_lpips"] == pytest.approx(0.45) and to_brighter["l1_t1"] == pytest.approx(0.5)

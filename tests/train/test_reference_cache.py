@@ -71,9 +71,33 @@ def test_cache_is_resumable_deterministic_and_refuses_other_settings(tmp_path: P
     (out / "reference.json").write_text(json.dumps(manifest))
     refs = ReferenceSet.load(out, 4)
     assert len(refs) == 3
-    lr, ref = refs.sample(5, 32, np.random.default_rng(0))
-    assert lr.shape == (5, 8, 8, 3) and ref.shape == (5, 32, 32, 3)
+    lr, ref, photo = refs.sample(5, 32, np.random.default_rng(0))
+    assert lr.shape == (5, 8, 8, 3) and ref.shape == (5, 32, 32, 3) and photo is None
     np.testing.assert_array_equal(ref, lr.repeat(4, axis=1).repeat(4, axis=2))  # sub-crops and flips stay aligned
+
+
+def test_photos_are_sampled_at_the_peer_outputs_place_without_changing_the_draws(tmp_path: Path) -> None:
+    """--lpips-target photo reads each crop's HR photo; the (lr, ref) a seed draws stay what they were without it."""
+    from oftsr_edge.train.reference_set import ReferenceSet
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    (folder / "reference.json").write_text(json.dumps({"format": 2, "settings": {"scale": 4}}))
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        out = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        np.savez_compressed(folder / f"{i:06d}.npz", lr=out[::4, ::4], ref=out, hr=255 - out)
+    plain, with_photos = ReferenceSet.load(folder, 4), ReferenceSet.load(folder, 4, photo=True)
+    lr, ref, none = plain.sample(6, 32, np.random.default_rng(7))
+    lr2, ref2, photo = with_photos.sample(6, 32, np.random.default_rng(7))
+    assert none is None and photo is not None
+    np.testing.assert_array_equal(lr, lr2)
+    np.testing.assert_array_equal(ref, ref2)
+    np.testing.assert_array_equal(photo, 255 - ref)  # same window, same flips
+    np.savez_compressed(folder / "000003.npz", lr=out[::4, ::4], ref=out)  # a crop without its photo
+    assert len(ReferenceSet.load(folder, 4)) == 4
+    with pytest.raises(OftsrError, match="unreadable crop .*000003"):
+        ReferenceSet.load(folder, 4, photo=True)
 
 
 def test_reference_set_errors_name_the_problem(tmp_path: Path) -> None:
@@ -102,7 +126,7 @@ def _fake_cache(folder: Path, count: int = 3) -> Path:
     rng = np.random.default_rng(0)
     for i in range(count):
         np.savez_compressed(folder / f"{i:06d}.npz", lr=rng.integers(0, 256, (16, 16, 3), dtype=np.uint8),
-                            ref=np.full((64, 64, 3), 200, np.uint8))
+                            ref=np.full((64, 64, 3), 200, np.uint8), hr=np.full((64, 64, 3), 40, np.uint8))
     return folder
 
 
@@ -117,6 +141,9 @@ def test_distill_with_a_realism_cache_pulls_t1_to_the_reference(tmp_path: Path, 
               "--batch-size", "2", "--crop", "32", "--warmup", "1", "--val-every", "0", "--threads", "1", "--quiet"]
     proc = run_main(capsys, "distill", *common, "--output", str(tmp_path / "no"), "--realism-cache", str(cache))
     assert_one_line_error(proc, "--realism-cache needs a realism term")
+    proc = run_main(capsys, "distill", *common, "--output", str(tmp_path / "no"), "--realism-cache", str(cache),
+                    "--lambda-l1", "1", "--lpips-target", "photo")
+    assert_one_line_error(proc, "--lpips-target photo sets TV-LPIPS's target")
     run = tmp_path / "run"
     proc = run_main(capsys, "distill", *common, "--output", str(run), "--realism-cache", str(cache),
                     "--lambda-l1", "1", "--learning-rate", "1e-2")
@@ -137,3 +164,21 @@ def test_distill_with_a_realism_cache_pulls_t1_to_the_reference(tmp_path: Path, 
             return float((x_lr + model(x_lr, x_lr, torch.ones(1)) - grey).abs().mean())
 
     assert t1_error(run, "student") < t1_error(teacher, "teacher")
+
+
+@pytest.mark.opt_in("lpips-weights")
+def test_distill_with_tv_lpips_against_the_photo(tmp_path: Path, tiny_student_dir: Path, train_images: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.metrics.test_lpips import _weights_dir
+
+    run = tmp_path / "run"
+    proc = run_main(capsys, "distill", "--teacher", str(tiny_student_dir.parent / "teacher"), "--data",
+                    str(train_images), "--steps", "2", "--ckpt-every", "2", "--batch-size", "2", "--crop", "32",
+                    "--warmup", "1", "--val-every", "0", "--threads", "1", "--quiet", "--output", str(run),
+                    "--realism-cache", str(_fake_cache(tmp_path / "cache")), "--lambda-l1", "1", "--lambda-lpips",
+                    "1", "--lpips-target", "photo", "--lpips-weights", str(_weights_dir()))
+    assert proc.code == 0, proc.err
+    realism = json.loads((run / "config.json").read_text())["distill"]["realism"]
+    assert realism["lpips_target"] == "photo" and realism["target"]["crops"] == 3
+    last = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
+    assert last["tv_lpips"] > 0 and last["l1_t1"] > 0
