@@ -109,16 +109,20 @@ RECIPES: dict[str, Recipe] = {
                                                           "val-every": 200, "ckpt-every": 200}),),
                   pretrained_from="4-smfanet-plus"),
         ),
-        student=Stage(phases=(dict(_STUDENT, steps=2800, **{
-            "learning-rate": 1e-4, "val-every": 400, "ckpt-every": 100, "lambda-lpips": 0.4, "tv-gamma": 0.5,
-            "lambda-l1": 0.4, "realism-t": "uniform"}),)),
+        student=Stage(phases=(
+            dict(_STUDENT, steps=2800, **{"learning-rate": 1e-4, "val-every": 400, "ckpt-every": 100,
+                                          "lambda-lpips": 0.4, "tv-gamma": 0.5, "lambda-l1": 0.4,
+                                          "realism-t": "uniform"}),
+            {"steps": 3400, "learning-rate": 5e-5, "schedule": "constant", "val-every": 300, "lpips-target": "photo",
+             "lambda-gan": 0.1},
+        )),
         needs_lpips=True,
         needs_reference_cache=True,
         about="JPEG/noisy photos: a flat48x8 flow teacher on bicubic (8,000 steps), Real-ESRGAN degradations "
         "(4,000) and realesrgan-mix (2,500) lends its trunk to a teacher on SMFANet+ (--pretrained FILE) "
         "fine-tuned on realesrgan-mix (2,000), whose base then becomes the whole network (smfanet-plus-film, "
         "2,000); student 2,800 steps with TV-LPIPS and l1 toward Real-ESRGAN x4plus's outputs (--realism-cache) "
-        "over t ~ U[0, 1]",
+        "over t ~ U[0, 1], then 600 at a constant rate with TV-LPIPS toward the photos and a patch discriminator",
     ),
 }
 

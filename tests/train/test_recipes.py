@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: the run folders (training-runs/) whose config.json is each recipe's last teacher stage and its student
 RUNS = {
     "oftsr-flat48x8-x4": ("fidelity-x4-teacher", "fidelity-x4-student-v2"),
-    "oftsr-real-x4": ("real-x4-film-teacher", "real-x4-film-x4plus-student"),
+    "oftsr-real-x4": ("real-x4-film-teacher", "real-x4-film-pg-student"),
     "oftsr-smfa-x4": ("fidelity-x4-smfa-teacher", "fidelity-x4-smfa-student"),
 }
 #: recipe option -> where a run's config.json keeps it
@@ -30,7 +30,8 @@ WHERE = {
     "lambda-align": ("distill", "lambda_align"), "lambda-bc": ("distill", "lambda_bc"),
     "lambda-lpips": ("distill", "realism", "lambda_lpips"), "tv-gamma": ("distill", "realism", "gamma"),
     "lambda-l1": ("distill", "realism", "lambda_l1"), "realism-t": ("distill", "realism", "t"),
-    "train-base": ("train_base",),
+    "train-base": ("train_base",), "lambda-gan": ("distill", "realism", "lambda_gan"),
+    "lpips-target": ("distill", "realism", "lpips_target"),
 }
 #: how a config.json spells an option's value, where it differs from the option's
 RECORDED = {("realism-t", "uniform, weighted by t"): "uniform"}
