@@ -84,5 +84,9 @@ class AdversarialTerm:
         return {"discriminator": self.discriminator.state_dict(), "optimizer": self.optimizer.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """D's weights and Adam moments from a checkpoint; the rate stays this run's (as the student's does on
+        resume), not the one saved with the moments."""
         self.discriminator.load_state_dict(state["discriminator"])
         self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr

@@ -93,3 +93,14 @@ def test_the_adversarial_term_refuses_several_processes() -> None:
 
     with pytest.raises(OftsrError, match="without torchrun"):
         _realism_terms(RealismOptions(lambda_gan=0.1), distributed=True)
+
+
+def test_a_loaded_d_keeps_its_moments_and_takes_this_runs_rate() -> None:
+    """Resuming with another D rate (a changed default) uses the new rate, as the student's groups do."""
+    old = AdversarialTerm(lr=1e-4)
+    old.discriminator_step(torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16))
+    new = AdversarialTerm(lr=4e-4)
+    new.load_state_dict(old.state_dict())
+    assert [g["lr"] for g in new.optimizer.param_groups] == [4e-4]
+    moments = [s["exp_avg"] for s in new.optimizer.state.values()]
+    assert moments and all(torch.equal(a, b["exp_avg"]) for a, b in zip(moments, old.optimizer.state.values()))
