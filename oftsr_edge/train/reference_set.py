@@ -55,24 +55,26 @@ class ReferenceSet:
                              "'oftsr-edge reference-cache' into a new folder")
         if cache_scale != scale:
             raise OftsrError(f"--realism-cache {folder} holds x{cache_scale} outputs; the teacher is x{scale}")
-        lrs, refs, photos = [], [], []
+        lrs, refs = [], []
+        photos: list[np.ndarray] | None = [] if photo else None
         for path in sorted(folder.glob("*.npz")):
             try:
                 with np.load(path) as crop:
                     lr, ref = crop["lr"], crop["ref"]
-                    hr = crop["hr"] if photo else ref
+                    hrs = [ref] if photos is None else [ref, crop["hr"]]
             except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
                 raise OftsrError(f"--realism-cache: unreadable crop {path} ({exc}); delete it and rerun "
                                  "'oftsr-edge reference-cache' to regenerate it") from None
             hr_shape = (lr.shape[0] * scale, lr.shape[1] * scale)
-            if ref.shape[:2] != hr_shape or hr.shape[:2] != hr_shape or lr.dtype != np.uint8:
+            if any(hr.shape[:2] != hr_shape for hr in hrs) or lr.dtype != np.uint8:
                 raise OftsrError(f"--realism-cache: crop {path} is not an x{scale} uint8 pair")
             lrs.append(lr)
             refs.append(ref)
-            photos.append(hr)
+            if photos is not None:
+                photos.append(hrs[1])
         if not lrs:
             raise OftsrError(f"--realism-cache {folder}: no crops yet (run 'oftsr-edge reference-cache')")
-        return cls(folder, scale, lrs, refs, manifest, photos if photo else None)
+        return cls(folder, scale, lrs, refs, manifest, photos)
 
     def __len__(self) -> int:
         return len(self.lr)
