@@ -121,7 +121,8 @@ TERMS: dict[str, Term] = {
                       "choice"),
     "--lambda-l1": _t("Weight of an ℓ1 term at t = 1 against the realism target", "float"),
     "--lpips-target": _t("What TV-LPIPS compares with when a reference cache is given: the peer's output (peer) or "
-                         "the HR photo the crop was degraded from (photo)", "choice"),
+                         "the HR photo the crop was degraded from (photo), or the photo where the peer's output has detail and the "
+                         "peer's output where it is flat (blend)", "choice"),
     "--lambda-gan": _t("Weight of an adversarial term at t = 1: a patch discriminator trained beside the student "
                        "tells its outputs from photo crops", "float"),
     "--fidelity-teacher": _t("A published SMFANet state dict (local file) whose image is the student's t = 0 target: "

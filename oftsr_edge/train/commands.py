@@ -149,7 +149,7 @@ def train(ctx: click.Context, data: Path, exclude: tuple[str, ...], out: Path, m
 @option("--realism-cache", type=click.Path(path_type=Path), default=None,
         detail="default: none (the HR crop is the target)")
 @option("--realism-t", type=click.Choice(["one", "uniform"]), default="one", show_default=True)
-@option("--lpips-target", type=click.Choice(["peer", "photo"]), default="peer", show_default=True,
+@option("--lpips-target", type=click.Choice(["peer", "photo", "blend"]), default="peer", show_default=True,
         detail="with --realism-cache; without one both are the photo")
 @option("--fidelity-teacher", type=click.Path(path_type=Path), default=None,
         detail="default: none (Eq. 11 against the flow teacher)")

@@ -51,7 +51,8 @@ class RealismOptions:
     cache: str | os.PathLike | None = None  # a reference cache: its peer outputs replace the HR crop as target
     spread: bool = False  # the realism terms over t ~ U[0, 1], weighted by t (RealismTerms.spread)
     lambda_gan: float = 0.0  # the adversarial term's weight (train/adversarial.py)
-    lpips_target: str = "peer"  # photo: TV-LPIPS against the cache's HR crop while ℓ1 follows the peer's output
+    lpips_target: str = "peer"  # photo: TV-LPIPS against the cache's HR crop while ℓ1 follows the peer's output;
+    # blend: against that crop where the peer drew detail and the peer's output where it is flat
 
     @property
     def active(self) -> bool:
@@ -170,10 +171,11 @@ def _realism_terms(options: RealismOptions | None, seed: int = 0, device: Any = 
         record["lambda_l1"] = options.lambda_l1
     if options.spread:
         record["t"] = "uniform, weighted by t"
-    if options.lpips_target == "photo":
+    if options.lpips_target != "peer":
         if options.lambda_lpips <= 0:
-            raise OftsrError("--lpips-target photo sets TV-LPIPS's target: give it a weight with --lambda-lpips > 0")
-        record["lpips_target"] = "photo"
+            raise OftsrError(f"--lpips-target {options.lpips_target} sets TV-LPIPS's target: give it a weight with "
+                             "--lambda-lpips > 0")
+        record["lpips_target"] = options.lpips_target
     if options.lambda_lpips > 0:
         from oftsr_edge.train.lpips_torch import load_lpips_loss
 
@@ -238,7 +240,7 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
     if realism is not None and realism.cache is not None:
         if not realism.active:
             raise OftsrError("--realism-cache needs a realism term at t = 1 (--lambda-lpips or --lambda-l1 > 0)")
-        references = ReferenceSet.load(realism.cache, t_ckpt.scale, photo=realism.lpips_target == "photo")
+        references = ReferenceSet.load(realism.cache, t_ckpt.scale, photo=realism.lpips_target != "peer")
     folder = HRImageFolder.load(data, settings.crop_size, exclude=exclude)
     if method == "oftsr":
         config["distill"] = {"dt": dt, "teacher_step": teacher_step, "lambda_align": lambda_align,
@@ -261,7 +263,8 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
         objective = MeanFlowObjective(t_ckpt.build_model("ema").to(device), terms)
     if references is not None:
         objective.references = ReferenceBatches(references, student.condition, float(config["sigma_p"]),
-                                                settings.batch_size, settings.crop_size)
+                                                settings.batch_size, settings.crop_size,
+                                                blend=realism.lpips_target == "blend")
         realism_record["target"] = {"cache": str(Path(realism.cache).resolve()), "crops": len(references),
                                     **{k: references.manifest.get(k) for k in
                                        ("settings", "weights", "weights_sha256", "package", "licence")}}

@@ -4,7 +4,8 @@ outputs for them, sampled as aligned sub-crops with dihedral flips.
 The realism end learns from these pairs: the student's one-step output at t = 1 for the LR crop is compared with the
 peer's output (TV-LPIPS and ℓ1), so t = 1 takes on the peer's look while t < 1 stays on the teacher's ODE. Each crop
 also holds the HR photo it was degraded from: with ``photo=True`` it is read and sampled at the same place, for a
-TV-LPIPS term against the photo itself (``distill --lpips-target photo``).
+TV-LPIPS term against the photo itself (``distill --lpips-target photo``), or against the photo only where the
+peer's output has detail and the peer's output where it is flat (``--lpips-target blend``, :func:`detail_blend`).
 Sampling is a pure function of the generator it is given, so a resumed distillation replays the same batches.
 """
 
@@ -110,15 +111,41 @@ class ReferenceSet:
         return lrs, refs, photos
 
 
+#: :func:`detail_blend`'s ramp: the peer's local standard deviation of luma (7 × 7 window, images in [0, 1]) below
+#: which the target is all peer and above which it is all photo. On x4plus's cached outputs a third of the pixels
+#: fall under the lower end (skin, sky, walls) and a third over the upper (the photos' median is 0.044).
+BLEND_FLAT, BLEND_DETAIL = 0.01, 0.03
+_BLEND_WINDOW = 7
+
+
+def detail_blend(peer: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+    """The photo where the peer drew detail, the peer's output where it left the area flat, a smooth ramp between;
+    (B, 3, H, W) in [-1, 1].
+
+    Why: TV-LPIPS toward the photo asks for the photo's texture everywhere, and on JPEG input the student cannot
+    tell skin pores from block edges, so it draws the block edges (thin contour lines on faces). x4plus keeps such
+    areas smooth; following it there and the photo elsewhere asks for texture only where a strong peer found some.
+    """
+    gray = ((peer + 1) * 0.5 * peer.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    pad = _BLEND_WINDOW // 2
+    mean = F.avg_pool2d(gray, _BLEND_WINDOW, 1, pad, count_include_pad=False)
+    var = F.avg_pool2d(gray * gray, _BLEND_WINDOW, 1, pad, count_include_pad=False) - mean * mean
+    weight = ((var.clamp(min=0).sqrt() - BLEND_FLAT) / (BLEND_DETAIL - BLEND_FLAT)).clamp(0, 1)
+    weight = F.avg_pool2d(weight, _BLEND_WINDOW, 1, pad, count_include_pad=False)  # no seams at the ramp's ends
+    return weight * photo + (1 - weight) * peer
+
+
 class ReferenceBatches:
     """Turns sampled cache pairs into the flow's tensors: x_lr from the model's own conditioning (its base network
     when it has one), x0 the noisy start, the peer's output in the place of x1, and the photo crop when the set
-    holds photos."""
+    holds photos (with ``blend``, that crop through :func:`detail_blend`)."""
 
     def __init__(self, references: ReferenceSet, condition: Callable[[torch.Tensor], torch.Tensor], sigma_p: float,
-                 batch_size: int, hr_crop: int) -> None:
+                 batch_size: int, hr_crop: int, blend: bool = False) -> None:
+        if blend and references.photo is None:
+            raise ValueError("blend needs a reference set loaded with its photos")
         self.references, self.condition, self.sigma_p = references, condition, sigma_p
-        self.batch_size, self.hr_crop = batch_size, hr_crop
+        self.batch_size, self.hr_crop, self.blend = batch_size, hr_crop, blend
 
     def __call__(self, generator: torch.Generator,
                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -132,6 +159,8 @@ class ReferenceBatches:
             x_lr = F.pixel_shuffle(self.condition(lr_t), self.references.scale)
         noise = torch.randn(target.shape, generator=generator).to(device)
         photo_t = _to_tensor(photo, device) if photo is not None else None
+        if self.blend:
+            photo_t = detail_blend(target, photo_t)
         return noisy_start(x_lr, noise, self.sigma_p), target, x_lr, photo_t
 
 

@@ -76,6 +76,43 @@ def test_cache_is_resumable_deterministic_and_refuses_other_settings(tmp_path: P
     np.testing.assert_array_equal(ref, lr.repeat(4, axis=1).repeat(4, axis=2))  # sub-crops and flips stay aligned
 
 
+def test_detail_blend_follows_the_photo_where_the_peer_drew_detail_and_the_peer_where_it_is_flat() -> None:
+    """Left half of the peer's output flat grey, right half a checkerboard: the target is the peer's output on the
+    left, the photo on the right, a ramp only near the seam, and always between the two."""
+    from oftsr_edge.train.reference_set import detail_blend
+
+    peer = torch.zeros(1, 3, 32, 64)
+    peer[..., 32:] = torch.tensor([[-0.5, 0.5], [0.5, -0.5]]).repeat(16, 16)
+    photo = torch.rand(1, 3, 32, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    out = detail_blend(peer, photo)
+    torch.testing.assert_close(out[..., :20], peer[..., :20])
+    torch.testing.assert_close(out[..., 44:], photo[..., 44:])
+    low, high = torch.minimum(peer, photo), torch.maximum(peer, photo)
+    assert bool(((out >= low - 1e-6) & (out <= high + 1e-6)).all())
+    faint = peer * 0.01  # texture under the flat end of the ramp counts as flat
+    torch.testing.assert_close(detail_blend(faint, photo), faint)
+
+
+def test_blended_batches_need_the_photos(tmp_path: Path) -> None:
+    from oftsr_edge.train.reference_set import ReferenceBatches, ReferenceSet
+
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    (folder / "reference.json").write_text(json.dumps({"format": 2, "settings": {"scale": 4}}))
+    out = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    np.savez_compressed(folder / "000000.npz", lr=out[::4, ::4], ref=out, hr=255 - out)
+
+    def condition(lr: torch.Tensor) -> torch.Tensor:  # (B, 3·16, h, w), pixel-shuffled to x4 like the model's
+        return lr.repeat(1, 16, 1, 1)
+
+    with pytest.raises(ValueError, match="blend needs"):
+        ReferenceBatches(ReferenceSet.load(folder, 4), condition, 0.1, 2, 32, blend=True)
+    batches = ReferenceBatches(ReferenceSet.load(folder, 4, photo=True), condition, 0.1, 2, 32, blend=True)
+    _, peer, _, target = batches(torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert target is not None and target.shape == peer.shape
+    assert not torch.equal(target, peer)  # random noise is all detail: the photo shows through
+
+
 def test_photos_are_sampled_at_the_peer_outputs_place_without_changing_the_draws(tmp_path: Path) -> None:
     """--lpips-target photo reads each crop's HR photo; the (lr, ref) a seed draws stay what they were without it."""
     from oftsr_edge.train.reference_set import ReferenceSet
@@ -144,6 +181,9 @@ def test_distill_with_a_realism_cache_pulls_t1_to_the_reference(tmp_path: Path, 
     proc = run_main(capsys, "distill", *common, "--output", str(tmp_path / "no"), "--realism-cache", str(cache),
                     "--lambda-l1", "1", "--lpips-target", "photo")
     assert_one_line_error(proc, "--lpips-target photo sets TV-LPIPS's target")
+    proc = run_main(capsys, "distill", *common, "--output", str(tmp_path / "no"), "--realism-cache", str(cache),
+                    "--lambda-l1", "1", "--lpips-target", "blend")
+    assert_one_line_error(proc, "--lpips-target blend sets TV-LPIPS's target")
     run = tmp_path / "run"
     proc = run_main(capsys, "distill", *common, "--output", str(run), "--realism-cache", str(cache),
                     "--lambda-l1", "1", "--learning-rate", "1e-2")
@@ -167,8 +207,9 @@ def test_distill_with_a_realism_cache_pulls_t1_to_the_reference(tmp_path: Path, 
 
 
 @pytest.mark.opt_in("lpips-weights")
-def test_distill_with_tv_lpips_against_the_photo(tmp_path: Path, tiny_student_dir: Path, train_images: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("target", ["photo", "blend"])
+def test_distill_with_tv_lpips_against_the_photo(target: str, tmp_path: Path, tiny_student_dir: Path,
+                                                 train_images: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tests.metrics.test_lpips import _weights_dir
 
     run = tmp_path / "run"
@@ -176,9 +217,9 @@ def test_distill_with_tv_lpips_against_the_photo(tmp_path: Path, tiny_student_di
                     str(train_images), "--steps", "2", "--ckpt-every", "2", "--batch-size", "2", "--crop", "32",
                     "--warmup", "1", "--val-every", "0", "--threads", "1", "--quiet", "--output", str(run),
                     "--realism-cache", str(_fake_cache(tmp_path / "cache")), "--lambda-l1", "1", "--lambda-lpips",
-                    "1", "--lpips-target", "photo", "--lpips-weights", str(_weights_dir()))
+                    "1", "--lpips-target", target, "--lpips-weights", str(_weights_dir()))
     assert proc.code == 0, proc.err
     realism = json.loads((run / "config.json").read_text())["distill"]["realism"]
-    assert realism["lpips_target"] == "photo" and realism["target"]["crops"] == 3
+    assert realism["lpips_target"] == target and realism["target"]["crops"] == 3
     last = json.loads((run / "log.jsonl").read_text().splitlines()[-1])
     assert last["tv_lpips"] > 0 and last["l1_t1"] > 0
