@@ -85,7 +85,7 @@ TERMS: dict[str, Term] = {
     "--sigma-p": _t("Noise level σp of x0", "float"),
     "--noise-sigma": _t("Gaussian LR noise σn (bicubic degradation), in [0, 1] units", "float"),
     "--t-zero-fraction": _t("Share of training samples drawn at t = 0", "float"),
-    "--init-from": _t("Start from another run's EMA weights (another config: its trunk only)", "path"),
+    "--init-from": _t("Start from another run's EMA weights", "path"),
     "--train-base": _t("Fine-tune the pretrained base network together with the flow teacher", "flag"),
     "--pretrained": _t("A published state dict for the config's pretrained base network (local file), or a run "
                        "folder whose (fine-tuned) base it takes", "path"),

@@ -153,14 +153,17 @@ def train(ctx: click.Context, data: Path, exclude: tuple[str, ...], out: Path, m
         detail="with --realism-cache; without one both are the photo")
 @option("--fidelity-teacher", type=click.Path(path_type=Path), default=None,
         detail="default: none (Eq. 11 against the flow teacher)")
+@option("--config", "model", default=None, detail="of the student; default the teacher's, or a deeper film-base one")
+@option("--init-from", type=click.Path(path_type=Path), default=None,
+        detail="a student run's, to start this one; default the teacher's (Algorithm 1)")
 @option("--name", "model_name", default=None, detail="of the student; default oftsr-<config>-x<scale>")
 @settings_options
 @click.pass_context
 def distill(ctx: click.Context, teacher_path: Path, data: Path, exclude: tuple[str, ...], out: Path, dt: float, teacher_step: str, lambda_align: float,
             lambda_bc: float, method: str, lambda_lpips: float, tv_gamma: float, lambda_adl: float,
             lpips_weights: Path | None, lambda_l1: float, lambda_gan: float, realism_cache: Path | None, realism_t: str,
-            lpips_target: str, fidelity_teacher: Path | None, model_name: str | None,
-            resume: bool, accelerator: str, threads: int | None,
+            lpips_target: str, fidelity_teacher: Path | None, model: str | None, init_from: Path | None,
+            model_name: str | None, resume: bool, accelerator: str, threads: int | None,
             quiet: bool, **kw: object) -> None:
     """Stage 2: distil the teacher into a one-step student with tunable t (oftsr: Algorithm 1) or a two-time
     student with a few-step path (meanflow: the MeanFlow identity); FluxSR's TV-LPIPS and ADL terms optional."""
@@ -176,7 +179,8 @@ def distill(ctx: click.Context, teacher_path: Path, data: Path, exclude: tuple[s
                              spread=realism_t == "uniform", lambda_gan=lambda_gan, lpips_target=lpips_target)
     trainer = build_distill_trainer(teacher_path, data, out, dt, teacher_step, lambda_align, lambda_bc, settings,
                                     val_dir, resume, dist_info, quiet, method=method, realism=realism,
-                                    exclude=exclude or None, name=model_name, fidelity_teacher=fidelity_teacher)
+                                    exclude=exclude or None, name=model_name, fidelity_teacher=fidelity_teacher,
+                                    model=model, init_from=init_from)
     _run(trainer, dist_info)
 
 

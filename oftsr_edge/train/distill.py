@@ -206,13 +206,49 @@ def _fidelity_teacher(path: str | Path, scale: int, crop: int, lambda_bc: float)
     return net, {"path": str(Path(path).resolve()), "sha256": sha256_file(Path(path)), "architecture": variant}
 
 
+def _student_start(t_ckpt: Checkpoint, student: OFTSRUNet, model: str | None,
+                   init_from: str | Path | None) -> tuple[OFTSRUNet, dict[str, Any]]:
+    """The student of ``--config`` started from ``--init-from``'s EMA weights (default: the teacher's, Algorithm 1).
+
+    A run of the same architecture loads whole; into a deeper film-base config (same base width, more blocks) a
+    shallower one loads with the extra blocks at the identity (:func:`~oftsr_edge.train.film_base.load_deepened`),
+    so the student starts as exactly the network it grows from."""
+    from oftsr_edge.train.film_base import load_deepened
+    from oftsr_edge.train.teacher import resolve_model_config
+
+    record: dict[str, Any] = {}
+    state, source_config = student.state_dict(), student.config
+    if init_from is not None:
+        source = load_checkpoint(init_from, scale=t_ckpt.scale)
+        if source.config.get("sigma_p") != t_ckpt.config.get("sigma_p"):
+            raise OftsrError(f"--init-from {init_from}: trained with sigma_p {source.config.get('sigma_p')}, the "
+                             f"teacher with {t_ckpt.config.get('sigma_p')}")
+        state, source_config = source.ema_state, source.model_config
+        record.update(path=str(source.path.resolve()), sha256=sha256_file(source.weights_path), step=source.step)
+    config = resolve_model_config(model) if model is not None else student.config
+    deeper = config.film_base and source_config.film_base and config.channels == source_config.channels
+    if config != source_config and not deeper:
+        raise OftsrError(f"--config {config.name}: a one-step student starts as the network it is initialised from "
+                         f"({source_config.name}) or a deeper film-base one of the same width")
+    grown = OFTSRUNet(config, t_ckpt.scale)
+    try:
+        if config == source_config:
+            grown.load_state_dict(state)
+        else:
+            record["blocks_added"] = load_deepened(grown, state)
+    except ValueError as exc:
+        raise OftsrError(f"--config {config.name}: {init_from or t_ckpt.path}'s weights do not fit it ({exc})") from None
+    return grown.train(), dict(record, config=config.name)
+
+
 def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path, dt: float = 0.05,
                           teacher_step: str = "midpoint", lambda_align: float = 0.01, lambda_bc: float = 0.1,
                           settings: TrainSettings | None = None, val_dir: str | Path | None = None,
                           resume: bool = False, dist_info: DistInfo | None = None, quiet: bool = False,
                           method: str = "oftsr", realism: RealismOptions | None = None,
                           exclude: tuple[str, ...] | None = None, name: str | None = None,
-                          fidelity_teacher: str | Path | None = None) -> Trainer:
+                          fidelity_teacher: str | Path | None = None, model: str | None = None,
+                          init_from: str | Path | None = None) -> Trainer:
     """The stage-2 trainer; ``exclude`` defaults to the teacher's held-out globs, so a held-out set stays held out.
     ``name`` is the model's name in its exported files and metadata (default ``oftsr-<config>-x<scale>``, plus
     ``-meanflow`` for a two-time student), so two runs of one architecture (clean and real-photo) stay apart.
@@ -246,6 +282,9 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
         config["distill"] = {"dt": dt, "teacher_step": teacher_step, "lambda_align": lambda_align,
                              "lambda_bc": lambda_bc, "t_range": [T_MIN, T_MAX]}
         student = t_ckpt.build_model("ema").train()  # Algorithm 1: φ ← θ (the teacher's EMA weights)
+        if model is not None or init_from is not None:
+            student, config["student_init"] = _student_start(t_ckpt, student, model, init_from)
+            config["model"] = student.config.to_dict()
         objective: Any = DistillObjective(t_ckpt.build_model("ema").to(device), dt, teacher_step, lambda_align,
                                           lambda_bc, terms)
         if fidelity_teacher is not None:
@@ -255,6 +294,8 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
     else:
         if fidelity_teacher is not None:
             raise OftsrError("--fidelity-teacher sets the t = 0 target of Eq. 11: it needs --method oftsr")
+        if model is not None or init_from is not None:
+            raise OftsrError("--config and --init-from choose a one-step student's start: they need --method oftsr")
         student = two_time_student(t_ckpt, settings.seed)
         config["name"] = name or config["name"] + "-meanflow"
         config["model"] = student.config.to_dict()

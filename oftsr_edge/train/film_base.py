@@ -15,6 +15,8 @@ unshuffled tensor is the LR image) and holds the same information as the bicubic
 
 from __future__ import annotations
 
+import re
+
 import torch
 from torch import nn
 
@@ -50,3 +52,35 @@ def nearest_unshuffled(lr: torch.Tensor, scale: int) -> torch.Tensor:
 def lr_from_nearest(x_lr_u: torch.Tensor, scale: int) -> torch.Tensor:
     """The LR image back from :func:`nearest_unshuffled`'s output (its phase-0 channels), exactly."""
     return x_lr_u[:, :: scale * scale]
+
+
+def load_deepened(net: nn.Module, state: dict[str, torch.Tensor]) -> int:
+    """Load a film-base network's weights into ``net``, a film-base network of the same base width with more
+    blocks: the source's blocks come first and the extra ones, appended after them, start as the identity (the last
+    conv of each residual branch and their FiLM at zero), so at step 0 ``net`` computes exactly what the source did.
+    Returns the number of blocks added.
+
+    Why: the real-photo model's realism end is short of capacity (it matches x4plus's LPIPS only to within a few
+    hundredths), and a wider base would lose the pretrained weights; extra blocks at zero add capacity while the
+    distillation starts from everything the trained student knows."""
+    if getattr(net, "film", None) is None:
+        raise ValueError("load_deepened needs a film-base network")
+    mine = net.state_dict()
+    source_blocks = len({key.split(".")[2] for key in state if key.startswith("base.feats.")})
+    added = len(net.base.feats) - source_blocks
+    new = re.compile(r"(base\.feats|film\.films)\.(\d+)\.")
+    missing = [k for k in mine if k not in state]
+    strays = [k for k in missing if not (m := new.match(k)) or int(m.group(2)) < source_blocks]
+    unexpected = [k for k in state if k not in mine]
+    wrong = [k for k in state if k in mine and tuple(state[k].shape) != tuple(mine[k].shape)]
+    if added < 0 or strays or unexpected or wrong:
+        first = (f"{source_blocks} blocks into {len(net.base.feats)}" if added < 0 else f"missing {strays[0]}"
+                 if strays else f"unexpected {unexpected[0]}" if unexpected else f"{wrong[0]} has another shape")
+        raise ValueError(f"not a shallower network of the same film-base architecture ({first})")
+    net.load_state_dict(state, strict=False)
+    with torch.no_grad():
+        for block, film in zip(net.base.feats[source_blocks:], net.film.films[source_blocks:]):
+            for layer in (block.smfa.linear_2, block.pcfn.conv_2, film):
+                layer.weight.zero_()
+                layer.bias.zero_()
+    return added

@@ -130,10 +130,16 @@ CONFIGS: dict[str, UNetConfig] = {
     # SMFANet+ itself as the flow network: the state and t-FiLM added at zero (ablation (b) of §4), 59 GFLOPs/MP
     "smfanet-plus-film": UNetConfig("smfanet-plus-film", channels=(48,), blocks=12, emb_dim=64,
                                     base="smfanet-plus", film_base=True),
+    # the real-photo student grown by 6 blocks that start as the identity (film_base.load_deepened), 86 GFLOPs/MP:
+    # capacity for the realism end
+    "smfanet-plus-18-film": UNetConfig("smfanet-plus-18-film", channels=(48,), blocks=18, emb_dim=64,
+                                       base="smfanet-plus-18", film_base=True),
     # unit tests of the regressor path: a random state dict of a tiny SMFANet
     "tiny-smfanet": UNetConfig("tiny-smfanet", channels=(8,), blocks=1, emb_dim=16, base="smfanet-tiny"),
     "tiny-smfanet-film": UNetConfig("tiny-smfanet-film", channels=(8,), blocks=1, emb_dim=16, base="smfanet-tiny",
                                     film_base=True),
+    "tiny-smfanet-2-film": UNetConfig("tiny-smfanet-2-film", channels=(8,), blocks=2, emb_dim=16,
+                                      base="smfanet-tiny-2", film_base=True),
     # GPU-sized
     "base": UNetConfig("base", channels=(96, 192, 288, 384), blocks=2, emb_dim=256),
 }

@@ -48,7 +48,11 @@ class SMFANetConfig:
 SMFANET_VARIANTS: dict[str, SMFANetConfig] = {
     "smfanet": SMFANetConfig(dim=36, blocks=8),  # SMFANet_DF2K_100w_x4SR.pth
     "smfanet-plus": SMFANetConfig(dim=48, blocks=12),  # SMFANet_plus_DF2K_100w_x4SR.pth
+    # SMFANet+ with 6 blocks appended: only as a film-base student grown from a trained 12-block one
+    # (film_base.load_deepened); no published weights
+    "smfanet-plus-18": SMFANetConfig(dim=48, blocks=18),
     "smfanet-tiny": SMFANetConfig(dim=8, blocks=1),  # tests: a random state dict of the same architecture
+    "smfanet-tiny-2": SMFANetConfig(dim=8, blocks=2),  # tests: the tiny one grown by a block
 }
 
 

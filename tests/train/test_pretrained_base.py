@@ -235,6 +235,41 @@ def test_film_base_trains_distils_and_exports(tmp_path: Path, train_images: Path
 
     deviations = verify_against_torch(next(out.glob("*_fp32.onnx")), student)
     assert max(d.max_abs for d in deviations) <= 1e-4, deviations
+    # a deeper student grown from the distilled one: a new run that starts as exactly that student
+    deeper = tmp_path / "deeper"
+    args = ["distill", "--teacher", str(teacher), "--data", str(train_images), "--output", str(deeper),
+            "--init-from", str(student), *common]
+    proc = run_main(capsys, *args, "--config", "tiny")
+    assert_one_line_error(proc, "--config tiny: a one-step student starts as the network it is initialised from")
+    proc = run_main(capsys, *args, "--config", "tiny-smfanet-2-film")
+    assert proc.code == 0, proc.err
+    grown = load_checkpoint(deeper)
+    start = grown.config["student_init"]
+    assert start["blocks_added"] == 1 and start["step"] == 2 and start["config"] == "tiny-smfanet-2-film"
+    assert grown.model_config.name == "tiny-smfanet-2-film" and len(grown.build_model().base.feats) == 2
+    proc = run_main(capsys, "export", str(deeper), "-o", str(tmp_path / "deeper-onnx"), "--precision", "fp32")
+    assert proc.code == 0, proc.err
+    deviations = verify_against_torch(next((tmp_path / "deeper-onnx").glob("*_fp32.onnx")), deeper)
+    assert max(d.max_abs for d in deviations) <= 1e-4, deviations
+
+
+def test_a_deepened_film_base_network_computes_what_its_source_did() -> None:
+    from oftsr_edge.train.film_base import load_deepened
+
+    torch.manual_seed(0)
+    small, big = OFTSRUNet(CONFIGS["tiny-smfanet-film"], 4), OFTSRUNet(CONFIGS["tiny-smfanet-2-film"], 4)
+    for param in (*small.parameters(), *big.parameters()):
+        param.data.normal_(0, 0.1)  # FiLM and the state conv away from their zero start, the extra block random
+    assert load_deepened(big, small.state_dict()) == 1
+    x, x_lr, t = torch.randn(2, 3, 32, 32), torch.randn(2, 3, 32, 32), torch.tensor([0.0, 0.7])
+    with torch.no_grad():
+        torch.testing.assert_close(big(x, x_lr, t), small(x, x_lr, t))
+    with pytest.raises(ValueError, match="2 blocks into 1"):
+        load_deepened(small, big.state_dict())
+    with pytest.raises(ValueError, match="film-base network"):
+        load_deepened(OFTSRUNet(CONFIGS["tiny"], 4), small.state_dict())
+    plus, grown = describe(CONFIGS["smfanet-plus-film"]), describe(CONFIGS["smfanet-plus-18-film"])
+    assert grown["params"] > plus["params"] and grown["gflops_per_output_mp"] < 1.5 * plus["gflops_per_output_mp"]
 
 
 def test_fidelity_teacher_is_eq11s_target(tmp_path: Path, train_images: Path,
