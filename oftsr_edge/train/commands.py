@@ -155,7 +155,8 @@ def train(ctx: click.Context, data: Path, exclude: tuple[str, ...], out: Path, m
         detail="default: none (Eq. 11 against the flow teacher)")
 @option("--config", "model", default=None, detail="of the student; default the teacher's, or a deeper film-base one")
 @option("--init-from", type=click.Path(path_type=Path), default=None,
-        detail="a student run's, to start this one; default the teacher's (Algorithm 1)")
+        detail="a student run's, to start this one (read once: --resume continues the run's own); default the "
+        "teacher's (Algorithm 1)")
 @option("--name", "model_name", default=None, detail="of the student; default oftsr-<config>-x<scale>")
 @settings_options
 @click.pass_context

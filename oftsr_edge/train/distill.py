@@ -12,6 +12,7 @@ An ``oftsr`` run without those terms writes the same config and checkpoints as b
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from oftsr_edge.errors import OftsrError
 from oftsr_edge.fileio import sha256_file
 from oftsr_edge.train.adversarial import AdversarialTerm
-from oftsr_edge.train.checkpoint import WEIGHTS, Checkpoint, load_checkpoint
+from oftsr_edge.train.checkpoint import CONFIG, WEIGHTS, Checkpoint, load_checkpoint
 from oftsr_edge.train.data import HRImageFolder
 from oftsr_edge.train.fluxsr import DEFAULT_GAMMA, FeatureTap, RealismTerms, block_layers
 from oftsr_edge.train.losses import distillation_losses
@@ -206,16 +207,29 @@ def _fidelity_teacher(path: str | Path, scale: int, crop: int, lambda_bc: float)
     return net, {"path": str(Path(path).resolve()), "sha256": sha256_file(Path(path)), "architecture": variant}
 
 
-def _student_start(t_ckpt: Checkpoint, student: OFTSRUNet, model: str | None,
-                   init_from: str | Path | None) -> tuple[OFTSRUNet, dict[str, Any]]:
+def _recorded_start(out: str | Path) -> dict[str, Any] | None:
+    """What a run folder's config says its student started from (None: no such run or record)."""
+    try:
+        return json.loads((Path(out) / CONFIG).read_text()).get("student_init")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _student_start(t_ckpt: Checkpoint, student: OFTSRUNet, model: str | None, init_from: str | Path | None,
+                   recorded: dict[str, Any] | None = None) -> tuple[OFTSRUNet, dict[str, Any]]:
     """The student of ``--config`` started from ``--init-from``'s EMA weights (default: the teacher's, Algorithm 1).
 
     A run of the same architecture loads whole; into a deeper film-base config (same base width, more blocks) a
     shallower one loads with the extra blocks at the identity (:func:`~oftsr_edge.train.film_base.load_deepened`),
-    so the student starts as exactly the network it grows from."""
+    so the student starts as exactly the network it grows from. ``recorded``: the start a resumed run recorded —
+    its checkpoint replaces the weights anyway, so the source is not read again (it may have trained on since, or
+    be gone) and the record stays the run's true start."""
     from oftsr_edge.train.film_base import load_deepened
     from oftsr_edge.train.teacher import resolve_model_config
 
+    if recorded is not None:
+        config = resolve_model_config(model) if model is not None else student.config
+        return OFTSRUNet(config, t_ckpt.scale).train(), recorded
     record: dict[str, Any] = {}
     state, source_config = student.state_dict(), student.config
     if init_from is not None:
@@ -283,7 +297,8 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
                              "lambda_bc": lambda_bc, "t_range": [T_MIN, T_MAX]}
         student = t_ckpt.build_model("ema").train()  # Algorithm 1: φ ← θ (the teacher's EMA weights)
         if model is not None or init_from is not None:
-            student, config["student_init"] = _student_start(t_ckpt, student, model, init_from)
+            student, config["student_init"] = _student_start(t_ckpt, student, model, init_from,
+                                                             _recorded_start(out) if resume else None)
             config["model"] = student.config.to_dict()
         objective: Any = DistillObjective(t_ckpt.build_model("ema").to(device), dt, teacher_step, lambda_align,
                                           lambda_bc, terms)

@@ -247,6 +247,13 @@ def test_film_base_trains_distils_and_exports(tmp_path: Path, train_images: Path
     start = grown.config["student_init"]
     assert start["blocks_added"] == 1 and start["step"] == 2 and start["config"] == "tiny-smfanet-2-film"
     assert grown.model_config.name == "tiny-smfanet-2-film" and len(grown.build_model().base.feats) == 2
+    # resuming reads the run's own checkpoint, not the source again (which may have moved on, or be gone)
+    student.rename(tmp_path / "student-moved")
+    resumed = [a if a != "2" or args[i - 1] != "--steps" else "4" for i, a in enumerate(args)]
+    proc = run_main(capsys, *resumed, "--config", "tiny-smfanet-2-film", "--resume")
+    assert proc.code == 0, proc.err
+    assert load_checkpoint(deeper).step == 4 and load_checkpoint(deeper).config["student_init"] == start
+    student = tmp_path / "student-moved"
     proc = run_main(capsys, "export", str(deeper), "-o", str(tmp_path / "deeper-onnx"), "--precision", "fp32")
     assert proc.code == 0, proc.err
     deviations = verify_against_torch(next((tmp_path / "deeper-onnx").glob("*_fp32.onnx")), deeper)
