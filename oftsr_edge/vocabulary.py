@@ -127,6 +127,8 @@ TERMS: dict[str, Term] = {
                        "tells its outputs from photo crops", "float"),
     "--fidelity-teacher": _t("A published SMFANet state dict (local file) whose image is the student's t = 0 target: "
                              "Eq. 11 against it instead of the flow teacher", "path"),
+    "--fidelity-target": _t("What Eq. 11 pulls the student's t = 0 end toward: the flow teacher's t = 0 image "
+                            "(teacher) or the HR photo the crop was degraded from (photo)", "choice"),
     "--realism-teacher": _t("Trained peer whose outputs become the realism end's reference images", "choice"),
     "--count": _t("Number of crops", "int"),
     "--lr-size": _t("LR crop edge in pixels", "int"),

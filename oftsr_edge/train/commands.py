@@ -153,6 +153,8 @@ def train(ctx: click.Context, data: Path, exclude: tuple[str, ...], out: Path, m
         detail="with --realism-cache; without one both are the photo")
 @option("--fidelity-teacher", type=click.Path(path_type=Path), default=None,
         detail="default: none (Eq. 11 against the flow teacher)")
+@option("--fidelity-target", type=click.Choice(["teacher", "photo"]), default="teacher", show_default=True,
+        detail="oftsr only")
 @option("--config", "model", default=None, detail="of the student; default the teacher's, or a deeper film-base one")
 @option("--init-from", type=click.Path(path_type=Path), default=None,
         detail="a student run's, to start this one (read once: --resume continues the run's own); default the "
@@ -163,7 +165,7 @@ def train(ctx: click.Context, data: Path, exclude: tuple[str, ...], out: Path, m
 def distill(ctx: click.Context, teacher_path: Path, data: Path, exclude: tuple[str, ...], out: Path, dt: float, teacher_step: str, lambda_align: float,
             lambda_bc: float, method: str, lambda_lpips: float, tv_gamma: float, lambda_adl: float,
             lpips_weights: Path | None, lambda_l1: float, lambda_gan: float, realism_cache: Path | None, realism_t: str,
-            lpips_target: str, fidelity_teacher: Path | None, model: str | None, init_from: Path | None,
+            lpips_target: str, fidelity_teacher: Path | None, fidelity_target: str, model: str | None, init_from: Path | None,
             model_name: str | None, resume: bool, accelerator: str, threads: int | None,
             quiet: bool, **kw: object) -> None:
     """Stage 2: distil the teacher into a one-step student with tunable t (oftsr: Algorithm 1) or a two-time
@@ -181,7 +183,7 @@ def distill(ctx: click.Context, teacher_path: Path, data: Path, exclude: tuple[s
     trainer = build_distill_trainer(teacher_path, data, out, dt, teacher_step, lambda_align, lambda_bc, settings,
                                     val_dir, resume, dist_info, quiet, method=method, realism=realism,
                                     exclude=exclude or None, name=model_name, fidelity_teacher=fidelity_teacher,
-                                    model=model, init_from=init_from)
+                                    model=model, init_from=init_from, fidelity_target=fidelity_target)
     _run(trainer, dist_info)
 
 

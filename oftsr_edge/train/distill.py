@@ -38,6 +38,7 @@ from oftsr_edge.train.validate import load_val_pairs
 
 T_MIN, T_MAX = 0.01, 0.99
 METHODS = ("oftsr", "meanflow")
+FIDELITY_TARGETS = ("teacher", "photo")  # what Eq. 11 pulls the student's t = 0 end toward
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,12 @@ class _FrozenTeacher:
 
 class DistillObjective(_FrozenTeacher):
     """Draws t ~ U[0.01, 0.99] and evaluates Algorithm 1's loss against the frozen teacher; with a fidelity teacher
-    (a pretrained regressor R), Eq. 11's target is R's image instead of the flow teacher's t = 0 output."""
+    (a pretrained regressor R), Eq. 11's target is R's image instead of the flow teacher's t = 0 output; with
+    ``photo_fidelity`` it is the HR photo itself, so the t = 0 end regresses the photo (an MMSE estimate) and is no
+    longer capped at what the teacher's one-step t = 0 reaches."""
 
     fidelity: torch.nn.Module | None = None  # R: LR in [0, 1] -> unshuffled image in [0, 1]
+    photo_fidelity: bool = False
 
     def __init__(self, teacher: torch.nn.Module, dt: float, teacher_step: str, lambda_align: float,
                  lambda_bc: float, realism: RealismTerms | None = None) -> None:
@@ -118,7 +122,9 @@ class DistillObjective(_FrozenTeacher):
         n = batch.x1.shape[0]
         t = (T_MIN + (T_MAX - T_MIN) * torch.rand(n, generator=batch.generator)).to(batch.x1.device)
         v0_target = None
-        if self.fidelity is not None:
+        if self.photo_fidelity:
+            v0_target = batch.x1 - batch.x0
+        elif self.fidelity is not None:
             with torch.no_grad():
                 image = F.pixel_shuffle(self.fidelity.forward_unshuffled(batch.lr * 0.5 + 0.5), self.fidelity.scale)
                 v0_target = image * 2.0 - 1.0 - batch.x0
@@ -262,13 +268,23 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
                           method: str = "oftsr", realism: RealismOptions | None = None,
                           exclude: tuple[str, ...] | None = None, name: str | None = None,
                           fidelity_teacher: str | Path | None = None, model: str | None = None,
-                          init_from: str | Path | None = None) -> Trainer:
+                          init_from: str | Path | None = None, fidelity_target: str = "teacher") -> Trainer:
     """The stage-2 trainer; ``exclude`` defaults to the teacher's held-out globs, so a held-out set stays held out.
     ``name`` is the model's name in its exported files and metadata (default ``oftsr-<config>-x<scale>``, plus
     ``-meanflow`` for a two-time student), so two runs of one architecture (clean and real-photo) stay apart.
-    ``fidelity_teacher``: a published SMFANet state dict whose image becomes Eq. 11's target (oftsr only)."""
+    ``fidelity_teacher``: a published SMFANet state dict whose image becomes Eq. 11's target (oftsr only);
+    ``fidelity_target`` "photo": the HR photo is Eq. 11's target instead (oftsr only)."""
     if method not in METHODS:
         raise OftsrError(f"unknown distillation method {method!r}; choose from {', '.join(METHODS)}")
+    if fidelity_target not in FIDELITY_TARGETS:
+        raise OftsrError(f"unknown fidelity target {fidelity_target!r}; choose from {', '.join(FIDELITY_TARGETS)}")
+    if fidelity_target == "photo":
+        if fidelity_teacher is not None:
+            raise OftsrError("--fidelity-target photo and --fidelity-teacher both set Eq. 11's target: give one")
+        if method != "oftsr":
+            raise OftsrError("--fidelity-target photo sets the t = 0 target of Eq. 11: it needs --method oftsr")
+        if lambda_bc <= 0:
+            raise OftsrError("--fidelity-target photo acts through Eq. 11: give it a weight with --lambda-bc > 0")
     if name is not None and not MODEL_NAME.fullmatch(name):
         raise OftsrError(f"--name {name!r}: use letters, digits, '.', '_' and '-' only, starting with a letter or "
                          "digit (it becomes the exported file names)")
@@ -302,6 +318,8 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
             config["model"] = student.config.to_dict()
         objective: Any = DistillObjective(t_ckpt.build_model("ema").to(device), dt, teacher_step, lambda_align,
                                           lambda_bc, terms)
+        if fidelity_target == "photo":
+            objective.photo_fidelity, config["distill"]["fidelity_target"] = True, "photo"
         if fidelity_teacher is not None:
             objective.fidelity, config["distill"]["fidelity_teacher"] = _fidelity_teacher(
                 fidelity_teacher, t_ckpt.scale, settings.crop_size, lambda_bc)

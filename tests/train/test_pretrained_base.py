@@ -322,6 +322,45 @@ def test_fidelity_teacher_is_eq11s_target(tmp_path: Path, train_images: Path,
     assert_one_line_error(proc, "not a state dict of a known SMFANet variant")
 
 
+class _Halving(torch.nn.Module):
+    def forward(self, x: torch.Tensor, x_lr: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return 0.5 * x
+
+
+def test_fidelity_target_photo_makes_the_hr_crop_eq11s_target(tmp_path: Path, train_images: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """distill --fidelity-target photo: the t = 0 end regresses the HR crop, so it is not capped at the teacher's."""
+    from oftsr_edge.train.distill import DistillObjective
+    from oftsr_edge.train.trainer import Batch
+
+    gen = torch.Generator().manual_seed(0)
+    x1, x_lr, x0 = (torch.randn(2, 3, 8, 8, generator=gen) for _ in range(3))
+    batch = Batch(x1=x1, x_lr=x_lr, x0=x0, generator=torch.Generator().manual_seed(1))
+    objective = DistillObjective(_Halving(), 0.05, "euler", 0.01, 1.0)
+    _, plain = objective(_Halving(), batch)
+    objective.photo_fidelity = True
+    _, photo = objective(_Halving(), Batch(x1=x1, x_lr=x_lr, x0=x0, generator=torch.Generator().manual_seed(1)))
+    assert plain["bc"] == pytest.approx(0.0)  # student and teacher agree at t = 0
+    assert photo["bc"] == pytest.approx(float(((0.5 * x0 - (x1 - x0)) ** 2).mean()), rel=1e-6)
+    assert photo["distill"] == pytest.approx(plain["distill"])
+
+    flow = tmp_path / "teacher"
+    common = ["--batch-size", "2", "--crop", "32", "--warmup", "1", "--val-every", "0", "--threads", "1", "--quiet",
+              "--steps", "2", "--ckpt-every", "2"]
+    proc = run_main(capsys, "train", "--data", str(train_images), "--output", str(flow), "--config", "tiny", *common)
+    assert proc.code == 0, proc.err
+    distill = ["distill", "--teacher", str(flow), "--data", str(train_images), "--fidelity-target", "photo"]
+    proc = run_main(capsys, *distill, "--output", str(tmp_path / "s"), "--lambda-bc", "1.0", *common)
+    assert proc.code == 0, proc.err
+    assert json.loads((tmp_path / "s" / "config.json").read_text())["distill"]["fidelity_target"] == "photo"
+    for extra, message in ((["--method", "meanflow"], "needs --method oftsr"),
+                           (["--lambda-bc", "0"], "--lambda-bc > 0"),
+                           (["--fidelity-teacher", str(_tiny_state(tmp_path / "r.pth"))], "give one")):
+        proc = run_main(capsys, *distill, "--output", str(tmp_path / "x"), *extra, *common)
+        assert_one_line_error(proc, message)
+        assert not (tmp_path / "x").exists()
+
+
 def test_pretrained_may_be_a_run_whose_fine_tuned_base_starts_a_film_base_network(tmp_path: Path,
                                                                                     train_images: Path) -> None:
     from oftsr_edge.errors import OftsrError
