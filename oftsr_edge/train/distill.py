@@ -199,13 +199,10 @@ def _realism_terms(options: RealismOptions | None, seed: int = 0, device: Any = 
                         adversarial=adversarial), record
 
 
-def _fidelity_teacher(path: str | Path, scale: int, crop: int, lambda_bc: float) -> tuple[torch.nn.Module,
-                                                                                         dict[str, Any]]:
+def _fidelity_teacher(path: str | Path, scale: int, crop: int) -> tuple[torch.nn.Module, dict[str, Any]]:
     """R loaded from ``path`` (its variant read from the file) and what the run config records about it."""
     from oftsr_edge.train.smfanet import POOL, smfanet_from_file
 
-    if lambda_bc <= 0:
-        raise OftsrError("--fidelity-teacher acts through Eq. 11: give it a weight with --lambda-bc > 0")
     if (crop // scale) % POOL:
         raise OftsrError(f"--fidelity-teacher: SMFANet needs LR crops that are multiples of {POOL} pixels; "
                          f"--crop {crop} gives {crop // scale} at x{scale} (use a multiple of {POOL * scale})")
@@ -278,13 +275,14 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
         raise OftsrError(f"unknown distillation method {method!r}; choose from {', '.join(METHODS)}")
     if fidelity_target not in FIDELITY_TARGETS:
         raise OftsrError(f"unknown fidelity target {fidelity_target!r}; choose from {', '.join(FIDELITY_TARGETS)}")
-    if fidelity_target == "photo":
-        if fidelity_teacher is not None:
-            raise OftsrError("--fidelity-target photo and --fidelity-teacher both set Eq. 11's target: give one")
-        if method != "oftsr":
-            raise OftsrError("--fidelity-target photo sets the t = 0 target of Eq. 11: it needs --method oftsr")
-        if lambda_bc <= 0:
-            raise OftsrError("--fidelity-target photo acts through Eq. 11: give it a weight with --lambda-bc > 0")
+    if fidelity_target == "photo" and fidelity_teacher is not None:
+        raise OftsrError("--fidelity-target photo and --fidelity-teacher both set Eq. 11's target: give one")
+    t0_option = ("--fidelity-target photo" if fidelity_target == "photo"
+                 else "--fidelity-teacher" if fidelity_teacher is not None else None)
+    if t0_option is not None and method != "oftsr":
+        raise OftsrError(f"{t0_option} sets the t = 0 target of Eq. 11: it needs --method oftsr")
+    if t0_option is not None and lambda_bc <= 0:
+        raise OftsrError(f"{t0_option} acts through Eq. 11: give it a weight with --lambda-bc > 0")
     if name is not None and not MODEL_NAME.fullmatch(name):
         raise OftsrError(f"--name {name!r}: use letters, digits, '.', '_' and '-' only, starting with a letter or "
                          "digit (it becomes the exported file names)")
@@ -322,11 +320,9 @@ def build_distill_trainer(teacher: str | Path, data: str | Path, out: str | Path
             objective.photo_fidelity, config["distill"]["fidelity_target"] = True, "photo"
         if fidelity_teacher is not None:
             objective.fidelity, config["distill"]["fidelity_teacher"] = _fidelity_teacher(
-                fidelity_teacher, t_ckpt.scale, settings.crop_size, lambda_bc)
+                fidelity_teacher, t_ckpt.scale, settings.crop_size)
             objective.fidelity.to(device)
     else:
-        if fidelity_teacher is not None:
-            raise OftsrError("--fidelity-teacher sets the t = 0 target of Eq. 11: it needs --method oftsr")
         if model is not None or init_from is not None:
             raise OftsrError("--config and --init-from choose a one-step student's start: they need --method oftsr")
         student = two_time_student(t_ckpt, settings.seed)
